@@ -1,0 +1,40 @@
+// app/terminal.h: what the CLI shows a person: passwords from the environment or a prompt,
+// progress lines on a terminal, human-readable sizes.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "ops/chunk_pipeline.h"
+
+namespace sr::app {
+
+// The repository password: STRONGROOM_PASSWORD_FILE (first line), STRONGROOM_PASSWORD, or a
+// prompt on the terminal (asked twice when `confirm`). `prefix` selects the variables
+// ("STRONGROOM" or "STRONGROOM_NEW"). Throws kUsage when none is available.
+std::string read_password(const std::string& prefix, const std::string& prompt, bool confirm);
+
+std::string human_bytes(uint64_t n);
+std::string human_duration(double seconds);
+
+// Shows "verb  done / total  rate  ETA" on stderr, refreshed 4 times a second, while it lives,
+// when stderr is a terminal (and quiet otherwise).
+class ProgressLine {
+ public:
+  ProgressLine(std::string verb, const ops::Counters& counters, bool enabled);
+  ~ProgressLine();
+  void stop();
+
+ private:
+  void draw(bool final);
+  std::string verb_;
+  const ops::Counters& c_;
+  double start_;
+  std::jthread thread_;
+  bool enabled_;
+};
+
+bool stderr_is_terminal();
+
+}  // namespace sr::app

@@ -1,0 +1,138 @@
+#include "base/fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/random.h"
+
+namespace sr {
+
+void Fd::reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Fd open_or_throw(const std::string& path, int flags, int mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw_errno("cannot open " + path);
+  return Fd(fd);
+}
+
+void write_all(int fd, ByteSpan data, const std::string& what) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write " + what);
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+void pwrite_all(int fd, ByteSpan data, uint64_t offset, const std::string& what) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
+                         static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write " + what);
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+size_t read_full(int fd, std::span<uint8_t> buf, const std::string& what) {
+  size_t done = 0;
+  while (done < buf.size()) {
+    ssize_t n = ::read(fd, buf.data() + done, buf.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot read " + what);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+void pread_exact(int fd, std::span<uint8_t> buf, uint64_t offset, const std::string& what) {
+  size_t done = 0;
+  while (done < buf.size()) {
+    ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done,
+                        static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot read " + what);
+    }
+    if (n == 0) throw Error(Errc::kCorrupt, what + " is shorter than expected");
+    done += static_cast<size_t>(n);
+  }
+}
+
+Bytes read_file(const std::string& path) {
+  Fd fd = open_or_throw(path, O_RDONLY);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + path);
+  Bytes out(static_cast<size_t>(st.st_size));
+  size_t n = read_full(fd.get(), out, path);
+  out.resize(n);
+  return out;
+}
+
+void fsync_dir(const std::string& dir) {
+  Fd fd = open_or_throw(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+  if (::fsync(fd.get()) != 0) throw_errno("cannot fsync directory " + dir);
+}
+
+std::string dirname_of(const std::string& path) {
+  auto pos = path.rfind('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+void write_file_atomic(const std::string& path, ByteSpan data) {
+  std::string dir = dirname_of(path);
+  std::string tmp = dir + "/.tmp-" + random_hex(8);
+  {
+    Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    try {
+      write_all(fd.get(), data, tmp);
+      if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + tmp);
+    } catch (...) {
+      ::unlink(tmp.c_str());
+      throw;
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno("cannot rename " + tmp + " to " + path, err);
+  }
+  fsync_dir(dir);
+}
+
+void mkdirs(const std::string& path, int mode) {
+  if (path.empty()) return;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) throw Error(Errc::kIo, path + " exists and is not a directory");
+    return;
+  }
+  std::string parent = dirname_of(path);
+  if (parent != path && parent != "." && parent != "/") mkdirs(parent, mode);
+  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST)
+    throw_errno("cannot create directory " + path);
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+}  // namespace sr

@@ -1,0 +1,51 @@
+// base/fs.h: small POSIX helpers with RAII file descriptors and crash-safe writes.
+//
+// write_file_atomic is the one way strongroom publishes a local file: write to a temporary file
+// in the same directory, fsync it, rename it over the name, fsync the directory. A crash at any
+// point leaves either the old state or the new one, plus at most a ".tmp-*" leftover.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "base/bytes.h"
+
+namespace sr {
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+Fd open_or_throw(const std::string& path, int flags, int mode = 0644);
+void write_all(int fd, ByteSpan data, const std::string& what);
+void pwrite_all(int fd, ByteSpan data, uint64_t offset, const std::string& what);
+// Reads up to buf.size() bytes, retrying on EINTR and short reads; returns bytes read (< size at EOF).
+size_t read_full(int fd, std::span<uint8_t> buf, const std::string& what);
+void pread_exact(int fd, std::span<uint8_t> buf, uint64_t offset, const std::string& what);
+Bytes read_file(const std::string& path);
+void fsync_dir(const std::string& dir);
+void write_file_atomic(const std::string& path, ByteSpan data);
+void mkdirs(const std::string& path, int mode = 0755);
+bool path_exists(const std::string& path);
+std::string dirname_of(const std::string& path);
+
+}  // namespace sr

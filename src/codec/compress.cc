@@ -1,0 +1,57 @@
+#include "codec/compress.h"
+
+#include <zstd.h>
+
+#include <memory>
+#include <string>
+
+namespace sr::codec {
+
+namespace {
+struct CctxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DctxDeleter {
+  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+};
+ZSTD_CCtx* cctx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CctxDeleter> c(ZSTD_createCCtx());
+  return c.get();
+}
+ZSTD_DCtx* dctx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DctxDeleter> c(ZSTD_createDCtx());
+  return c.get();
+}
+}  // namespace
+
+bool compress(ByteSpan in, int level, Bytes& out) {
+  out.resize(ZSTD_compressBound(in.size()));
+  size_t n = ZSTD_compressCCtx(cctx(), out.data(), out.size(), in.data(), in.size(), level);
+  if (ZSTD_isError(n)) throw Error(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  return n + in.size() / 32 < in.size();
+}
+
+Bytes compress_always(ByteSpan in, int level) {
+  Bytes out;
+  compress(in, level, out);
+  return out;
+}
+
+void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what) {
+  out.resize(expected_size);
+  size_t n = ZSTD_decompressDCtx(dctx(), out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(n) || n != expected_size)
+    throw Error(Errc::kCorrupt, std::string(what) + " is damaged: it does not decompress");
+}
+
+Bytes decompress_any(ByteSpan in, size_t max_size, const char* what) {
+  unsigned long long size = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size)
+    throw Error(Errc::kCorrupt, std::string(what) + " is damaged: bad compressed frame");
+  Bytes out;
+  decompress(in, static_cast<size_t>(size), out, what);
+  return out;
+}
+
+}  // namespace sr::codec

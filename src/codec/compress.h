@@ -1,0 +1,19 @@
+// codec/compress.h: zstd compression of chunks and metadata.
+//
+// compress() returns false when compression does not save at least 1/32 of the input, so that
+// incompressible chunks (already-compressed or encrypted files) are stored raw and restore skips
+// decompression for them. Contexts are kept per thread. Thread-safe.
+#pragma once
+
+#include "base/bytes.h"
+
+namespace sr::codec {
+
+// Compresses `in` into `out` (replacing its contents). Returns false if it was not worth it.
+bool compress(ByteSpan in, int level, Bytes& out);
+Bytes compress_always(ByteSpan in, int level);
+// Decompresses into `out`; `expected_size` is the known plaintext size (from the index).
+void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what);
+Bytes decompress_any(ByteSpan in, size_t max_size, const char* what);
+
+}  // namespace sr::codec

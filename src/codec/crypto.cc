@@ -1,0 +1,150 @@
+#include "codec/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+
+#include <memory>
+
+#include "base/random.h"
+
+namespace sr::codec {
+
+namespace {
+struct CipherCtxDeleter {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
+
+// One context per thread: EVP_CIPHER_CTX_new + cipher fetch per blob costs more than the
+// encryption of a small chunk.
+EVP_CIPHER_CTX* thread_ctx() {
+  thread_local CipherCtx ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) throw Error(Errc::kInternal, "out of memory (EVP_CIPHER_CTX_new)");
+  return ctx.get();
+}
+
+const EVP_CIPHER* aes_gcm() {
+  static EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (!c) throw Error(Errc::kInternal, "OpenSSL has no AES-256-GCM");
+  return c;
+}
+
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (!md) throw Error(Errc::kInternal, "OpenSSL has no SHA-256");
+  return md;
+}
+
+[[noreturn]] void crypto_fail(const char* what) {
+  throw Error(Errc::kInternal, std::string("OpenSSL failure in ") + what);
+}
+}  // namespace
+
+Key32 hmac_sha256(const Key32& key, ByteSpan data) {
+  Key32 out;
+  unsigned int len = 0;
+  if (!HMAC(sha256_md(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
+            out.data(), &len) ||
+      len != out.size())
+    crypto_fail("HMAC");
+  return out;
+}
+
+ChunkId keyed_id(const Key32& key, ByteSpan data) { return hmac_sha256(key, data); }
+
+Key32 sha256(ByteSpan data) {
+  Key32 out;
+  unsigned int len = 0;
+  if (!EVP_Digest(data.data(), data.size(), out.data(), &len, sha256_md(), nullptr))
+    crypto_fail("SHA-256");
+  return out;
+}
+
+void seal_append(const Key32& key, ByteSpan plaintext, ByteSpan aad, Bytes& out) {
+  size_t base = out.size();
+  out.resize(base + kNonceSize + plaintext.size() + kTagSize);
+  uint8_t* nonce = out.data() + base;
+  random_fill({nonce, kNonceSize});
+  EVP_CIPHER_CTX* ctx = thread_ctx();
+  int len = 0;
+  if (!EVP_EncryptInit_ex2(ctx, aes_gcm(), key.data(), nonce, nullptr)) crypto_fail("seal init");
+  if (!aad.empty() && !EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())))
+    crypto_fail("seal aad");
+  uint8_t* ct = nonce + kNonceSize;
+  // EVP lengths are int: feed large buffers in slices.
+  size_t done = 0;
+  while (done < plaintext.size()) {
+    size_t n = std::min<size_t>(plaintext.size() - done, 1 << 30);
+    if (!EVP_EncryptUpdate(ctx, ct + done, &len, plaintext.data() + done, static_cast<int>(n)))
+      crypto_fail("seal");
+    done += n;
+  }
+  if (!EVP_EncryptFinal_ex(ctx, ct + done, &len)) crypto_fail("seal final");
+  if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, ct + plaintext.size()))
+    crypto_fail("seal tag");
+}
+
+Bytes seal(const Key32& key, ByteSpan plaintext, ByteSpan aad) {
+  Bytes out;
+  seal_append(key, plaintext, aad, out);
+  return out;
+}
+
+void open_into(const Key32& key, ByteSpan sealed, ByteSpan aad, Bytes& out, const char* what) {
+  if (sealed.size() < kSealOverhead)
+    throw Error(Errc::kCorrupt, std::string(what) + " is damaged: too short to be encrypted data");
+  size_t n = sealed.size() - kSealOverhead;
+  out.resize(n);
+  const uint8_t* nonce = sealed.data();
+  const uint8_t* ct = nonce + kNonceSize;
+  EVP_CIPHER_CTX* ctx = thread_ctx();
+  int len = 0;
+  if (!EVP_DecryptInit_ex2(ctx, aes_gcm(), key.data(), nonce, nullptr)) crypto_fail("open init");
+  if (!aad.empty() && !EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())))
+    crypto_fail("open aad");
+  size_t done = 0;
+  while (done < n) {
+    size_t k = std::min<size_t>(n - done, 1 << 30);
+    if (!EVP_DecryptUpdate(ctx, out.data() + done, &len, ct + done, static_cast<int>(k)))
+      crypto_fail("open");
+    done += k;
+  }
+  if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize,
+                           const_cast<uint8_t*>(ct + n)))
+    crypto_fail("open tag");
+  if (EVP_DecryptFinal_ex(ctx, out.data() + n, &len) != 1) {
+    out.clear();
+    throw Error(Errc::kCorrupt,
+                std::string(what) + " failed authentication (damaged, or not from this repository)");
+  }
+}
+
+Bytes open(const Key32& key, ByteSpan sealed, ByteSpan aad, const char* what) {
+  Bytes out;
+  open_into(key, sealed, aad, out, what);
+  return out;
+}
+
+Key32 derive_password_key(std::string_view password, ByteSpan salt, const ScryptParams& p) {
+  Key32 out;
+  // maxmem: N * r * 128 bytes plus slack.
+  uint64_t maxmem = p.n * p.r * 128 * 2 + (1 << 20);
+  if (!EVP_PBE_scrypt(password.data(), password.size(), salt.data(), salt.size(), p.n, p.r, p.p,
+                      maxmem, out.data(), out.size()))
+    throw Error(Errc::kCorrupt, "invalid scrypt parameters in key slot");
+  return out;
+}
+
+Key32 random_key() {
+  Key32 k;
+  random_fill(k);
+  return k;
+}
+
+bool constant_time_equal(ByteSpan a, ByteSpan b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace sr::codec

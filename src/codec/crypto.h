@@ -1,0 +1,46 @@
+// codec/crypto.h: the cryptographic primitives of the repository format, over OpenSSL 3.
+//
+//  - keyed_id: HMAC-SHA-256 under the repository's id key (chunk IDs reveal no plaintext hash);
+//    OpenSSL uses the CPU's SHA extensions where present.
+//  - seal/open: AES-256-GCM with a fresh random 96-bit nonce; output is nonce || ciphertext || tag.
+//    Associated data binds a ciphertext to its context (chunk ID, object name), so a blob moved
+//    to another place fails authentication. open throws Errc::kCorrupt on any mismatch.
+//  - derive_password_key: scrypt (parameters stored with each key slot).
+// All functions are thread-safe.
+#pragma once
+
+#include <array>
+
+#include "base/bytes.h"
+
+namespace sr::codec {
+
+using Key32 = std::array<uint8_t, 32>;
+using ChunkId = std::array<uint8_t, 32>;
+
+constexpr size_t kNonceSize = 12;
+constexpr size_t kTagSize = 16;
+constexpr size_t kSealOverhead = kNonceSize + kTagSize;
+
+ChunkId keyed_id(const Key32& key, ByteSpan data);
+Key32 hmac_sha256(const Key32& key, ByteSpan data);
+Key32 sha256(ByteSpan data);
+
+// Appends nonce || ciphertext || tag to `out`.
+void seal_append(const Key32& key, ByteSpan plaintext, ByteSpan aad, Bytes& out);
+Bytes seal(const Key32& key, ByteSpan plaintext, ByteSpan aad);
+// Decrypts nonce || ciphertext || tag into `out` (resized). `what` names the object in errors.
+void open_into(const Key32& key, ByteSpan sealed, ByteSpan aad, Bytes& out, const char* what);
+Bytes open(const Key32& key, ByteSpan sealed, ByteSpan aad, const char* what);
+
+struct ScryptParams {
+  uint64_t n = 1 << 15;
+  uint64_t r = 8;
+  uint64_t p = 1;
+};
+Key32 derive_password_key(std::string_view password, ByteSpan salt, const ScryptParams& params);
+
+Key32 random_key();
+bool constant_time_equal(ByteSpan a, ByteSpan b);
+
+}  // namespace sr::codec

@@ -1,0 +1,49 @@
+// ops/backup.h: the backup use cases for files and command output.
+//
+// backup_files walks the given paths (source/file_walker), reuses the chunk lists of files that
+// are unchanged since the parent backup (same size, mtime, ctime and inode, and not changed in
+// the second before the parent started: timestamp granularity), reads the others through the
+// chunk pipeline, and writes the tree stream, the index and the manifest, in that order. Files
+// are read by `threads` file workers at once; their chunks are processed by the chunk pool.
+// Unreadable files are skipped with a warning (BackupResult::warnings); anything that would make
+// the backup wrong (repository errors) aborts it with no manifest written.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ops/chunk_pipeline.h"
+#include "repo/repository.h"
+
+namespace sr::ops {
+
+struct FilesBackupOptions {
+  std::vector<std::string> paths;
+  std::vector<std::string> tags;
+  std::string host;  // empty: this host's name
+  Counters* counters = nullptr;  // progress, when wanted
+  bool scan_totals = false;      // count the tree first in a thread (for an ETA)
+  std::function<void(const std::string&)> warn;
+};
+
+struct CommandBackupOptions {
+  std::string command, name;
+  std::vector<std::string> tags;
+  std::string host;
+  Counters* counters = nullptr;
+};
+
+struct BackupResult {
+  repo::Manifest manifest;
+  uint64_t warnings = 0;
+  uint64_t reused_files = 0;
+};
+
+BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& options);
+BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& options);
+
+std::string host_name();
+std::string user_name();
+
+}  // namespace sr::ops

@@ -1,0 +1,40 @@
+// ops/chunk_pipeline.h: turns a byte stream into stored chunks, in parallel, in bounded memory.
+//
+// store_stream() reads a file descriptor in 1 MiB steps, cuts chunks with the repository's
+// content-defined chunker, and hands each chunk to the worker pool, which hashes, deduplicates,
+// compresses, encrypts and appends it to a pack (Repository::store_chunk). It returns the chunk
+// references in stream order once all of them are stored. Memory is bounded by the pool's queue:
+// at most queue_limit + threads chunks (each at most the chunker's maximum size) are in flight.
+// A stream that fits in one chunk is stored by the calling thread (no hand-off for small files).
+// Several threads may call store_stream at once (one stream each).
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <vector>
+
+#include "base/worker_pool.h"
+#include "repo/repository.h"
+
+namespace sr::ops {
+
+struct Counters {
+  std::atomic<uint64_t> bytes{0}, files{0}, total_bytes{0}, total_files{0};
+  std::atomic<bool> total_known{false};
+};
+
+class ChunkPipeline {
+ public:
+  ChunkPipeline(repo::Repository& repo, WorkerPool& pool, Counters* counters)
+      : repo_(repo), pool_(pool), counters_(counters) {}
+  // Reads up to `limit` bytes (all, to EOF, when nullopt) from fd's current position.
+  uint64_t store_stream(int fd, std::optional<uint64_t> limit, std::vector<repo::ChunkRef>& out,
+                        const std::string& what);
+
+ private:
+  repo::Repository& repo_;
+  WorkerPool& pool_;
+  Counters* counters_;
+};
+
+}  // namespace sr::ops

@@ -1,0 +1,143 @@
+#include "ops/verify.h"
+
+#include <map>
+#include <mutex>
+
+#include "base/worker_pool.h"
+#include "repo/chunk_set.h"
+#include "repo/lock.h"
+#include "repo/tree_stream.h"
+
+namespace sr::ops {
+
+namespace {
+constexpr size_t kMaxProblemsPerBackup = 5;
+}
+
+VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
+  VerifyReport report;
+  auto lock = repo::RepoLock::acquire(repo, "verify", false);
+  repo.load_index();
+  for (const auto& name : repo.damaged_index_objects())
+    report.problems.push_back("index object index/" + name + " is damaged (failed authentication or parsing)");
+  repo.storage().list("index/", [&](const storage::ObjectInfo&) { ++report.index_objects; });
+
+  // Packs: present with the indexed size?
+  std::map<std::string, uint64_t> stored;
+  repo.storage().list("data/", [&](const storage::ObjectInfo& o) {
+    auto pos = o.key.rfind('/');
+    stored[o.key.substr(pos + 1)] = o.size;
+  });
+  std::set<std::string> bad_packs;
+  std::vector<std::string> indexed;
+  repo.index().for_each_pack([&](const std::string& name, uint64_t size) {
+    ++report.packs;
+    indexed.push_back(name);
+    auto it = stored.find(name);
+    if (it == stored.end()) {
+      report.problems.push_back("pack " + name + " is missing (" + repo::pack_object_key(name) + ")");
+      bad_packs.insert(name);
+    } else if (it->second != size) {
+      report.problems.push_back("pack " + name + " has " + std::to_string(it->second) +
+                                " bytes, the index says " + std::to_string(size));
+      bad_packs.insert(name);
+    }
+  });
+  std::sort(indexed.begin(), indexed.end());
+  for (const auto& [name, size] : stored)
+    if (!std::binary_search(indexed.begin(), indexed.end(), name)) ++report.unreferenced_packs;
+
+  // Data: read every chunk of every present pack.
+  repo::ChunkSet damaged;
+  if (options.read_data) {
+    if (options.counters) {
+      uint64_t total = 0;
+      for (const auto& name : indexed)
+        if (!bad_packs.count(name)) total += stored[name];
+      options.counters->total_bytes = total;
+      options.counters->total_known = true;
+    }
+    std::mutex mu;
+    const size_t threads = WorkerPool::default_threads();
+    WorkerPool pool(threads, 2 * threads);
+    for (const auto& name : indexed) {
+      if (bad_packs.count(name)) continue;
+      pool.submit([&, name] {
+        std::vector<std::string> errors;
+        std::vector<codec::ChunkId> bad;
+        uint64_t n = 0, bytes = 0;
+        repo.index().for_each_chunk_in_pack(
+            name, [&](const codec::ChunkId& id, const repo::ChunkLocation& loc) {
+              ++n;
+              bytes += loc.length;
+              try {
+                repo.read_blob(id, loc, true);
+              } catch (const Error& e) {
+                if (e.code() != Errc::kCorrupt) throw;
+                errors.push_back(e.what());
+                bad.push_back(id);
+              }
+              if (options.counters) options.counters->bytes += loc.length;
+            });
+        std::lock_guard g(mu);
+        report.chunks_checked += n;
+        report.bytes_read += bytes;
+        for (auto& e : errors) report.problems.push_back(e);
+        for (auto& id : bad) damaged.insert(id);
+      });
+    }
+    pool.wait();
+  }
+
+  // Backups: manifests, trees, references.
+  for (const auto& id : repo.list_manifest_ids()) {
+    ++report.backups;
+    repo::Manifest m;
+    try {
+      m = repo.load_manifest(id);
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+      report.problems.push_back(std::string("backup ") + id + ": " + e.what());
+      report.damaged_backups.insert(id);
+      continue;
+    }
+    size_t reported = 0, more = 0;
+    auto problem = [&](const std::string& what) {
+      report.damaged_backups.insert(id);
+      if (reported++ < kMaxProblemsPerBackup)
+        report.problems.push_back("backup " + id + ": " + what);
+      else
+        ++more;
+    };
+    auto check_chunk = [&](const codec::ChunkId& cid, const std::string& where) {
+      auto loc = repo.lookup(cid);
+      if (!loc)
+        problem(where + " references chunk " + to_hex(cid) + ", which no index lists");
+      else if (bad_packs.count(loc->pack))
+        problem(where + " has data in pack " + loc->pack + ", which is missing or damaged");
+      else if (options.read_data && damaged.contains(cid))
+        problem(where + " has damaged chunk " + to_hex(cid) + " (pack " + loc->pack + ")");
+    };
+    try {
+      for (const auto& t : m.tree) {
+        codec::ChunkId cid;
+        Bytes raw = from_hex(t);
+        std::copy(raw.begin(), raw.end(), cid.begin());
+        check_chunk(cid, "tree");
+      }
+      if (!report.damaged_backups.count(id)) {
+        repo::TreeReader tree(repo, m);
+        while (auto e = tree.next())
+          for (const auto& c : e->chunks)
+            if (!c.hole) check_chunk(c.id, "file " + e->path);
+      }
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt && e.code() != Errc::kNotFound) throw;
+      problem(std::string("tree cannot be read: ") + e.what());
+    }
+    if (more) report.problems.push_back("backup " + id + ": and " + std::to_string(more) + " more problems");
+  }
+  return report;
+}
+
+}  // namespace sr::ops

@@ -1,0 +1,36 @@
+// ops/verify.h: checking a repository.
+//
+// Structure (always): every index object decrypts and parses; every indexed pack exists with
+// the indexed size; every manifest decrypts; every backup's tree reads; every chunk a tree
+// references is indexed and lies in a pack that exists. With read_data, every indexed chunk is
+// also read, authenticated, decompressed and its keyed id recomputed. Each problem is reported
+// with the backups it affects. Packs that no index names (leftovers of an interrupted backup)
+// are counted but are not problems: a later prune removes them.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ops/chunk_pipeline.h"
+#include "repo/repository.h"
+
+namespace sr::ops {
+
+struct VerifyOptions {
+  bool read_data = false;
+  Counters* counters = nullptr;
+};
+
+struct VerifyReport {
+  std::vector<std::string> problems;
+  std::set<std::string> damaged_backups;
+  uint64_t backups = 0, packs = 0, chunks_checked = 0, bytes_read = 0;
+  uint64_t unreferenced_packs = 0, index_objects = 0;
+  bool ok() const { return problems.empty(); }
+};
+
+VerifyReport verify(repo::Repository& repo, const VerifyOptions& options);
+
+}  // namespace sr::ops

@@ -1,0 +1,240 @@
+#include "repo/index_cache.h"
+
+#include <sqlite3.h>
+
+#include <cstring>
+
+namespace sr::repo {
+
+namespace {
+[[noreturn]] void db_fail(sqlite3* db, const std::string& what) {
+  throw Error(Errc::kIo, "index cache: " + what + ": " + (db ? sqlite3_errmsg(db) : "?") +
+                             " (the cache can be deleted safely; it is rebuilt)");
+}
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) db_fail(db, "prepare");
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  sqlite3_stmt* get() { return s_; }
+  void reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  void bind_blob(int i, const void* p, size_t n) {
+    sqlite3_bind_blob(s_, i, p, static_cast<int>(n), SQLITE_TRANSIENT);
+  }
+  void bind_text(int i, const std::string& t) {
+    sqlite3_bind_text(s_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+  }
+  void bind_int(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    db_fail(db_, "query");
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+std::string col_text(sqlite3_stmt* s, int i) {
+  auto p = sqlite3_column_text(s, i);
+  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s, i)))
+           : std::string();
+}
+}  // namespace
+
+struct IndexCache::Statements {
+  explicit Statements(sqlite3* db)
+      : lookup(db,
+               "SELECT p.name, c.type, c.flags, c.off, c.len, c.raw FROM chunks c JOIN packs p "
+               "ON p.rowid = c.pack WHERE c.id = ?"),
+        insert_pack(db, "INSERT OR IGNORE INTO packs(name, wrapped_key, size) VALUES (?, ?, ?)"),
+        pack_rowid(db, "SELECT rowid FROM packs WHERE name = ?"),
+        insert_chunk(db,
+                     "INSERT OR IGNORE INTO chunks(id, pack, type, flags, off, len, raw) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+        insert_file(db, "INSERT OR IGNORE INTO index_files(name) VALUES (?)"),
+        pack_key(db, "SELECT wrapped_key FROM packs WHERE name = ?") {}
+  Stmt lookup, insert_pack, pack_rowid, insert_chunk, insert_file, pack_key;
+};
+
+IndexCache::IndexCache(const std::string& path) {
+  std::string p = path.empty() ? "" : path;  // "" = private temporary database
+  if (sqlite3_open_v2(p.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(Errc::kIo, "cannot open index cache " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, 60000);
+  if (!path.empty()) exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=OFF");  // derived data: rebuilt if lost
+  exec("PRAGMA cache_size=-16384");  // 16 MiB page cache: bounds memory
+  exec(
+      "CREATE TABLE IF NOT EXISTS packs(rowid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, "
+      "wrapped_key BLOB NOT NULL, size INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS chunks(id BLOB PRIMARY KEY, pack INTEGER NOT NULL, type INTEGER, "
+      "flags INTEGER, off INTEGER, len INTEGER, raw INTEGER) WITHOUT ROWID;"
+      "CREATE INDEX IF NOT EXISTS chunks_by_pack ON chunks(pack);"
+      "CREATE TABLE IF NOT EXISTS index_files(name TEXT PRIMARY KEY) WITHOUT ROWID;");
+  st_ = std::make_unique<Statements>(db_);
+}
+
+IndexCache::~IndexCache() {
+  st_.reset();
+  sqlite3_close(db_);
+}
+
+void IndexCache::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    throw Error(Errc::kIo, std::string("index cache: ") + msg);
+  }
+}
+
+std::vector<std::string> IndexCache::ingested_index_files() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  Stmt s(db_, "SELECT name FROM index_files");
+  while (s.step()) out.push_back(col_text(s.get(), 0));
+  return out;
+}
+
+void IndexCache::clear() {
+  std::lock_guard lock(mu_);
+  exec("DELETE FROM chunks; DELETE FROM packs; DELETE FROM index_files;");
+}
+
+void IndexCache::add_index_file(const std::string& name, const std::vector<PackInfo>& packs) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& p : packs) {
+      auto& ip = st_->insert_pack;
+      ip.reset();
+      ip.bind_text(1, p.name);
+      ip.bind_blob(2, p.wrapped_key.data(), p.wrapped_key.size());
+      ip.bind_int(3, static_cast<int64_t>(p.size));
+      ip.step();
+      auto& pr = st_->pack_rowid;
+      pr.reset();
+      pr.bind_text(1, p.name);
+      if (!pr.step()) db_fail(db_, "pack row");
+      int64_t rowid = sqlite3_column_int64(pr.get(), 0);
+      auto& ic = st_->insert_chunk;
+      for (const auto& b : p.blobs) {
+        ic.reset();
+        ic.bind_blob(1, b.id.data(), b.id.size());
+        ic.bind_int(2, rowid);
+        ic.bind_int(3, static_cast<int>(b.type));
+        ic.bind_int(4, b.flags);
+        ic.bind_int(5, static_cast<int64_t>(b.offset));
+        ic.bind_int(6, b.length);
+        ic.bind_int(7, b.raw_length);
+        ic.step();
+      }
+    }
+    auto& f = st_->insert_file;
+    f.reset();
+    f.bind_text(1, name);
+    f.step();
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::optional<ChunkLocation> IndexCache::lookup(const codec::ChunkId& id) {
+  std::lock_guard lock(mu_);
+  auto& s = st_->lookup;
+  s.reset();
+  s.bind_blob(1, id.data(), id.size());
+  if (!s.step()) return std::nullopt;
+  ChunkLocation loc;
+  loc.pack = col_text(s.get(), 0);
+  loc.type = static_cast<BlobType>(sqlite3_column_int(s.get(), 1));
+  loc.flags = static_cast<uint8_t>(sqlite3_column_int(s.get(), 2));
+  loc.offset = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 3));
+  loc.length = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 4));
+  loc.raw_length = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 5));
+  s.reset();
+  return loc;
+}
+
+std::optional<Bytes> IndexCache::pack_wrapped_key(const std::string& pack) {
+  std::lock_guard lock(mu_);
+  auto& s = st_->pack_key;
+  s.reset();
+  s.bind_text(1, pack);
+  if (!s.step()) return std::nullopt;
+  auto p = static_cast<const uint8_t*>(sqlite3_column_blob(s.get(), 0));
+  Bytes out(p, p + sqlite3_column_bytes(s.get(), 0));
+  s.reset();
+  return out;
+}
+
+void IndexCache::for_each_pack(const std::function<void(const std::string&, uint64_t)>& visit) {
+  std::vector<std::pair<std::string, uint64_t>> batch;
+  int64_t last = 0;
+  for (;;) {  // paged, so that the visitor may call back into the cache
+    batch.clear();
+    {
+      std::lock_guard lock(mu_);
+      Stmt s(db_, "SELECT rowid, name, size FROM packs WHERE rowid > ? ORDER BY rowid LIMIT 1000");
+      s.bind_int(1, last);
+      while (s.step()) {
+        last = sqlite3_column_int64(s.get(), 0);
+        batch.emplace_back(col_text(s.get(), 1),
+                           static_cast<uint64_t>(sqlite3_column_int64(s.get(), 2)));
+      }
+    }
+    if (batch.empty()) return;
+    for (const auto& [name, size] : batch) visit(name, size);
+  }
+}
+
+void IndexCache::for_each_chunk_in_pack(
+    const std::string& pack,
+    const std::function<void(const codec::ChunkId&, const ChunkLocation&)>& visit) {
+  std::vector<std::pair<codec::ChunkId, ChunkLocation>> rows;
+  {
+    std::lock_guard lock(mu_);
+    Stmt s(db_,
+           "SELECT c.id, c.type, c.flags, c.off, c.len, c.raw FROM chunks c JOIN packs p ON "
+           "p.rowid = c.pack WHERE p.name = ? ORDER BY c.off");
+    s.bind_text(1, pack);
+    while (s.step()) {
+      codec::ChunkId id{};
+      if (sqlite3_column_bytes(s.get(), 0) == 32)
+        std::memcpy(id.data(), sqlite3_column_blob(s.get(), 0), 32);
+      ChunkLocation loc{pack,
+                        static_cast<BlobType>(sqlite3_column_int(s.get(), 1)),
+                        static_cast<uint8_t>(sqlite3_column_int(s.get(), 2)),
+                        static_cast<uint64_t>(sqlite3_column_int64(s.get(), 3)),
+                        static_cast<uint32_t>(sqlite3_column_int64(s.get(), 4)),
+                        static_cast<uint32_t>(sqlite3_column_int64(s.get(), 5))};
+      rows.emplace_back(id, loc);
+    }
+  }
+  for (const auto& [id, loc] : rows) visit(id, loc);
+}
+
+uint64_t IndexCache::chunk_count() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT count(*) FROM chunks");
+  s.step();
+  return static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0));
+}
+
+}  // namespace sr::repo

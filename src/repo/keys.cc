@@ -1,0 +1,135 @@
+#include "repo/keys.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "base/random.h"
+#include "base/time_util.h"
+
+namespace sr::repo {
+
+using nlohmann::json;
+
+KeySet KeySet::generate() {
+  KeySet k;
+  k.id_key = codec::random_key();
+  k.meta_key = codec::random_key();
+  k.data_key = codec::random_key();
+  k.chunker_seed = codec::random_key();
+  return k;
+}
+
+static std::string slot_aad(const std::string& id) { return "strongroom key slot " + id; }
+
+static std::string current_host() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+static std::string current_user() {
+  if (struct passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
+  return std::to_string(::geteuid());
+}
+
+static codec::Key32 key_from(const json& j, const char* name) {
+  Bytes b = base64_decode(j.at(name).get<std::string>());
+  if (b.size() != 32) throw Error(Errc::kCorrupt, "key slot holds a key of the wrong size");
+  codec::Key32 k;
+  std::copy(b.begin(), b.end(), k.begin());
+  return k;
+}
+
+std::string add_key_slot(storage::Storage& storage, const KeySet& keys, std::string_view password,
+                         const codec::ScryptParams& params) {
+  std::string id = random_hex(16);
+  Bytes salt = random_bytes(32);
+  codec::Key32 wrap = codec::derive_password_key(password, salt, params);
+  json secret = {{"id_key", base64_encode(keys.id_key)},
+                 {"meta_key", base64_encode(keys.meta_key)},
+                 {"data_key", base64_encode(keys.data_key)},
+                 {"chunker_seed", base64_encode(keys.chunker_seed)}};
+  std::string plain = secret.dump();
+  Bytes sealed = codec::seal(wrap, as_bytes(plain), as_bytes(slot_aad(id)));
+  std::fill(plain.begin(), plain.end(), '\0');
+  json slot = {{"version", 1},
+               {"kdf", "scrypt"},
+               {"n", params.n},
+               {"r", params.r},
+               {"p", params.p},
+               {"salt", base64_encode(salt)},
+               {"sealed", base64_encode(sealed)},
+               {"created", format_rfc3339(now_ns())},
+               {"created_ns", now_ns()},
+               {"host", current_host()},
+               {"user", current_user()}};
+  std::string text = slot.dump(2) + "\n";
+  storage.put("keys/" + id, as_bytes(text), true);
+  return id;
+}
+
+static json load_slot(storage::Storage& storage, const std::string& key) {
+  Bytes raw = storage.get(key);
+  try {
+    return json::parse(as_chars(raw));
+  } catch (const json::exception&) {
+    throw Error(Errc::kCorrupt, "key slot " + key + " is damaged (not JSON)");
+  }
+}
+
+std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
+                                              std::string_view password) {
+  std::vector<std::string> slots;
+  storage.list("keys/", [&](const storage::ObjectInfo& o) { slots.push_back(o.key); });
+  if (slots.empty())
+    throw Error(Errc::kCorrupt, storage.describe() + " has no key slots: is this a strongroom repository?");
+  std::sort(slots.begin(), slots.end());
+  for (const auto& key : slots) {
+    std::string id = key.substr(5);
+    try {
+      json slot = load_slot(storage, key);
+      if (slot.at("kdf") != "scrypt") continue;
+      codec::ScryptParams p{slot.at("n").get<uint64_t>(), slot.at("r").get<uint64_t>(),
+                            slot.at("p").get<uint64_t>()};
+      if (p.n > (1u << 22) || p.r > 64 || p.p > 16)
+        throw Error(Errc::kCorrupt, "key slot " + id + " has unreasonable scrypt parameters");
+      Bytes salt = base64_decode(slot.at("salt").get<std::string>());
+      codec::Key32 wrap = codec::derive_password_key(password, salt, p);
+      Bytes sealed = base64_decode(slot.at("sealed").get<std::string>());
+      Bytes plain;
+      try {
+        plain = codec::open(wrap, sealed, as_bytes(slot_aad(id)), "key slot");
+      } catch (const Error&) {
+        continue;  // not this slot's password
+      }
+      json secret = json::parse(as_chars(plain));
+      std::fill(plain.begin(), plain.end(), 0);
+      KeySet k;
+      k.id_key = key_from(secret, "id_key");
+      k.meta_key = key_from(secret, "meta_key");
+      k.data_key = key_from(secret, "data_key");
+      k.chunker_seed = key_from(secret, "chunker_seed");
+      return {k, id};
+    } catch (const json::exception&) {
+      throw Error(Errc::kCorrupt, "key slot " + id + " is damaged");
+    }
+  }
+  throw Error(Errc::kAuth, "wrong password: no key slot of " + storage.describe() +
+                               " opens with it (check STRONGROOM_PASSWORD_FILE / STRONGROOM_PASSWORD)");
+}
+
+std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage) {
+  std::vector<KeySlotInfo> out;
+  storage.list("keys/", [&](const storage::ObjectInfo& o) {
+    json slot = load_slot(storage, o.key);
+    out.push_back({o.key.substr(5), slot.value("created_ns", int64_t{0}),
+                   slot.value("host", std::string()), slot.value("user", std::string())});
+  });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.created_ns < b.created_ns; });
+  return out;
+}
+
+}  // namespace sr::repo

@@ -1,0 +1,41 @@
+// repo/keys.h: the repository's key hierarchy and password-protected key slots.
+//
+// A repository has one KeySet, generated at init from the system RNG:
+//   id_key        HMAC-SHA-256 key for chunk IDs (dedup needs it: every writer has it)
+//   meta_key      AES-256-GCM key for metadata objects (config, index, manifests, locks)
+//   data_key      wraps the random per-pack data keys (packs carry their key, wrapped)
+//   chunker_seed  seeds the content-defined chunker's gear table
+// Separate keys, and per-pack data keys wrapped under a named algorithm, are what lets a later
+// write-only host mode seal pack keys to a restore public key without a format change (see
+// docs/FORMAT.md). A key slot (keys/<id>) holds the KeySet sealed under a key derived from a
+// password with scrypt; any slot opens the repository, and slots can be added and removed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codec/crypto.h"
+#include "storage/storage.h"
+
+namespace sr::repo {
+
+struct KeySet {
+  codec::Key32 id_key{}, meta_key{}, data_key{}, chunker_seed{};
+  static KeySet generate();
+};
+
+struct KeySlotInfo {
+  std::string id;
+  int64_t created_ns = 0;
+  std::string host, user;
+};
+
+// Writes a new slot for `keys` under `password`; returns its id.
+std::string add_key_slot(storage::Storage& storage, const KeySet& keys, std::string_view password,
+                         const codec::ScryptParams& params = {});
+// Tries every slot; returns the key set and the id of the slot that opened, or throws kAuth.
+std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage, std::string_view password);
+std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage);
+
+}  // namespace sr::repo

@@ -1,0 +1,353 @@
+#include "repo/repository.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include "base/fs.h"
+#include "base/random.h"
+#include "base/time_util.h"
+#include "codec/compress.h"
+#include "repo/envelope.h"
+#include "repo/index_file.h"
+
+namespace sr::repo {
+
+using nlohmann::json;
+
+namespace {
+constexpr size_t kIndexEveryPacks = 8;
+constexpr size_t kMaxCachedPackKeys = 65536;
+
+json config_inner(const RepoConfig& c) {
+  return {{"id", c.id},
+          {"version", c.version},
+          {"chunker", {{"min", c.chunker.min_size}, {"avg", c.chunker.avg_size}, {"max", c.chunker.max_size}}},
+          {"compression_level", c.compression_level},
+          {"pack_size", c.pack_size}};
+}
+
+std::string cache_root() {
+  if (const char* d = std::getenv("STRONGROOM_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/strongroom";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/strongroom";
+  return "";
+}
+
+std::string open_cache_path(const std::string& repo_id) {
+  std::string root = cache_root();
+  if (root.empty()) return "";
+  try {
+    mkdirs(root + "/" + repo_id, 0700);
+    return root + "/" + repo_id + "/index.db";
+  } catch (const Error&) {
+    return "";  // not writable: fall back to a temporary cache
+  }
+}
+}  // namespace
+
+std::string Repository::init(const std::string& url, std::string_view password,
+                             const InitOptions& options) {
+  auto storage = storage::open_storage(url);
+  if (storage->stat("config"))
+    throw Error(Errc::kAlreadyExists, "a repository already exists at " + storage->describe());
+  if (options.compression_level < -7 || options.compression_level > 19)
+    throw Error(Errc::kUsage, "compression level must be between -7 and 19");
+  RepoConfig c;
+  c.id = random_hex(16);
+  c.compression_level = options.compression_level;
+  KeySet keys = KeySet::generate();
+  add_key_slot(*storage, keys, password, options.scrypt);
+  Bytes sealed = seal_envelope(keys.meta_key, EnvelopeKind::kConfig, "config",
+                               as_bytes(config_inner(c).dump()));
+  json outer = {{"format", "strongroom"},
+                {"version", c.version},
+                {"id", c.id},
+                {"created", format_rfc3339(now_ns())},
+                {"sealed", base64_encode(sealed)}};
+  std::string text = outer.dump(2) + "\n";
+  storage->put("config", as_bytes(text), true);
+  return c.id;
+}
+
+std::unique_ptr<Repository> Repository::open(const std::string& url, std::string_view password) {
+  auto storage = storage::open_storage(url);
+  Bytes raw;
+  try {
+    raw = storage->get("config");
+  } catch (const Error& e) {
+    if (e.code() == Errc::kNotFound)
+      throw Error(Errc::kNotFound, "no strongroom repository at " + storage->describe() +
+                                       " (create one with `strongroom init`)");
+    throw;
+  }
+  json outer;
+  try {
+    outer = json::parse(as_chars(raw));
+  } catch (const json::exception&) {
+    throw Error(Errc::kCorrupt, storage->describe() + ": config is damaged (not JSON)");
+  }
+  if (outer.value("format", "") != "strongroom")
+    throw Error(Errc::kCorrupt, storage->describe() + ": config is not a strongroom config");
+  int version = outer.value("version", 0);
+  if (version != kFormatVersion)
+    throw Error(Errc::kUnsupported, storage->describe() + " uses format version " +
+                                        std::to_string(version) + "; this strongroom reads version " +
+                                        std::to_string(kFormatVersion));
+  auto repo = std::unique_ptr<Repository>(new Repository());
+  auto [keys, slot] = open_key_slots(*storage, password);
+  repo->keys_ = keys;
+  repo->slot_ = slot;
+  Bytes inner = open_envelope(keys.meta_key, EnvelopeKind::kConfig, "config",
+                              base64_decode(outer.at("sealed").get<std::string>()));
+  try {
+    json j = json::parse(as_chars(inner));
+    RepoConfig& c = repo->config_;
+    c.id = j.at("id").get<std::string>();
+    if (c.id != outer.value("id", "")) throw Error(Errc::kCorrupt, "config id mismatch");
+    c.version = j.at("version").get<int>();
+    c.chunker.min_size = j.at("chunker").at("min").get<uint32_t>();
+    c.chunker.avg_size = j.at("chunker").at("avg").get<uint32_t>();
+    c.chunker.max_size = j.at("chunker").at("max").get<uint32_t>();
+    c.chunker.validate();
+    c.compression_level = j.at("compression_level").get<int>();
+    c.pack_size = j.at("pack_size").get<uint64_t>();
+  } catch (const json::exception&) {
+    throw Error(Errc::kCorrupt, storage->describe() + ": config is damaged");
+  }
+  repo->storage_ = std::move(storage);
+  repo->cache_ = std::make_unique<IndexCache>(open_cache_path(repo->config_.id));
+  return repo;
+}
+
+Repository::~Repository() = default;  // open PackWriters remove their staging files
+
+std::unique_ptr<codec::Chunker> Repository::make_chunker() const {
+  return std::make_unique<codec::CdcChunker>(config_.chunker, keys_.chunker_seed);
+}
+
+void Repository::load_index() {
+  std::set<std::string> present;
+  storage_->list("index/", [&](const storage::ObjectInfo& o) { present.insert(o.key.substr(6)); });
+  auto known = cache_->ingested_index_files();
+  bool stale = std::any_of(known.begin(), known.end(),
+                           [&](const std::string& n) { return !present.count(n); });
+  if (stale) {
+    cache_->clear();
+    known.clear();
+  }
+  std::set<std::string> have(known.begin(), known.end());
+  damaged_index_.clear();
+  for (const auto& name : present) {
+    if (have.count(name)) continue;
+    std::string key = "index/" + name;
+    try {
+      Bytes payload = open_envelope(keys_.meta_key, EnvelopeKind::kIndex, key, storage_->get(key));
+      cache_->add_index_file(name, decode_index(payload, key));
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+      damaged_index_.push_back(name);
+    }
+  }
+}
+
+Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext) {
+  Stored out;
+  out.ref.id = codec::keyed_id(keys_.id_key, plaintext);
+  out.ref.raw_length = static_cast<uint32_t>(plaintext.size());
+  if (auto loc = lookup(out.ref.id)) {
+    out.ref.stored_length = loc->length;
+    return out;
+  }
+  thread_local Bytes compressed;
+  uint8_t flags = 0;
+  ByteSpan payload = plaintext;
+  if (config_.compression_level != 0 && plaintext.size() >= 64 &&
+      codec::compress(plaintext, config_.compression_level, compressed)) {
+    flags |= kFlagCompressed;
+    payload = compressed;
+  }
+  const size_t t = static_cast<size_t>(type);
+  std::unique_ptr<PackWriter> full;
+  {
+    std::lock_guard lock(writer_mu_[t]);
+    if (!writers_[t]) writers_[t] = std::make_unique<PackWriter>(keys_.data_key, storage_->staging_dir());
+    const BlobEntry& e = writers_[t]->append(out.ref.id, type, flags, payload, out.ref.raw_length);
+    out.ref.stored_length = e.length;
+    {
+      std::lock_guard plock(pending_mu_);
+      pending_[out.ref.id] =
+          ChunkLocation{writers_[t]->name(), type, flags, e.offset, e.length, e.raw_length};
+    }
+    if (writers_[t]->size() >= config_.pack_size) full = std::move(writers_[t]);
+  }
+  added_bytes_ += out.ref.stored_length;
+  out.added = true;
+  if (full) finish_pack(std::move(full));
+  return out;
+}
+
+void Repository::finish_pack(std::unique_ptr<PackWriter> writer) {
+  PackInfo info = writer->finish(*storage_);
+  std::vector<PackInfo> to_index;
+  {
+    std::lock_guard lock(pending_mu_);
+    unindexed_.push_back(std::move(info));
+    if (unindexed_.size() >= kIndexEveryPacks) to_index.swap(unindexed_);
+  }
+  if (!to_index.empty()) write_index(std::move(to_index));
+}
+
+void Repository::write_index(std::vector<PackInfo> packs) {
+  std::string name = random_hex(32);
+  std::string key = "index/" + name;
+  Bytes obj = seal_envelope(keys_.meta_key, EnvelopeKind::kIndex, key, encode_index(packs));
+  storage_->put(key, obj, true);
+  cache_->add_index_file(name, packs);
+  std::lock_guard lock(pending_mu_);
+  for (const auto& p : packs)
+    for (const auto& b : p.blobs) pending_.erase(b.id);
+}
+
+void Repository::flush() {
+  for (size_t t = 0; t < 2; ++t) {
+    std::unique_ptr<PackWriter> w;
+    {
+      std::lock_guard lock(writer_mu_[t]);
+      w = std::move(writers_[t]);
+    }
+    if (w && w->count() > 0) {
+      PackInfo info = w->finish(*storage_);
+      std::lock_guard lock(pending_mu_);
+      unindexed_.push_back(std::move(info));
+    }
+  }
+  std::vector<PackInfo> to_index;
+  {
+    std::lock_guard lock(pending_mu_);
+    to_index.swap(unindexed_);
+  }
+  if (!to_index.empty()) write_index(std::move(to_index));
+}
+
+std::string Repository::save_manifest(Manifest& m) {
+  if (m.id.empty()) m.id = random_hex(16);
+  std::string key = "manifests/" + m.id;
+  std::string text = m.to_json().dump();
+  storage_->put(key, seal_envelope(keys_.meta_key, EnvelopeKind::kManifest, key, as_bytes(text)),
+                true);
+  return m.id;
+}
+
+std::vector<std::string> Repository::list_manifest_ids() {
+  std::vector<std::string> ids;
+  storage_->list("manifests/", [&](const storage::ObjectInfo& o) { ids.push_back(o.key.substr(10)); });
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Manifest Repository::load_manifest(const std::string& id) {
+  std::string key = "manifests/" + id;
+  Bytes payload = open_envelope(keys_.meta_key, EnvelopeKind::kManifest, key, storage_->get(key));
+  json j;
+  try {
+    j = json::parse(as_chars(payload));
+  } catch (const json::exception&) {
+    throw Error(Errc::kCorrupt, key + " is damaged (not JSON)");
+  }
+  Manifest m = Manifest::from_json(j);
+  if (m.id != id) throw Error(Errc::kCorrupt, key + " names another backup");
+  return m;
+}
+
+std::vector<Manifest> Repository::list_manifests() {
+  std::vector<Manifest> out;
+  for (const auto& id : list_manifest_ids()) {
+    try {
+      out.push_back(load_manifest(id));
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Manifest& a, const Manifest& b) {
+    return a.time_ns != b.time_ns ? a.time_ns < b.time_ns : a.id < b.id;
+  });
+  return out;
+}
+
+std::string Repository::resolve_backup(const std::string& spec) {
+  if (spec == "latest") {
+    auto all = list_manifests();
+    if (all.empty()) throw Error(Errc::kNotFound, "the repository has no backups yet");
+    return all.back().id;
+  }
+  if (spec.empty() || spec.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw Error(Errc::kUsage, "invalid backup id '" + spec + "' (a hex id, a unique prefix, or latest)");
+  std::vector<std::string> matches;
+  for (const auto& id : list_manifest_ids())
+    if (id.rfind(spec, 0) == 0) matches.push_back(id);
+  if (matches.empty()) throw Error(Errc::kNotFound, "no backup with id " + spec);
+  if (matches.size() > 1)
+    throw Error(Errc::kUsage, "backup id prefix " + spec + " is ambiguous; give more characters");
+  return matches.front();
+}
+
+std::optional<ChunkLocation> Repository::lookup(const codec::ChunkId& id) {
+  {
+    std::lock_guard lock(pending_mu_);
+    if (auto it = pending_.find(id); it != pending_.end()) return it->second;
+  }
+  return cache_->lookup(id);
+}
+
+codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpan> wrapped) {
+  {
+    std::lock_guard lock(key_mu_);
+    if (auto it = pack_keys_.find(pack); it != pack_keys_.end()) return it->second;
+  }
+  codec::Key32 key;
+  if (wrapped) {
+    key = unwrap_pack_key(keys_.data_key, pack, *wrapped);
+  } else {
+    auto w = cache_->pack_wrapped_key(pack);
+    if (!w) throw Error(Errc::kNotFound, "pack " + pack + " is not in the index");
+    key = unwrap_pack_key(keys_.data_key, pack, *w);
+  }
+  std::lock_guard lock(key_mu_);
+  if (pack_keys_.size() >= kMaxCachedPackKeys) pack_keys_.clear();
+  pack_keys_[pack] = key;
+  return key;
+}
+
+Bytes Repository::open_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
+                            bool check_id) {
+  codec::Key32 key = pack_key(loc.pack);
+  std::string what = "chunk " + to_hex(id).substr(0, 16) + " in pack " + loc.pack;
+  Bytes plain = codec::open(key, sealed, blob_aad(id, loc.type, loc.flags), what.c_str());
+  if (loc.flags & kFlagCompressed) {
+    Bytes out;
+    codec::decompress(plain, loc.raw_length, out, what.c_str());
+    plain.swap(out);
+  }
+  if (plain.size() != loc.raw_length)
+    throw Error(Errc::kCorrupt, what + " has the wrong length");
+  if (check_id && codec::keyed_id(keys_.id_key, plain) != id)
+    throw Error(Errc::kCorrupt, what + " does not match its id");
+  return plain;
+}
+
+Bytes Repository::read_blob(const codec::ChunkId& id, const ChunkLocation& loc, bool check_id) {
+  Bytes sealed = storage_->get(pack_object_key(loc.pack), loc.offset, loc.length);
+  return open_blob(id, loc, sealed, check_id);
+}
+
+Bytes Repository::read_chunk(const codec::ChunkId& id) {
+  auto loc = lookup(id);
+  if (!loc)
+    throw Error(Errc::kCorrupt, "chunk " + to_hex(id) + " is missing from the repository index");
+  return read_blob(id, *loc);
+}
+
+}  // namespace sr::repo

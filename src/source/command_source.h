@@ -1,0 +1,36 @@
+// source/command_source.h: a command whose standard output is backed up.
+//
+// The command runs as `/bin/sh -c CMD` with stdin from /dev/null. Its stdout is read by the
+// caller through stdout_fd(); its stderr is drained by a thread (so the command can never block
+// on a full pipe) and its last 64 KiB are kept for the error message. Not thread-safe.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/fs.h"
+
+namespace sr::source {
+
+class CommandProcess {
+ public:
+  explicit CommandProcess(const std::string& command);
+  ~CommandProcess();  // kills and reaps the command if wait() was not called
+  CommandProcess(const CommandProcess&) = delete;
+  CommandProcess& operator=(const CommandProcess&) = delete;
+
+  int stdout_fd() const { return out_.get(); }
+  // Waits for exit; returns the exit status (128+signal when killed by a signal).
+  int wait();
+  std::string stderr_tail();
+
+ private:
+  pid_t pid_ = -1;
+  Fd out_;
+  std::jthread err_reader_;
+  std::mutex mu_;
+  std::string err_;
+};
+
+}  // namespace sr::source

@@ -1,0 +1,145 @@
+#include "storage/local_storage.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/fs.h"
+#include "base/random.h"
+
+namespace sr::storage {
+
+LocalStorage::LocalStorage(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string LocalStorage::path_of(const std::string& key) const {
+  if (key.empty() || key.front() == '/' || key.find("..") != std::string::npos)
+    throw Error(Errc::kInternal, "invalid storage key '" + key + "'");
+  return root_ + "/" + key;
+}
+
+std::string LocalStorage::staging_dir() {
+  std::string dir = root_ + "/tmp";
+  mkdirs(dir, 0700);
+  return dir;
+}
+
+void LocalStorage::publish(const std::string& tmp, const std::string& key, bool if_absent) {
+  std::string dst = path_of(key);
+  std::string dir = dirname_of(dst);
+  mkdirs(dir);
+  if (if_absent) {
+    if (::link(tmp.c_str(), dst.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      if (err == EEXIST) throw Error(Errc::kAlreadyExists, describe() + ": " + key + " already exists");
+      throw_errno("cannot publish " + dst, err);
+    }
+    ::unlink(tmp.c_str());
+  } else if (::rename(tmp.c_str(), dst.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno("cannot publish " + dst, err);
+  }
+  fsync_dir(dir);
+}
+
+void LocalStorage::put(const std::string& key, ByteSpan data, bool if_absent) {
+  std::string dst = path_of(key);
+  std::string dir = dirname_of(dst);
+  mkdirs(dir);
+  std::string tmp = dir + "/.tmp-" + random_hex(8);
+  {
+    Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    try {
+      write_all(fd.get(), data, tmp);
+      if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + tmp);
+    } catch (...) {
+      ::unlink(tmp.c_str());
+      throw;
+    }
+  }
+  publish(tmp, key, if_absent);
+}
+
+void LocalStorage::put_file(const std::string& key, const std::string& path, bool if_absent) {
+  {
+    Fd fd = open_or_throw(path, O_RDONLY);
+    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + path);
+  }
+  publish(path, key, if_absent);
+}
+
+Bytes LocalStorage::get(const std::string& key, uint64_t offset, std::optional<uint64_t> length) {
+  std::string p = path_of(key);
+  int raw = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (raw < 0) {
+    if (errno == ENOENT) throw Error(Errc::kNotFound, describe() + ": " + key + " does not exist");
+    throw_errno("cannot open " + p);
+  }
+  Fd fd(raw);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + p);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (offset > size || (length && *length > size - offset))
+    throw Error(Errc::kCorrupt, describe() + ": " + key + " is shorter than expected (" +
+                                    std::to_string(size) + " bytes)");
+  uint64_t n = length ? *length : size - offset;
+  Bytes out(static_cast<size_t>(n));
+  pread_exact(fd.get(), out, offset, p);
+  return out;
+}
+
+std::optional<ObjectInfo> LocalStorage::stat(const std::string& key) {
+  struct stat st;
+  if (::stat(path_of(key).c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw_errno("cannot stat " + path_of(key));
+  }
+  return ObjectInfo{key, static_cast<uint64_t>(st.st_size)};
+}
+
+static void walk(const std::string& root, const std::string& rel,
+                 const std::function<void(const ObjectInfo&)>& visit) {
+  std::string dir = rel.empty() ? root : root + "/" + rel;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) {
+    if (errno == ENOENT || errno == ENOTDIR) return;
+    throw_errno("cannot list " + dir);
+  }
+  struct Closer {
+    DIR* d;
+    ~Closer() { ::closedir(d); }
+  } closer{d};
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == ".." || name.rfind(".tmp-", 0) == 0) continue;
+    std::string child = rel.empty() ? name : rel + "/" + name;
+    struct stat st;
+    if (::lstat((root + "/" + child).c_str(), &st) != 0) continue;  // removed meanwhile
+    if (S_ISDIR(st.st_mode))
+      walk(root, child, visit);
+    else if (S_ISREG(st.st_mode))
+      visit(ObjectInfo{child, static_cast<uint64_t>(st.st_size)});
+  }
+}
+
+void LocalStorage::list(const std::string& prefix,
+                        const std::function<void(const ObjectInfo&)>& visit) {
+  // Walk the deepest directory the prefix names, then filter by the full prefix.
+  std::string dir = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
+  walk(root_, dir, [&](const ObjectInfo& info) {
+    if (info.key.rfind(prefix, 0) == 0) visit(info);
+  });
+}
+
+void LocalStorage::remove(const std::string& key) {
+  std::string p = path_of(key);
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove " + p);
+}
+
+}  // namespace sr::storage

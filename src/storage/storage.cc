@@ -1,0 +1,29 @@
+#include "storage/storage.h"
+
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "storage/local_storage.h"
+
+namespace sr::storage {
+
+void Storage::put_file(const std::string& key, const std::string& path, bool if_absent) {
+  Bytes data = read_file(path);
+  put(key, data, if_absent);
+  ::unlink(path.c_str());
+}
+
+std::unique_ptr<Storage> open_storage(const std::string& url) {
+  if (url.empty()) throw Error(Errc::kUsage, "no repository given: use --repo or STRONGROOM_REPOSITORY");
+  std::string path = url;
+  if (url.rfind("file://", 0) == 0) {
+    path = url.substr(7);
+  } else if (auto p = url.find("://"); p != std::string::npos) {
+    throw Error(Errc::kUsage, "unsupported repository URL scheme '" + url.substr(0, p) +
+                                  "' (supported: a path or file:///path)");
+  }
+  if (path.empty()) throw Error(Errc::kUsage, "repository URL '" + url + "' has no path");
+  return std::make_unique<LocalStorage>(path);
+}
+
+}  // namespace sr::storage

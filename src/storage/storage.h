@@ -1,0 +1,57 @@
+// storage/storage.h: a flat store of immutable whole objects: the only thing a repository needs
+// from a backend (local disk here; S3 and Azure Blob implement the same contract).
+//
+// Contract, for every implementation:
+//  - Keys are '/'-separated relative names ("data/ab/ab12…", "index/…"); no directories exist.
+//  - put/put_file publish atomically: a reader sees the whole object or nothing, never a prefix.
+//  - With if_absent, put fails with Errc::kAlreadyExists when the key is present. A backend without
+//    conditional writes reports supports_conditional_put() == false; the repository never relies
+//    on if_absent for correctness (object names are random or content-derived), only to detect
+//    misuse early.
+//  - Objects are never modified; there is no rename and no append.
+//  - get of a missing key throws Errc::kNotFound; remove of a missing key succeeds.
+//  - Thread-safe: any method may be called from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/bytes.h"
+
+namespace sr::storage {
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  // Human-readable location for messages, e.g. "local:/srv/repo".
+  virtual std::string describe() const = 0;
+  virtual bool supports_conditional_put() const = 0;
+
+  virtual void put(const std::string& key, ByteSpan data, bool if_absent = false) = 0;
+  // Publishes the contents of a local file (created in staging_dir()). The file is consumed: the
+  // backend may move it into place; the caller must not use it afterwards.
+  virtual void put_file(const std::string& key, const std::string& path, bool if_absent = false);
+  // Reads [offset, offset+length) of the object; length nullopt means to the end.
+  virtual Bytes get(const std::string& key, uint64_t offset = 0,
+                    std::optional<uint64_t> length = std::nullopt) = 0;
+  virtual std::optional<ObjectInfo> stat(const std::string& key) = 0;
+  // Calls visit for every object whose key starts with prefix, in no particular order.
+  virtual void list(const std::string& prefix,
+                    const std::function<void(const ObjectInfo&)>& visit) = 0;
+  virtual void remove(const std::string& key) = 0;
+  // A local directory where large objects are assembled before put_file.
+  virtual std::string staging_dir() = 0;
+};
+
+// Opens the backend for a repository URL: a path or file:///path (later s3://, azure://).
+std::unique_ptr<Storage> open_storage(const std::string& url);
+
+}  // namespace sr::storage
