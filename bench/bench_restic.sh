@@ -20,6 +20,7 @@
 #   --keep         keep the work dir (logs are in WORK/logs)
 # Env: STRONGROOM_BIN (default build/strongroom).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SIZE_MIB=2048

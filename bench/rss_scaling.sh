@@ -9,6 +9,7 @@
 # Env: STRONGROOM_BIN (default build/strongroom).
 # Exit 1 if strongroom fails or a restore differs from its source; a FAIL verdict alone exits 0.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WORKDIR_PARENT=/var/tmp

@@ -79,7 +79,7 @@ void read_file(ChunkPipeline& pipeline, Slot& slot) {
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   bool sparse = static_cast<uint64_t>(st.st_blocks) * 512 < size;
   if (!sparse) {
-    e.size = pipeline.store_stream(fd, std::nullopt, e.chunks, slot.abs);
+    e.size = pipeline.store_stream(fd, std::nullopt, e.chunks, slot.abs, size);
   } else {
     uint64_t pos = 0;
     while (pos < size) {

@@ -24,7 +24,8 @@ struct Batch {
 }  // namespace
 
 uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
-                                     std::vector<repo::ChunkRef>& out, const std::string& what) {
+                                     std::vector<repo::ChunkRef>& out, const std::string& what,
+                                     std::optional<uint64_t> size_hint) {
   auto chunker = repo_.make_chunker();
   const size_t max = chunker->max_size();
   auto batch = std::make_shared<Batch>();
@@ -33,7 +34,8 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
   bool eof = false;
   bool first = true;
   Bytes buf;
-  buf.reserve(max);
+  // The first read asks for one byte more than expected, to see the end of a file in one call.
+  size_t step = size_hint ? static_cast<size_t>(std::min<uint64_t>(*size_hint + 1, kReadStep)) : kReadStep;
 
   auto emit = [&](Bytes chunk, bool last) {
     refs.emplace_back();
@@ -67,7 +69,8 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
     while (!eof || !buf.empty()) {
       // Fill.
       if (!eof && buf.size() < max) {
-        size_t want = std::min(kReadStep, max - buf.size());
+        size_t want = std::min(step, max - buf.size());
+        step = kReadStep;
         if (limit) want = static_cast<size_t>(std::min<uint64_t>(want, *limit - total));
         size_t old = buf.size();
         buf.resize(old + want);
@@ -86,7 +89,6 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
         buf.resize(*cut);
         Bytes chunk = std::move(buf);
         buf = std::move(rest);
-        buf.reserve(max);
         emit(std::move(chunk), last);
         first = false;
         if (buf.empty()) break;

@@ -28,8 +28,10 @@ class ChunkPipeline {
   ChunkPipeline(repo::Repository& repo, WorkerPool& pool, Counters* counters)
       : repo_(repo), pool_(pool), counters_(counters) {}
   // Reads up to `limit` bytes (all, to EOF, when nullopt) from fd's current position.
+  // `size_hint` (the expected length, e.g. from fstat) sizes the first read, so that a small
+  // file costs one small buffer instead of a full read step.
   uint64_t store_stream(int fd, std::optional<uint64_t> limit, std::vector<repo::ChunkRef>& out,
-                        const std::string& what);
+                        const std::string& what, std::optional<uint64_t> size_hint = std::nullopt);
 
  private:
   repo::Repository& repo_;

@@ -141,7 +141,7 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
   if (m.type != "files")
     throw Error(Errc::kUsage, "backup " + m.id + " is a " + m.type + " backup; restore it with --to FILE or --to -");
   if (path_exists(options.target) && !dir_is_empty(options.target) && !options.force)
-    throw Error(Errc::kUsage, "restore target " + options.target +
+    throw Error(Errc::kAlreadyExists, "restore target " + options.target +
                                   " is not empty; choose an empty directory or pass --force");
   auto lock = repo::RepoLock::acquire(repo, "restore", false);
   repo.load_index();
@@ -271,7 +271,7 @@ RestoreResult restore_command(repo::Repository& repo, const repo::Manifest& m,
   std::string tmp;
   if (target != "-") {
     if (path_exists(target) && !force)
-      throw Error(Errc::kUsage, "restore target " + target + " exists; pass --force to replace it");
+      throw Error(Errc::kAlreadyExists, "restore target " + target + " exists; pass --force to replace it");
     tmp = target + ".strongroom-tmp";
     out = open_or_throw(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     fd = out.get();

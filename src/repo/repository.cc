@@ -117,6 +117,7 @@ std::unique_ptr<Repository> Repository::open(const std::string& url, std::string
   } catch (const json::exception&) {
     throw Error(Errc::kCorrupt, storage->describe() + ": config is damaged");
   }
+  repo->chunker_ = std::make_unique<codec::CdcChunker>(repo->config_.chunker, keys.chunker_seed);
   repo->storage_ = std::move(storage);
   repo->cache_ = std::make_unique<IndexCache>(open_cache_path(repo->config_.id));
   return repo;
@@ -125,7 +126,7 @@ std::unique_ptr<Repository> Repository::open(const std::string& url, std::string
 Repository::~Repository() = default;  // open PackWriters remove their staging files
 
 std::unique_ptr<codec::Chunker> Repository::make_chunker() const {
-  return std::make_unique<codec::CdcChunker>(config_.chunker, keys_.chunker_seed);
+  return std::make_unique<codec::CdcChunker>(*chunker_);
 }
 
 void Repository::load_index() {

@@ -70,6 +70,7 @@ class Repository {
   const KeySet& keys() const { return keys_; }
   const RepoConfig& config() const { return config_; }
   const std::string& opened_slot() const { return slot_; }
+  // A chunker for one stream (a copy of a prototype: the gear table is derived once).
   std::unique_ptr<codec::Chunker> make_chunker() const;
 
   // Brings the index cache up to date with the index objects. Damaged index objects are skipped
@@ -117,6 +118,7 @@ class Repository {
   RepoConfig config_;
   std::string slot_;
   std::unique_ptr<IndexCache> cache_;
+  std::unique_ptr<codec::CdcChunker> chunker_;
   std::vector<std::string> damaged_index_;
 
   // Chunks stored by this process whose index object is not written yet.

@@ -1,0 +1,136 @@
+// Restore must never write outside its target, whatever a (crafted) tree says.
+#include "ops/restore.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "base/fs.h"
+#include "repo/tree_stream.h"
+#include "testing/temp_dir.h"
+
+namespace sr::ops {
+namespace {
+
+using repo::Entry;
+using repo::EntryKind;
+
+class RestoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("STRONGROOM_CACHE_DIR", (dir_ / "cache").c_str(), 1);
+    repo::InitOptions o;
+    o.scrypt = {1024, 8, 1};
+    repo::Repository::init(dir_ / "repo", "pw", o);
+    repo_ = repo::Repository::open(dir_ / "repo", "pw");
+    repo_->load_index();
+    mkdirs(dir_ / "outside");
+  }
+
+  // Writes a manifest whose tree holds exactly `entries`, bypassing every check of the walker.
+  repo::Manifest crafted(const std::vector<Entry>& entries) {
+    repo::TreeWriter t(*repo_);
+    for (const auto& e : entries) t.add(e);
+    repo::Manifest m;
+    m.type = "files";
+    m.time_ns = m.end_time_ns = 1;
+    m.tree = t.finish();
+    repo_->flush();
+    repo_->save_manifest(m);
+    return m;
+  }
+
+  Entry file(const std::string& path, const std::string& content) {
+    Entry e;
+    e.kind = EntryKind::kFile;
+    e.path = path;
+    e.mode = 0644;
+    e.size = content.size();
+    auto s = repo_->store_chunk(repo::BlobType::kData, as_bytes(content));
+    e.chunks.push_back(s.ref);
+    return e;
+  }
+
+  bool outside_untouched() {
+    return std::filesystem::is_empty(dir_ / "outside") && !path_exists(dir_ / "escaped");
+  }
+
+  sr::testing::TempDir dir_;
+  std::unique_ptr<repo::Repository> repo_;
+};
+
+TEST_F(RestoreTest, RoundTripOfACraftedButValidTree) {
+  Entry d;
+  d.kind = EntryKind::kDir;
+  d.path = "d";
+  d.mode = 0750;
+  auto m = crafted({d, file("d/f", "ledger")});
+  restore_files(*repo_, m, {dir_ / "target", false, nullptr});
+  EXPECT_EQ(as_chars(read_file(dir_ / "target/d/f")), "ledger");
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ / "target/d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+}
+
+TEST_F(RestoreTest, DotDotPathIsRejected) {
+  auto m = crafted({file("../escaped", "x")});
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_TRUE(outside_untouched());
+}
+
+TEST_F(RestoreTest, AbsolutePathIsRejected) {
+  auto m = crafted({file((dir_ / "escaped").substr(1), "x")});  // relative form is fine...
+  std::vector<Entry> v = {file(dir_ / "escaped", "x")};        // ...an absolute one is not
+  auto bad = crafted(v);
+  EXPECT_THROW(restore_files(*repo_, bad, {dir_ / "target2", false, nullptr}), Error);
+  EXPECT_TRUE(outside_untouched());
+}
+
+TEST_F(RestoreTest, SymlinkInThePathIsNotFollowed) {
+  Entry link;
+  link.kind = EntryKind::kSymlink;
+  link.path = "a";
+  link.link_target = dir_ / "outside";
+  auto m = crafted({link, file("a/evil", "x")});
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_TRUE(outside_untouched());
+}
+
+TEST_F(RestoreTest, PreexistingSymlinkInTargetIsNotFollowedWithForce) {
+  mkdirs(dir_ / "target");
+  ASSERT_EQ(::symlink((dir_ / "outside").c_str(), (dir_ / "target/a").c_str()), 0);
+  Entry d;
+  d.kind = EntryKind::kDir;
+  d.path = "a";
+  auto m = crafted({d, file("a/evil", "x")});
+  try {
+    restore_files(*repo_, m, {dir_ / "target", true, nullptr});
+  } catch (const Error&) {
+  }
+  EXPECT_TRUE(outside_untouched());
+}
+
+TEST_F(RestoreTest, HardlinkToOutsideIsRejected) {
+  Entry h;
+  h.kind = EntryKind::kHardlink;
+  h.path = "h";
+  h.link_target = "../outside/x";
+  auto m = crafted({h});
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_TRUE(outside_untouched());
+}
+
+TEST_F(RestoreTest, NonEmptyTargetNeedsForce) {
+  auto m = crafted({file("f", "new")});
+  mkdirs(dir_ / "target");
+  write_file_atomic(dir_ / "target/keep", as_bytes("old"));
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_FALSE(path_exists(dir_ / "target/f"));
+  restore_files(*repo_, m, {dir_ / "target", true, nullptr});
+  EXPECT_EQ(as_chars(read_file(dir_ / "target/f")), "new");
+}
+
+}  // namespace
+}  // namespace sr::ops
