@@ -38,7 +38,8 @@ std::unique_ptr<repo::Repository> open_repo(const Common& c) {
 }
 
 void add_repo_option(CLI::App* cmd, Common& c, bool with_json) {
-  cmd->add_option("--repo,-r", c.repo, "Repository URL: a path or file:///path (env STRONGROOM_REPOSITORY)");
+  cmd->add_option("--repo,-r", c.repo,
+                  "Repository URL: a path or file:///path (env STRONGROOM_REPOSITORY)");
   if (with_json) cmd->add_flag("--json", c.json, "Print machine-readable JSON");
 }
 
@@ -64,8 +65,8 @@ void print_backup_summary(const ops::BackupResult& r, double seconds) {
   std::cout << "backup " << m.id << " saved (" << m.source << ")\n"
             << "  files " << m.file_count << ", size " << human_bytes(m.size) << ", stored "
             << human_bytes(m.stored_size) << ", added " << human_bytes(m.added_size) << "\n"
-            << "  took " << human_duration(seconds) << " (" << human_bytes(static_cast<uint64_t>(rate))
-            << "/s)";
+            << "  took " << human_duration(seconds) << " ("
+            << human_bytes(static_cast<uint64_t>(rate)) << "/s)";
   if (r.reused_files) std::cout << ", " << r.reused_files << " unchanged files reused";
   std::cout << "\n";
   if (r.warnings) std::cout << "  " << r.warnings << " entries could not be read (see above)\n";
@@ -90,7 +91,9 @@ int cmd_backup(const Common& c, const std::vector<std::string>& paths, const std
       o.host = host;
       o.counters = &counters;
       o.scan_totals = stderr_is_terminal() && !c.json;
-      o.warn = [](const std::string& msg) { std::fprintf(stderr, "%swarning: %s\n", isatty(2) ? "\r\033[K" : "", msg.c_str()); };
+      o.warn = [](const std::string& msg) {
+        std::fprintf(stderr, "%swarning: %s\n", isatty(2) ? "\r\033[K" : "", msg.c_str());
+      };
       r = ops::backup_files(*repo, o);
     } else {
       ops::CommandBackupOptions o;
@@ -150,12 +153,17 @@ int cmd_restore(const Common& c, const std::string& backup, const std::string& t
   }
   double seconds = monotonic_seconds() - start;
   if (c.json) {
-    print_json({{"id", m.id}, {"target", to}, {"files", r.files}, {"dirs", r.dirs},
-                {"bytes", r.bytes}, {"seconds", seconds}});
+    print_json({{"id", m.id},
+                {"target", to},
+                {"files", r.files},
+                {"dirs", r.dirs},
+                {"bytes", r.bytes},
+                {"seconds", seconds}});
   } else {
     std::cout << "restored backup " << m.id << " to " << to << ": " << r.files << " files, "
               << human_bytes(r.bytes) << " in " << human_duration(seconds) << " ("
-              << human_bytes(static_cast<uint64_t>(seconds > 0 ? static_cast<double>(r.bytes) / seconds : 0))
+              << human_bytes(static_cast<uint64_t>(
+                     seconds > 0 ? static_cast<double>(r.bytes) / seconds : 0))
               << "/s)\n";
   }
   return 0;
@@ -189,8 +197,11 @@ int cmd_verify(const Common& c, bool read_data) {
     }
     std::cout << (r.ok() ? "repository is sound: " : "repository has problems: ") << r.backups
               << " backups, " << r.packs << " packs, " << r.index_objects << " index objects";
-    if (read_data) std::cout << ", " << r.chunks_checked << " chunks (" << human_bytes(r.bytes_read) << ") read";
-    if (r.unreferenced_packs) std::cout << ", " << r.unreferenced_packs << " unreferenced packs (leftovers; prune removes them)";
+    if (read_data)
+      std::cout << ", " << r.chunks_checked << " chunks (" << human_bytes(r.bytes_read) << ") read";
+    if (r.unreferenced_packs)
+      std::cout << ", " << r.unreferenced_packs
+                << " unreferenced packs (leftovers; prune removes them)";
     std::cout << "\n";
   }
   return r.ok() ? 0 : 3;
@@ -200,8 +211,10 @@ int cmd_key_add(const Common& c) {
   auto repo = open_repo(c);
   std::string pw = read_password("STRONGROOM_NEW", "New password for the key slot: ", true);
   std::string id = repo::add_key_slot(repo->storage(), repo->keys(), pw);
-  if (c.json) print_json({{"id", id}});
-  else std::cout << "added key slot " << id << "\n";
+  if (c.json)
+    print_json({{"id", id}});
+  else
+    std::cout << "added key slot " << id << "\n";
   return 0;
 }
 
@@ -211,8 +224,11 @@ int cmd_key_list(const Common& c) {
   if (c.json) {
     json arr = json::array();
     for (const auto& s : slots)
-      arr.push_back({{"id", s.id}, {"created", format_rfc3339(s.created_ns)}, {"host", s.host},
-                     {"user", s.user}, {"current", s.id == repo->opened_slot()}});
+      arr.push_back({{"id", s.id},
+                     {"created", format_rfc3339(s.created_ns)},
+                     {"host", s.host},
+                     {"user", s.user},
+                     {"current", s.id == repo->opened_slot()}});
     print_json(arr);
     return 0;
   }
@@ -231,10 +247,14 @@ int cmd_key_remove(const Common& c, const std::string& id) {
   if (!found) throw Error(Errc::kNotFound, "no key slot " + id);
   if (slots.size() <= 1) throw Error(Errc::kUsage, "refusing to remove the last key slot");
   if (id == repo->opened_slot())
-    throw Error(Errc::kUsage, "refusing to remove the key slot of the password in use; open with another password first");
+    throw Error(
+        Errc::kUsage,
+        "refusing to remove the key slot of the password in use; open with another password first");
   repo->storage().remove("keys/" + id);
-  if (!c.json) std::cout << "removed key slot " << id << "\n";
-  else print_json({{"removed", id}});
+  if (!c.json)
+    std::cout << "removed key slot " << id << "\n";
+  else
+    print_json({{"removed", id}});
   return 0;
 }
 
@@ -250,8 +270,10 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "strongroom 0.1.0 (repository format 1)");
   app.footer(
-      "Password: STRONGROOM_PASSWORD_FILE, STRONGROOM_PASSWORD, or a prompt (never on the command line).\n"
-      "Exit codes: 0 ok, 1 error, 2 usage, 3 damage found, 4 wrong password, 5 locked, 6 not found,\n"
+      "Password: STRONGROOM_PASSWORD_FILE, STRONGROOM_PASSWORD, or a prompt (never on the command "
+      "line).\n"
+      "Exit codes: 0 ok, 1 error, 2 usage, 3 damage found, 4 wrong password, 5 locked, 6 not "
+      "found,\n"
       "7 command source failed, 8 backup saved but some files could not be read.");
   Common common;
   int result = 0;
@@ -284,7 +306,8 @@ int run(int argc, char** argv) {
   add_repo_option(restore, common, true);
   restore->add_option("--backup,-b", backup_id, "Backup id (or unique prefix) or 'latest'")
       ->capture_default_str();
-  restore->add_option("--to,-t", to, "Target directory (files); a file or - (command output)")->required();
+  restore->add_option("--to,-t", to, "Target directory (files); a file or - (command output)")
+      ->required();
   restore->add_flag("--force", force, "Restore into a non-empty target, replacing what is there");
   restore->callback([&] { result = cmd_restore(common, backup_id, to, force); });
 
@@ -296,7 +319,10 @@ int run(int argc, char** argv) {
 
   auto* key = app.add_subcommand("key", "Manage the password key slots");
   key->require_subcommand(1);
-  auto* key_add = key->add_subcommand("add", "Add a key slot (new password from STRONGROOM_NEW_PASSWORD_FILE, STRONGROOM_NEW_PASSWORD or a prompt)");
+  auto* key_add =
+      key->add_subcommand("add",
+                          "Add a key slot (new password from STRONGROOM_NEW_PASSWORD_FILE, "
+                          "STRONGROOM_NEW_PASSWORD or a prompt)");
   add_repo_option(key_add, common, true);
   key_add->callback([&] { result = cmd_key_add(common); });
   auto* key_list = key->add_subcommand("list", "List the key slots");

@@ -6,10 +6,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 
 #include "base/error.h"
 #include "base/fs.h"
@@ -50,7 +48,8 @@ std::string read_password(const std::string& prefix, const std::string& prompt, 
     std::string pw(as_chars(raw));
     if (auto nl = pw.find('\n'); nl != std::string::npos) pw.resize(nl);
     if (!pw.empty() && pw.back() == '\r') pw.pop_back();
-    if (pw.empty()) throw Error(Errc::kUsage, "the password file named by " + file_var + " is empty");
+    if (pw.empty())
+      throw Error(Errc::kUsage, "the password file named by " + file_var + " is empty");
     return pw;
   }
   if (const char* p = std::getenv(var.c_str()); p && *p) return p;
@@ -82,23 +81,25 @@ std::string human_bytes(uint64_t n) {
 
 std::string human_duration(double s) {
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) / 60 % 60);
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) / 60 % 60);
   return buf;
 }
 
 bool stderr_is_terminal() { return ::isatty(2); }
 
 ProgressLine::ProgressLine(std::string verb, const ops::Counters& counters, bool enabled)
-    : verb_(std::move(verb)), c_(counters), start_(monotonic_seconds()),
+    : verb_(std::move(verb)),
+      c_(counters),
+      start_(monotonic_seconds()),
       enabled_(enabled && stderr_is_terminal()) {
   if (!enabled_) return;
   thread_ = std::jthread([this](std::stop_token st) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    while (!cv.wait_for(lock, st, std::chrono::milliseconds(250), [] { return false; })) draw(false);
+    while (sleep_for(st, std::chrono::milliseconds(250))) draw(false);
   });
 }
 
@@ -122,8 +123,8 @@ void ProgressLine::draw(bool) {
     uint64_t total = c_.total_bytes.load();
     line += " / " + human_bytes(total);
     char pct[16];
-    std::snprintf(pct, sizeof pct, " %3.0f%%", 100.0 * static_cast<double>(std::min(done, total)) /
-                                                   static_cast<double>(total));
+    std::snprintf(pct, sizeof pct, " %3.0f%%",
+                  100.0 * static_cast<double>(std::min(done, total)) / static_cast<double>(total));
     line += pct;
     if (rate > 0 && total > done)
       line += "  ETA " + human_duration(static_cast<double>(total - done) / rate);

@@ -12,7 +12,8 @@ TEST(Bytes, VarintAndFieldsRoundTrip) {
   w.i64(-5);
   w.str("name with \n and \xff");
   ByteReader r(w.buffer(), "test");
-  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, 1ull << 35, ~0ull}) EXPECT_EQ(r.varint(), v);
+  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, 1ull << 35, ~0ull})
+    EXPECT_EQ(r.varint(), v);
   EXPECT_EQ(r.u32(), 0xdeadbeefu);
   EXPECT_EQ(r.i64(), -5);
   EXPECT_EQ(r.str(), "name with \n and \xff");

@@ -13,14 +13,22 @@ void throw_errno(const std::string& what, int err) {
 
 int exit_code_for(Errc code) {
   switch (code) {
-    case Errc::kUsage: return 2;
-    case Errc::kVerifyFailed: return 3;
-    case Errc::kCorrupt: return 3;
-    case Errc::kAuth: return 4;
-    case Errc::kLocked: return 5;
-    case Errc::kNotFound: return 6;
-    case Errc::kCommandFailed: return 7;
-    default: return 1;
+    case Errc::kUsage:
+      return 2;
+    case Errc::kVerifyFailed:
+      return 3;
+    case Errc::kCorrupt:
+      return 3;
+    case Errc::kAuth:
+      return 4;
+    case Errc::kLocked:
+      return 5;
+    case Errc::kNotFound:
+      return 6;
+    case Errc::kCommandFailed:
+      return 7;
+    default:
+      return 1;
   }
 }
 

@@ -36,8 +36,8 @@ void write_all(int fd, ByteSpan data, const std::string& what) {
 void pwrite_all(int fd, ByteSpan data, uint64_t offset, const std::string& what) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                         static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot write " + what);
@@ -63,8 +63,8 @@ size_t read_full(int fd, std::span<uint8_t> buf, const std::string& what) {
 void pread_exact(int fd, std::span<uint8_t> buf, uint64_t offset, const std::string& what) {
   size_t done = 0;
   while (done < buf.size()) {
-    ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done,
-                        static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot read " + what);

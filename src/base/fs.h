@@ -38,7 +38,8 @@ class Fd {
 Fd open_or_throw(const std::string& path, int flags, int mode = 0644);
 void write_all(int fd, ByteSpan data, const std::string& what);
 void pwrite_all(int fd, ByteSpan data, uint64_t offset, const std::string& what);
-// Reads up to buf.size() bytes, retrying on EINTR and short reads; returns bytes read (< size at EOF).
+// Reads up to buf.size() bytes, retrying on EINTR and short reads; returns bytes read (< size at
+// EOF).
 size_t read_full(int fd, std::span<uint8_t> buf, const std::string& what);
 void pread_exact(int fd, std::span<uint8_t> buf, uint64_t offset, const std::string& what);
 Bytes read_file(const std::string& path);

@@ -1,8 +1,10 @@
 #include "base/time_util.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 
 #include "base/error.h"
 
@@ -39,8 +41,16 @@ int64_t parse_rfc3339(const std::string& text) {
 }
 
 double monotonic_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool sleep_for(std::stop_token stop, std::chrono::milliseconds d) {
+  // The mutex only exists to wait on; the stop token is what wakes us early.
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);  // cppcheck-suppress localMutex
+  cv.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
 }
 
 }  // namespace sr

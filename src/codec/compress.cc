@@ -32,6 +32,33 @@ bool compress(ByteSpan in, int level, Bytes& out) {
   return n + in.size() / 32 < in.size();
 }
 
+namespace {
+constexpr size_t kProbeFrom = 256 * 1024;
+constexpr size_t kSample = 16 * 1024;
+
+bool looks_incompressible(ByteSpan in) {
+  if (in.size() < kProbeFrom) return false;
+  thread_local Bytes probe(ZSTD_compressBound(kSample));
+  size_t compressed = 0;
+  for (size_t at : {size_t{0}, in.size() / 2, in.size() - kSample}) {
+    size_t n = ZSTD_compressCCtx(cctx(), probe.data(), probe.size(), in.data() + at, kSample, 1);
+    if (ZSTD_isError(n)) return false;
+    compressed += n;
+  }
+  return compressed * 100 >= 3 * kSample * 97;  // saves less than 3%
+}
+}  // namespace
+
+std::optional<size_t> compress_into(ByteSpan in, int level, Bytes& scratch) {
+  if (looks_incompressible(in)) return std::nullopt;
+  size_t bound = ZSTD_compressBound(in.size());
+  if (scratch.size() < bound) scratch.resize(bound);
+  size_t n = ZSTD_compressCCtx(cctx(), scratch.data(), scratch.size(), in.data(), in.size(), level);
+  if (ZSTD_isError(n)) throw Error(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n + in.size() / 32 >= in.size()) return std::nullopt;
+  return n;
+}
+
 Bytes compress_always(ByteSpan in, int level) {
   Bytes out;
   compress(in, level, out);

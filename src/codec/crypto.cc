@@ -70,7 +70,8 @@ void seal_append(const Key32& key, ByteSpan plaintext, ByteSpan aad, Bytes& out)
   EVP_CIPHER_CTX* ctx = thread_ctx();
   int len = 0;
   if (!EVP_EncryptInit_ex2(ctx, aes_gcm(), key.data(), nonce, nullptr)) crypto_fail("seal init");
-  if (!aad.empty() && !EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())))
+  if (!aad.empty() &&
+      !EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())))
     crypto_fail("seal aad");
   uint8_t* ct = nonce + kNonceSize;
   // EVP lengths are int: feed large buffers in slices.
@@ -102,7 +103,8 @@ void open_into(const Key32& key, ByteSpan sealed, ByteSpan aad, Bytes& out, cons
   EVP_CIPHER_CTX* ctx = thread_ctx();
   int len = 0;
   if (!EVP_DecryptInit_ex2(ctx, aes_gcm(), key.data(), nonce, nullptr)) crypto_fail("open init");
-  if (!aad.empty() && !EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())))
+  if (!aad.empty() &&
+      !EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())))
     crypto_fail("open aad");
   size_t done = 0;
   while (done < n) {
@@ -111,13 +113,13 @@ void open_into(const Key32& key, ByteSpan sealed, ByteSpan aad, Bytes& out, cons
       crypto_fail("open");
     done += k;
   }
-  if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize,
-                           const_cast<uint8_t*>(ct + n)))
+  if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, const_cast<uint8_t*>(ct + n)))
     crypto_fail("open tag");
   if (EVP_DecryptFinal_ex(ctx, out.data() + n, &len) != 1) {
     out.clear();
-    throw Error(Errc::kCorrupt,
-                std::string(what) + " failed authentication (damaged, or not from this repository)");
+    throw Error(
+        Errc::kCorrupt,
+        std::string(what) + " failed authentication (damaged, or not from this repository)");
   }
 }
 

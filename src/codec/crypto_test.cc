@@ -81,7 +81,8 @@ TEST(Compress, RoundTripAndIncompressible) {
   decompress(out, text.size(), back, "t");
   EXPECT_EQ(back, text);
   Bytes noise(1 << 16);
-  for (size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+  for (size_t i = 0; i < noise.size(); ++i)
+    noise[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
   Key32 k = random_key();
   Bytes random = seal(k, noise, {});  // ciphertext is incompressible
   EXPECT_FALSE(compress(random, 3, out));

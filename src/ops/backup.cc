@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "base/fs.h"
@@ -95,8 +96,10 @@ void read_file(ChunkPipeline& pipeline, Slot& slot) {
       }
       if (pos >= size) break;
       off_t hole_at = ::lseek(fd, static_cast<off_t>(pos), SEEK_HOLE);
-      uint64_t data_end = hole_at < 0 ? size : std::min<uint64_t>(static_cast<uint64_t>(hole_at), size);
-      if (::lseek(fd, static_cast<off_t>(pos), SEEK_SET) < 0) throw_errno("cannot seek " + slot.abs);
+      uint64_t data_end =
+          hole_at < 0 ? size : std::min<uint64_t>(static_cast<uint64_t>(hole_at), size);
+      if (::lseek(fd, static_cast<off_t>(pos), SEEK_SET) < 0)
+        throw_errno("cannot seek " + slot.abs);
       uint64_t want = data_end - pos;
       uint64_t n = pipeline.store_stream(fd, want, e.chunks, slot.abs);
       pos += n;
@@ -119,13 +122,20 @@ Entry entry_from_stat(const source::WalkItem& item, NameCache& names) {
   e.ctime_ns = ts_ns(st.st_ctim);
   e.inode = st.st_ino;
   e.device = st.st_dev;
-  if (S_ISDIR(st.st_mode)) e.kind = EntryKind::kDir;
-  else if (S_ISREG(st.st_mode)) e.kind = EntryKind::kFile, e.size = static_cast<uint64_t>(st.st_size);
-  else if (S_ISLNK(st.st_mode)) e.kind = EntryKind::kSymlink;
-  else if (S_ISFIFO(st.st_mode)) e.kind = EntryKind::kFifo;
-  else if (S_ISCHR(st.st_mode)) e.kind = EntryKind::kCharDev, e.rdev = st.st_rdev;
-  else if (S_ISBLK(st.st_mode)) e.kind = EntryKind::kBlockDev, e.rdev = st.st_rdev;
-  else throw Error(Errc::kUnsupported, "socket");
+  if (S_ISDIR(st.st_mode))
+    e.kind = EntryKind::kDir;
+  else if (S_ISREG(st.st_mode))
+    e.kind = EntryKind::kFile, e.size = static_cast<uint64_t>(st.st_size);
+  else if (S_ISLNK(st.st_mode))
+    e.kind = EntryKind::kSymlink;
+  else if (S_ISFIFO(st.st_mode))
+    e.kind = EntryKind::kFifo;
+  else if (S_ISCHR(st.st_mode))
+    e.kind = EntryKind::kCharDev, e.rdev = st.st_rdev;
+  else if (S_ISBLK(st.st_mode))
+    e.kind = EntryKind::kBlockDev, e.rdev = st.st_rdev;
+  else
+    throw Error(Errc::kUnsupported, "socket");
   return e;
 }
 
@@ -210,10 +220,6 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
     });
   }
 
-  const size_t threads = WorkerPool::default_threads();
-  WorkerPool chunk_pool(threads, 2 * threads);
-  ChunkPipeline pipeline(repo, chunk_pool, options.counters);
-  WorkerPool file_pool(threads, 4 * threads);
   repo::TreeWriter tree(repo);
   Totals totals;
   std::mutex mu;
@@ -221,6 +227,13 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   std::deque<std::shared_ptr<Slot>> pending;
   std::map<std::pair<uint64_t, uint64_t>, std::string> hardlinks;
   NameCache names;
+  std::set<std::string> skipped_files;  // unreadable files, so their hardlinks are skipped too
+  // The pools come last: on an error their destructors wait for running tasks, which use the
+  // state above, so that state must outlive them.
+  const size_t threads = WorkerPool::default_threads();
+  WorkerPool chunk_pool(threads, 2 * threads);
+  ChunkPipeline pipeline(repo, chunk_pool, options.counters);
+  WorkerPool file_pool(threads, 4 * threads);
 
   auto warn = [&](const std::string& msg) {
     std::lock_guard g(mu);
@@ -241,7 +254,15 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
         pending.pop_front();
       }
       if (front->failed) break;
-      if (front->skip) continue;
+      if (front->skip) {
+        if (front->entry.kind == EntryKind::kFile) skipped_files.insert(front->entry.path);
+        continue;
+      }
+      if (front->entry.kind == EntryKind::kHardlink &&
+          skipped_files.count(front->entry.link_target)) {
+        warn("skipping hardlink " + front->abs + ": its first link could not be read");
+        continue;
+      }
       if (front->reused) ++result.reused_files;
       totals.add(front->entry);
       tree.add(front->entry);
@@ -386,10 +407,10 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
     if (m.exit_status != 0) {
       std::string err = proc.stderr_tail();
       while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
-      throw Error(Errc::kCommandFailed,
-                  "command `" + options.command + "` exited with status " +
-                      std::to_string(m.exit_status) + "; no backup was recorded" +
-                      (err.empty() ? "" : "; its stderr:\n" + err));
+      throw Error(Errc::kCommandFailed, "command `" + options.command + "` exited with status " +
+                                            std::to_string(m.exit_status) +
+                                            "; no backup was recorded" +
+                                            (err.empty() ? "" : "; its stderr:\n" + err));
     }
   }
   repo::TreeWriter tree(repo);

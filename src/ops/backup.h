@@ -21,7 +21,7 @@ namespace sr::ops {
 struct FilesBackupOptions {
   std::vector<std::string> paths;
   std::vector<std::string> tags;
-  std::string host;  // empty: this host's name
+  std::string host;              // empty: this host's name
   Counters* counters = nullptr;  // progress, when wanted
   bool scan_totals = false;      // count the tree first in a thread (for an ETA)
   std::function<void(const std::string&)> warn;

@@ -35,7 +35,8 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
   bool first = true;
   Bytes buf;
   // The first read asks for one byte more than expected, to see the end of a file in one call.
-  size_t step = size_hint ? static_cast<size_t>(std::min<uint64_t>(*size_hint + 1, kReadStep)) : kReadStep;
+  size_t step =
+      size_hint ? static_cast<size_t>(std::min<uint64_t>(*size_hint + 1, kReadStep)) : kReadStep;
 
   auto emit = [&](Bytes chunk, bool last) {
     refs.emplace_back();

@@ -1,5 +1,6 @@
 #include "ops/restore.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -9,7 +10,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <dirent.h>
 
 #include "base/fs.h"
 #include "repo/lock.h"
@@ -49,7 +49,8 @@ class ParentDirs {
     if (fd_ && dir == dir_) return fd_.get();
     int fd = open_beneath(root_, dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
-      throw_errno("cannot open directory " + target_ + "/" + dir + " (a path in the backup is not "
+      throw_errno("cannot open directory " + target_ + "/" + dir +
+                  " (a path in the backup is not "
                   "a plain directory beneath the target)");
     fd_ = Fd(fd);
     dir_ = dir;
@@ -71,11 +72,13 @@ void set_owner_and_times(int dirfd, const std::string& name, const Entry& e, int
   struct timespec ts[2];
   ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(e.mtime_ns / 1000000000);
   ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(e.mtime_ns % 1000000000);
-  if (::utimensat(dirfd, name.c_str(), ts, flags) != 0) throw_errno("cannot set the times of " + e.path);
+  if (::utimensat(dirfd, name.c_str(), ts, flags) != 0)
+    throw_errno("cannot set the times of " + e.path);
 }
 
 void set_fd_metadata(int fd, const Entry& e) {
-  if (is_root() && ::fchown(fd, e.uid, e.gid) != 0) throw_errno("cannot set the owner of " + e.path);
+  if (is_root() && ::fchown(fd, e.uid, e.gid) != 0)
+    throw_errno("cannot set the owner of " + e.path);
   if (::fchmod(fd, e.mode) != 0) throw_errno("cannot set the mode of " + e.path);
   struct timespec ts[2];
   ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(e.mtime_ns / 1000000000);
@@ -139,10 +142,12 @@ void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last,
 RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
                             const RestoreOptions& options) {
   if (m.type != "files")
-    throw Error(Errc::kUsage, "backup " + m.id + " is a " + m.type + " backup; restore it with --to FILE or --to -");
+    throw Error(Errc::kUsage, "backup " + m.id + " is a " + m.type +
+                                  " backup; restore it with --to FILE or --to -");
   if (path_exists(options.target) && !dir_is_empty(options.target) && !options.force)
-    throw Error(Errc::kAlreadyExists, "restore target " + options.target +
-                                  " is not empty; choose an empty directory or pass --force");
+    throw Error(Errc::kAlreadyExists,
+                "restore target " + options.target +
+                    " is not empty; choose an empty directory or pass --force");
   auto lock = repo::RepoLock::acquire(repo, "restore", false);
   repo.load_index();
   mkdirs(options.target, 0700);
@@ -171,11 +176,13 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
           break;
         case EntryKind::kFile: {
           if (options.force) clear_existing(pfd, name, false);
-          int fd = ::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+          int fd = ::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                            0600);
           if (fd < 0) throw_errno("cannot create " + e->path);
           auto f = std::make_shared<OpenFile>();
           f->fd = Fd(fd);
-          if (::ftruncate(fd, static_cast<off_t>(e->size)) != 0) throw_errno("cannot size " + e->path);
+          if (::ftruncate(fd, static_cast<off_t>(e->size)) != 0)
+            throw_errno("cannot size " + e->path);
           f->entry = std::move(*e);
           ++result.files;
           result.bytes += f->entry.size;
@@ -226,13 +233,15 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
         case EntryKind::kFifo:
         case EntryKind::kCharDev:
         case EntryKind::kBlockDev: {
-          mode_t type = e->kind == EntryKind::kFifo ? S_IFIFO
-                        : e->kind == EntryKind::kCharDev ? S_IFCHR : S_IFBLK;
+          mode_t type = e->kind == EntryKind::kFifo      ? S_IFIFO
+                        : e->kind == EntryKind::kCharDev ? S_IFCHR
+                                                         : S_IFBLK;
           if (e->kind != EntryKind::kFifo && !is_root()) break;  // devices need root
           if (options.force) clear_existing(pfd, name, false);
           if (::mknodat(pfd, name.c_str(), type | e->mode, static_cast<dev_t>(e->rdev)) != 0)
             throw_errno("cannot create " + e->path);
-          if (::fchmodat(pfd, name.c_str(), e->mode, 0) != 0) throw_errno("cannot chmod " + e->path);
+          if (::fchmodat(pfd, name.c_str(), e->mode, 0) != 0)
+            throw_errno("cannot chmod " + e->path);
           set_owner_and_times(pfd, name, *e, AT_SYMLINK_NOFOLLOW);
           break;
         }
@@ -264,14 +273,16 @@ RestoreResult restore_command(repo::Repository& repo, const repo::Manifest& m,
   repo.load_index();
   repo::TreeReader tree(repo, m);
   auto e = tree.next();
-  if (!e || e->kind != EntryKind::kFile) throw Error(Errc::kCorrupt, "backup " + m.id + " has no output stream");
+  if (!e || e->kind != EntryKind::kFile)
+    throw Error(Errc::kCorrupt, "backup " + m.id + " has no output stream");
   RestoreResult result;
   Fd out;
   int fd = 1;
   std::string tmp;
   if (target != "-") {
     if (path_exists(target) && !force)
-      throw Error(Errc::kAlreadyExists, "restore target " + target + " exists; pass --force to replace it");
+      throw Error(Errc::kAlreadyExists,
+                  "restore target " + target + " exists; pass --force to replace it");
     tmp = target + ".strongroom-tmp";
     out = open_or_throw(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     fd = out.get();

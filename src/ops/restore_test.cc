@@ -82,7 +82,7 @@ TEST_F(RestoreTest, DotDotPathIsRejected) {
 
 TEST_F(RestoreTest, AbsolutePathIsRejected) {
   auto m = crafted({file((dir_ / "escaped").substr(1), "x")});  // relative form is fine...
-  std::vector<Entry> v = {file(dir_ / "escaped", "x")};        // ...an absolute one is not
+  std::vector<Entry> v = {file(dir_ / "escaped", "x")};         // ...an absolute one is not
   auto bad = crafted(v);
   EXPECT_THROW(restore_files(*repo_, bad, {dir_ / "target2", false, nullptr}), Error);
   EXPECT_TRUE(outside_untouched());

@@ -19,7 +19,8 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
   auto lock = repo::RepoLock::acquire(repo, "verify", false);
   repo.load_index();
   for (const auto& name : repo.damaged_index_objects())
-    report.problems.push_back("index object index/" + name + " is damaged (failed authentication or parsing)");
+    report.problems.push_back("index object index/" + name +
+                              " is damaged (failed authentication or parsing)");
   repo.storage().list("index/", [&](const storage::ObjectInfo&) { ++report.index_objects; });
 
   // Packs: present with the indexed size?
@@ -35,7 +36,8 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
     indexed.push_back(name);
     auto it = stored.find(name);
     if (it == stored.end()) {
-      report.problems.push_back("pack " + name + " is missing (" + repo::pack_object_key(name) + ")");
+      report.problems.push_back("pack " + name + " is missing (" + repo::pack_object_key(name) +
+                                ")");
       bad_packs.insert(name);
     } else if (it->second != size) {
       report.problems.push_back("pack " + name + " has " + std::to_string(it->second) +
@@ -135,7 +137,9 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
       if (e.code() != Errc::kCorrupt && e.code() != Errc::kNotFound) throw;
       problem(std::string("tree cannot be read: ") + e.what());
     }
-    if (more) report.problems.push_back("backup " + id + ": and " + std::to_string(more) + " more problems");
+    if (more)
+      report.problems.push_back("backup " + id + ": and " + std::to_string(more) +
+                                " more problems");
   }
   return report;
 }

@@ -30,11 +30,12 @@ Bytes seal_envelope(const codec::Key32& meta_key, EnvelopeKind kind, const std::
 
 Bytes open_envelope(const codec::Key32& meta_key, EnvelopeKind kind, const std::string& object_key,
                     ByteSpan stored) {
-  if (stored.size() < kHeader + codec::kSealOverhead || std::memcmp(stored.data(), kMagic, 4) != 0 ||
-      stored[4] != static_cast<uint8_t>(kind))
-    throw Error(Errc::kCorrupt, object_key + " is damaged: not a strongroom object of the expected kind");
-  Bytes compressed = codec::open(meta_key, stored.subspan(kHeader), aad_for(kind, object_key),
-                                 object_key.c_str());
+  if (stored.size() < kHeader + codec::kSealOverhead ||
+      std::memcmp(stored.data(), kMagic, 4) != 0 || stored[4] != static_cast<uint8_t>(kind))
+    throw Error(Errc::kCorrupt,
+                object_key + " is damaged: not a strongroom object of the expected kind");
+  Bytes compressed =
+      codec::open(meta_key, stored.subspan(kHeader), aad_for(kind, object_key), object_key.c_str());
   return codec::decompress_any(compressed, kMaxPayload, object_key.c_str());
 }
 

@@ -44,7 +44,8 @@ class Stmt {
 
 std::string col_text(sqlite3_stmt* s, int i) {
   auto p = sqlite3_column_text(s, i);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s, i)))
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(s, i)))
            : std::string();
 }
 }  // namespace
@@ -76,7 +77,7 @@ IndexCache::IndexCache(const std::string& path) {
   }
   sqlite3_busy_timeout(db_, 60000);
   if (!path.empty()) exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=OFF");  // derived data: rebuilt if lost
+  exec("PRAGMA synchronous=OFF");    // derived data: rebuilt if lost
   exec("PRAGMA cache_size=-16384");  // 16 MiB page cache: bounds memory
   exec(
       "CREATE TABLE IF NOT EXISTS packs(rowid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, "

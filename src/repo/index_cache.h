@@ -48,8 +48,9 @@ class IndexCache {
   // Visits every indexed pack with its expected size.
   void for_each_pack(const std::function<void(const std::string& name, uint64_t size)>& visit);
   // Visits every chunk of a pack.
-  void for_each_chunk_in_pack(const std::string& pack,
-                              const std::function<void(const codec::ChunkId&, const ChunkLocation&)>& visit);
+  void for_each_chunk_in_pack(
+      const std::string& pack,
+      const std::function<void(const codec::ChunkId&, const ChunkLocation&)>& visit);
   uint64_t chunk_count();
 
  private:

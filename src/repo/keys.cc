@@ -84,7 +84,8 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
   std::vector<std::string> slots;
   storage.list("keys/", [&](const storage::ObjectInfo& o) { slots.push_back(o.key); });
   if (slots.empty())
-    throw Error(Errc::kCorrupt, storage.describe() + " has no key slots: is this a strongroom repository?");
+    throw Error(Errc::kCorrupt,
+                storage.describe() + " has no key slots: is this a strongroom repository?");
   std::sort(slots.begin(), slots.end());
   for (const auto& key : slots) {
     std::string id = key.substr(5);
@@ -116,8 +117,9 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
       throw Error(Errc::kCorrupt, "key slot " + id + " is damaged");
     }
   }
-  throw Error(Errc::kAuth, "wrong password: no key slot of " + storage.describe() +
-                               " opens with it (check STRONGROOM_PASSWORD_FILE / STRONGROOM_PASSWORD)");
+  throw Error(Errc::kAuth,
+              "wrong password: no key slot of " + storage.describe() +
+                  " opens with it (check STRONGROOM_PASSWORD_FILE / STRONGROOM_PASSWORD)");
 }
 
 std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage) {

@@ -5,8 +5,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 
 #include "base/random.h"
 #include "base/time_util.h"
@@ -18,7 +16,7 @@ using nlohmann::json;
 
 namespace {
 constexpr int64_t kStaleAfterNs = 30LL * 60 * 1000000000;
-constexpr auto kRefreshEvery = std::chrono::minutes(5);
+constexpr std::chrono::milliseconds kRefreshEvery = std::chrono::minutes(5);
 
 std::string this_host() {
   char buf[256] = {};
@@ -34,7 +32,8 @@ bool process_alive(int64_t pid) {
 std::optional<LockInfo> load(Repository& repo, const std::string& id) {
   std::string key = "locks/" + id;
   try {
-    Bytes payload = open_envelope(repo.keys().meta_key, EnvelopeKind::kLock, key, repo.storage().get(key));
+    Bytes payload =
+        open_envelope(repo.keys().meta_key, EnvelopeKind::kLock, key, repo.storage().get(key));
     json j = json::parse(as_chars(payload));
     LockInfo l;
     l.id = id;
@@ -43,8 +42,8 @@ std::optional<LockInfo> load(Repository& repo, const std::string& id) {
     l.operation = j.at("operation").get<std::string>();
     l.exclusive = j.at("exclusive").get<bool>();
     l.time_ns = j.at("time_ns").get<int64_t>();
-    l.stale = now_ns() - l.time_ns > kStaleAfterNs ||
-              (l.host == this_host() && !process_alive(l.pid));
+    l.stale =
+        now_ns() - l.time_ns > kStaleAfterNs || (l.host == this_host() && !process_alive(l.pid));
     return l;
   } catch (const Error& e) {
     if (e.code() == Errc::kNotFound) return std::nullopt;  // released meanwhile
@@ -58,17 +57,18 @@ std::optional<LockInfo> load(Repository& repo, const std::string& id) {
 void RepoLock::write() {
   info_.time_ns = now_ns();
   std::string key = "locks/" + info_.id;
-  json j = {{"host", info_.host},         {"pid", info_.pid},
+  json j = {{"host", info_.host},           {"pid", info_.pid},
             {"operation", info_.operation}, {"exclusive", info_.exclusive},
-            {"time_ns", info_.time_ns},   {"time", format_rfc3339(info_.time_ns)}};
-  repo_.storage().put(key, seal_envelope(repo_.keys().meta_key, EnvelopeKind::kLock, key,
-                                         as_bytes(j.dump())),
-                      true);
+            {"time_ns", info_.time_ns},     {"time", format_rfc3339(info_.time_ns)}};
+  repo_.storage().put(
+      key, seal_envelope(repo_.keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())),
+      true);
 }
 
 std::vector<LockInfo> RepoLock::list(Repository& repo) {
   std::vector<std::string> ids;
-  repo.storage().list("locks/", [&](const storage::ObjectInfo& o) { ids.push_back(o.key.substr(6)); });
+  repo.storage().list("locks/",
+                      [&](const storage::ObjectInfo& o) { ids.push_back(o.key.substr(6)); });
   std::vector<LockInfo> out;
   for (const auto& id : ids)
     if (auto l = load(repo, id)) out.push_back(*l);
@@ -87,8 +87,8 @@ size_t RepoLock::remove_stale(Repository& repo) {
 
 std::unique_ptr<RepoLock> RepoLock::acquire(Repository& repo, const std::string& operation,
                                             bool exclusive) {
-  LockInfo mine{random_hex(16), this_host(), operation, static_cast<int64_t>(::getpid()), exclusive,
-                0, false};
+  LockInfo mine{random_hex(16), this_host(), operation, static_cast<int64_t>(::getpid()),
+                exclusive,      0,           false};
   auto lock = std::unique_ptr<RepoLock>(new RepoLock(repo, mine));
   lock->write();
   for (const auto& other : list(repo)) {
@@ -98,21 +98,17 @@ std::unique_ptr<RepoLock> RepoLock::acquire(Repository& repo, const std::string&
       continue;
     }
     if (exclusive || other.exclusive) {
-      std::string msg = "repository is locked" + std::string(other.exclusive ? " exclusively" : "") +
-                        " by '" + other.operation + "' (host " + other.host + ", pid " +
-                        std::to_string(other.pid) + ", since " + format_rfc3339(other.time_ns) +
-                        "); wait for it to finish, or if that process is gone run `strongroom unlock`";
+      std::string msg =
+          "repository is locked" + std::string(other.exclusive ? " exclusively" : "") + " by '" +
+          other.operation + "' (host " + other.host + ", pid " + std::to_string(other.pid) +
+          ", since " + format_rfc3339(other.time_ns) +
+          "); wait for it to finish, or if that process is gone run `strongroom unlock`";
       lock.reset();  // removes ours
       throw Error(Errc::kLocked, msg);
     }
   }
   lock->refresher_ = std::jthread([l = lock.get()](std::stop_token st) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    while (!st.stop_requested()) {
-      std::unique_lock g(m);
-      if (cv.wait_for(g, st, kRefreshEvery, [] { return false; })) break;
-      if (st.stop_requested()) break;
+    while (sleep_for(st, kRefreshEvery)) {
       try {
         std::string old = l->info_.id;
         l->info_.id = random_hex(16);

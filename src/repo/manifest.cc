@@ -59,9 +59,11 @@ Manifest Manifest::from_json(const json& j) {
     for (const auto& t : m.tree)
       if (t.size() != 64) throw Error(Errc::kCorrupt, "manifest " + m.id + " has a bad tree id");
     m.extra = j;
-    for (const char* k : {"version", "id", "type", "source", "host", "user", "time_ns", "end_time_ns",
-                          "paths", "root", "tags", "name", "command", "exit_status", "size",
-                          "stored_size", "added_size", "file_count", "dir_count", "parent", "tree"})
+    for (const char* k :
+         {"version",   "id",          "type",  "source",      "host",       "user",
+          "time_ns",   "end_time_ns", "paths", "root",        "tags",       "name",
+          "command",   "exit_status", "size",  "stored_size", "added_size", "file_count",
+          "dir_count", "parent",      "tree"})
       m.extra.erase(k);
     return m;
   } catch (const json::exception& e) {

@@ -10,13 +10,13 @@
 namespace sr::repo {
 
 struct Manifest {
-  std::string id;  // 32 hex characters; also the object name
-  std::string type;  // "files" | "command"
+  std::string id;      // 32 hex characters; also the object name
+  std::string type;    // "files" | "command"
   std::string source;  // what a person reads in the list: the paths, or "command:NAME"
   std::string host, user;
   int64_t time_ns = 0, end_time_ns = 0;
   std::vector<std::string> paths;  // files: absolute paths given
-  std::string root;  // files: directory the tree paths are relative to
+  std::string root;                // files: directory the tree paths are relative to
   std::vector<std::string> tags;
   std::string name, command;  // command backups
   int exit_status = 0;

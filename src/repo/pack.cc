@@ -75,7 +75,8 @@ std::vector<BlobEntry> decode_blob_entries(ByteReader& r) {
     b.flags = r.u8();
     b.offset = r.varint();
     uint64_t len = r.varint(), raw = r.varint();
-    if (len > (1u << 31) || raw > (1u << 31) || len < codec::kSealOverhead) r.fail("bad blob length");
+    if (len > (1u << 31) || raw > (1u << 31) || len < codec::kSealOverhead)
+      r.fail("bad blob length");
     b.length = static_cast<uint32_t>(len);
     b.raw_length = static_cast<uint32_t>(raw);
   }

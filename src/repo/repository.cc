@@ -24,7 +24,8 @@ constexpr size_t kMaxCachedPackKeys = 65536;
 json config_inner(const RepoConfig& c) {
   return {{"id", c.id},
           {"version", c.version},
-          {"chunker", {{"min", c.chunker.min_size}, {"avg", c.chunker.avg_size}, {"max", c.chunker.max_size}}},
+          {"chunker",
+           {{"min", c.chunker.min_size}, {"avg", c.chunker.avg_size}, {"max", c.chunker.max_size}}},
           {"compression_level", c.compression_level},
           {"pack_size", c.pack_size}};
 }
@@ -93,9 +94,9 @@ std::unique_ptr<Repository> Repository::open(const std::string& url, std::string
     throw Error(Errc::kCorrupt, storage->describe() + ": config is not a strongroom config");
   int version = outer.value("version", 0);
   if (version != kFormatVersion)
-    throw Error(Errc::kUnsupported, storage->describe() + " uses format version " +
-                                        std::to_string(version) + "; this strongroom reads version " +
-                                        std::to_string(kFormatVersion));
+    throw Error(Errc::kUnsupported,
+                storage->describe() + " uses format version " + std::to_string(version) +
+                    "; this strongroom reads version " + std::to_string(kFormatVersion));
   auto repo = std::unique_ptr<Repository>(new Repository());
   auto [keys, slot] = open_key_slots(*storage, password);
   repo->keys_ = keys;
@@ -165,16 +166,18 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext) {
   thread_local Bytes compressed;
   uint8_t flags = 0;
   ByteSpan payload = plaintext;
-  if (config_.compression_level != 0 && plaintext.size() >= 64 &&
-      codec::compress(plaintext, config_.compression_level, compressed)) {
-    flags |= kFlagCompressed;
-    payload = compressed;
+  if (config_.compression_level != 0 && plaintext.size() >= 64) {
+    if (auto n = codec::compress_into(plaintext, config_.compression_level, compressed)) {
+      flags |= kFlagCompressed;
+      payload = ByteSpan(compressed).first(*n);
+    }
   }
   const size_t t = static_cast<size_t>(type);
   std::unique_ptr<PackWriter> full;
   {
     std::lock_guard lock(writer_mu_[t]);
-    if (!writers_[t]) writers_[t] = std::make_unique<PackWriter>(keys_.data_key, storage_->staging_dir());
+    if (!writers_[t])
+      writers_[t] = std::make_unique<PackWriter>(keys_.data_key, storage_->staging_dir());
     const BlobEntry& e = writers_[t]->append(out.ref.id, type, flags, payload, out.ref.raw_length);
     out.ref.stored_length = e.length;
     {
@@ -244,7 +247,8 @@ std::string Repository::save_manifest(Manifest& m) {
 
 std::vector<std::string> Repository::list_manifest_ids() {
   std::vector<std::string> ids;
-  storage_->list("manifests/", [&](const storage::ObjectInfo& o) { ids.push_back(o.key.substr(10)); });
+  storage_->list("manifests/",
+                 [&](const storage::ObjectInfo& o) { ids.push_back(o.key.substr(10)); });
   std::sort(ids.begin(), ids.end());
   return ids;
 }
@@ -285,7 +289,8 @@ std::string Repository::resolve_backup(const std::string& spec) {
     return all.back().id;
   }
   if (spec.empty() || spec.find_first_not_of("0123456789abcdef") != std::string::npos)
-    throw Error(Errc::kUsage, "invalid backup id '" + spec + "' (a hex id, a unique prefix, or latest)");
+    throw Error(Errc::kUsage,
+                "invalid backup id '" + spec + "' (a hex id, a unique prefix, or latest)");
   std::vector<std::string> matches;
   for (const auto& id : list_manifest_ids())
     if (id.rfind(spec, 0) == 0) matches.push_back(id);
@@ -332,8 +337,7 @@ Bytes Repository::open_blob(const codec::ChunkId& id, const ChunkLocation& loc, 
     codec::decompress(plain, loc.raw_length, out, what.c_str());
     plain.swap(out);
   }
-  if (plain.size() != loc.raw_length)
-    throw Error(Errc::kCorrupt, what + " has the wrong length");
+  if (plain.size() != loc.raw_length) throw Error(Errc::kCorrupt, what + " has the wrong length");
   if (check_id && codec::keyed_id(keys_.id_key, plain) != id)
     throw Error(Errc::kCorrupt, what + " does not match its id");
   return plain;

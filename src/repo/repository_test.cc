@@ -29,9 +29,7 @@ class RepositoryTest : public ::testing::Test {
   sr::testing::TempDir dir_;
 };
 
-TEST_F(RepositoryTest, InitTwiceFails) {
-  EXPECT_THROW(Repository::init(url(), "pw", {}), Error);
-}
+TEST_F(RepositoryTest, InitTwiceFails) { EXPECT_THROW(Repository::init(url(), "pw", {}), Error); }
 
 TEST_F(RepositoryTest, WrongPasswordIsAnAuthError) {
   try {
@@ -65,7 +63,7 @@ TEST_F(RepositoryTest, StoredChunksDeduplicateAndReadBackAfterReopen) {
     EXPECT_TRUE(sb.added);
     EXPECT_FALSE(sa2.added);
     EXPECT_LT(sa.ref.stored_length, a.size() / 10);  // compressed
-    EXPECT_GT(sb.ref.stored_length, b.size());        // stored raw (+ nonce and tag)
+    EXPECT_GT(sb.ref.stored_length, b.size());       // stored raw (+ nonce and tag)
     r->flush();
     ida = sa.ref.id;
     idb = sb.ref.id;
@@ -112,7 +110,8 @@ TEST_F(RepositoryTest, PackAndIndexRoundTrip) {
   EXPECT_EQ(back[0].blobs.size(), 2u);
   EXPECT_EQ(back[0].blobs[1].offset, info.blobs[1].offset);
   // A pack renamed to another name fails authentication of its key.
-  EXPECT_THROW(parse_pack(r->keys().data_key, std::string(64, 'a'), r->storage().get(packs[0])), Error);
+  EXPECT_THROW(parse_pack(r->keys().data_key, std::string(64, 'a'), r->storage().get(packs[0])),
+               Error);
   // Truncated index payloads are reported, not misread.
   for (size_t n = 0; n < enc.size(); ++n)
     EXPECT_THROW(decode_index(ByteSpan(enc).first(n), "index"), Error) << n;
@@ -120,9 +119,12 @@ TEST_F(RepositoryTest, PackAndIndexRoundTrip) {
 
 TEST_F(RepositoryTest, EnvelopeIsBoundToItsName) {
   auto r = open_repo();
-  Bytes obj = seal_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/a", as_bytes("{}"));
-  EXPECT_EQ(open_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/a", obj).size(), 2u);
-  EXPECT_THROW(open_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/b", obj), Error);
+  Bytes obj =
+      seal_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/a", as_bytes("{}"));
+  EXPECT_EQ(open_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/a", obj).size(),
+            2u);
+  EXPECT_THROW(open_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/b", obj),
+               Error);
   EXPECT_THROW(open_envelope(r->keys().meta_key, EnvelopeKind::kIndex, "manifests/a", obj), Error);
 }
 
@@ -222,13 +224,18 @@ TEST_F(RepositoryTest, LocksConflictAndStaleOnesAreIgnored) {
   }
   EXPECT_TRUE(RepoLock::list(*r).empty());  // released, including the failed attempt's own lock
   // A lock of a process on another host that stopped refreshing 31 minutes ago is stale.
-  nlohmann::json j = {{"host", "elsewhere"}, {"pid", 1}, {"operation", "backup"},
-                      {"exclusive", true}, {"time_ns", 1}};
+  nlohmann::json j = {{"host", "elsewhere"},
+                      {"pid", 1},
+                      {"operation", "backup"},
+                      {"exclusive", true},
+                      {"time_ns", 1}};
   std::string key = "locks/" + random_hex(16);
   j["time_ns"] = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count()) -
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count()) -
                  31LL * 60 * 1000000000;
-  r->storage().put(key, seal_envelope(r->keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())));
+  r->storage().put(key,
+                   seal_envelope(r->keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())));
   {
     auto lock = RepoLock::acquire(*r, "prune", true);
     EXPECT_EQ(lock->stale_seen().size(), 1u);
@@ -236,8 +243,10 @@ TEST_F(RepositoryTest, LocksConflictAndStaleOnesAreIgnored) {
   EXPECT_EQ(RepoLock::remove_stale(*r), 1u);
   // A fresh exclusive lock of another host blocks a backup.
   j["time_ns"] = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count());
-  r->storage().put(key, seal_envelope(r->keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())));
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  r->storage().put(key,
+                   seal_envelope(r->keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())));
   EXPECT_THROW(RepoLock::acquire(*r, "backup", false), Error);
 }
 

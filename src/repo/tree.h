@@ -21,7 +21,13 @@
 namespace sr::repo {
 
 enum class EntryKind : uint8_t {
-  kDir = 1, kFile = 2, kSymlink = 3, kHardlink = 4, kFifo = 5, kCharDev = 6, kBlockDev = 7
+  kDir = 1,
+  kFile = 2,
+  kSymlink = 3,
+  kHardlink = 4,
+  kFifo = 5,
+  kCharDev = 6,
+  kBlockDev = 7
 };
 
 struct ChunkRef {

@@ -57,7 +57,8 @@ std::optional<Entry> TreeReader::next() {
   uint64_t len = 0;
   size_t i = 0;
   for (int shift = 0;; shift += 7, ++i) {
-    if (shift >= 64 || !fill(i + 1)) throw Error(Errc::kCorrupt, what_ + " is damaged: bad record length");
+    if (shift >= 64 || !fill(i + 1))
+      throw Error(Errc::kCorrupt, what_ + " is damaged: bad record length");
     uint8_t b = buf_[pos_ + i];
     len |= uint64_t(b & 0x7f) << shift;
     if (!(b & 0x80)) break;

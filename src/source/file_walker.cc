@@ -43,7 +43,8 @@ std::string normalise(const std::string& path) {
 
 bool is_under(const std::string& path, const std::string& dir) {
   if (dir == "/") return true;
-  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
 }
 
 std::string parent_of(const std::string& p) {
@@ -113,9 +114,8 @@ WalkPlan plan_walk(const std::vector<std::string>& paths) {
   for (const auto& p : plan.abs_paths)
     while (!is_under(p, root)) root = parent_of(root);
   plan.root = root;
-  std::sort(plan.abs_paths.begin(), plan.abs_paths.end(), [&](const auto& a, const auto& b) {
-    return repo::path_less(a, b);
-  });
+  std::sort(plan.abs_paths.begin(), plan.abs_paths.end(),
+            [&](const auto& a, const auto& b) { return repo::path_less(a, b); });
   return plan;
 }
 
@@ -129,7 +129,8 @@ void walk(const WalkPlan& plan, const std::function<void(const WalkItem&)>& visi
   for (const auto& path : plan.abs_paths) {
     // Visit the directories between the root and this path first.
     std::vector<std::string> chain;
-    for (std::string p = parent_of(path); is_under(p, plan.root); p = parent_of(p)) chain.push_back(p);
+    for (std::string p = parent_of(path); is_under(p, plan.root); p = parent_of(p))
+      chain.push_back(p);
     std::reverse(chain.begin(), chain.end());
     for (const auto& dir : chain) {
       if (!emitted.insert(dir).second) continue;

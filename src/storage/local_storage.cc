@@ -36,7 +36,8 @@ void LocalStorage::publish(const std::string& tmp, const std::string& key, bool 
     if (::link(tmp.c_str(), dst.c_str()) != 0) {
       int err = errno;
       ::unlink(tmp.c_str());
-      if (err == EEXIST) throw Error(Errc::kAlreadyExists, describe() + ": " + key + " already exists");
+      if (err == EEXIST)
+        throw Error(Errc::kAlreadyExists, describe() + ": " + key + " already exists");
       throw_errno("cannot publish " + dst, err);
     }
     ::unlink(tmp.c_str());
@@ -131,7 +132,8 @@ static void walk(const std::string& root, const std::string& rel,
 void LocalStorage::list(const std::string& prefix,
                         const std::function<void(const ObjectInfo&)>& visit) {
   // Walk the deepest directory the prefix names, then filter by the full prefix.
-  std::string dir = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
+  std::string dir =
+      prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
   walk(root_, dir, [&](const ObjectInfo& info) {
     if (info.key.rfind(prefix, 0) == 0) visit(info);
   });

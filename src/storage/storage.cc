@@ -14,7 +14,8 @@ void Storage::put_file(const std::string& key, const std::string& path, bool if_
 }
 
 std::unique_ptr<Storage> open_storage(const std::string& url) {
-  if (url.empty()) throw Error(Errc::kUsage, "no repository given: use --repo or STRONGROOM_REPOSITORY");
+  if (url.empty())
+    throw Error(Errc::kUsage, "no repository given: use --repo or STRONGROOM_REPOSITORY");
   std::string path = url;
   if (url.rfind("file://", 0) == 0) {
     path = url.substr(7);

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# fuzz/run_fuzz.sh: build the libFuzzer targets (fuzz/*_fuzz.cc) with clang + ASan/UBSan and run
+# each one for a while over a working copy of its corpus. Exits non-zero if any target crashes,
+# printing the reproducer. Called from the repo root by `./run fuzz [seconds]`.
+#
+#   bash fuzz/run_fuzz.sh [seconds]      seconds per target: first arg, else $FUZZ_SECONDS, else 30
+#   FUZZ_TARGETS="pack_fuzz index_fuzz"  run only these targets
+#   FUZZ_BUILD_JOBS=N                    build parallelism (default: nproc)
+#
+# Working state lives in build-fuzz/ (never in the checked-in corpus):
+#   build-fuzz/fuzz-corpus/<target>/     corpus: fuzz/corpus/<target> + generated seeds + finds
+#   build-fuzz/fuzz-artifacts/<target>/  crash-*, leak-*, timeout-*, oom-* reproducers
+#   build-fuzz/fuzz-logs/<target>.log    full fuzzer output
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=$ROOT/build-fuzz
+
+SECS=${1:-${FUZZ_SECONDS:-30}}
+if ! [[ $SECS =~ ^[0-9]+$ ]] || ((SECS < 1)); then
+  echo "run_fuzz.sh: seconds must be a positive integer, got '$SECS'" >&2
+  exit 2
+fi
+
+command -v clang++ >/dev/null || { echo "run_fuzz.sh: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
+
+# An existing build-fuzz configured with another compiler would silently ignore CXX=clang++.
+if [[ -f $BUILD/CMakeCache.txt ]] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' "$BUILD/CMakeCache.txt"; then
+  echo "run_fuzz.sh: $BUILD was configured with a non-clang compiler; remove it and rerun" >&2
+  exit 2
+fi
+
+# -fsanitize=fuzzer-no-link on everything (CMAKE_CXX_FLAGS) gives libFuzzer coverage of srcore,
+# where the parsers are; without it only the fuzz target files are instrumented and the fuzzer
+# runs blind. (Harmless if CMakeLists.txt also adds it to srcore.)
+echo "==> configuring $BUILD (clang, ASan+UBSan, libFuzzer)"
+CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DSR_FUZZ=ON -DSR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
+
+ALL_TARGETS=()
+for f in fuzz/*_fuzz.cc; do ALL_TARGETS+=("$(basename "$f" .cc)"); done
+if [[ -n ${FUZZ_TARGETS:-} ]]; then
+  read -r -a TARGETS <<<"$FUZZ_TARGETS"
+  for t in "${TARGETS[@]}"; do
+    [[ -f fuzz/$t.cc ]] || { echo "run_fuzz.sh: no such target: $t (have: ${ALL_TARGETS[*]})" >&2; exit 2; }
+  done
+else
+  TARGETS=("${ALL_TARGETS[@]}")
+fi
+
+echo "==> building ${TARGETS[*]}"
+cmake --build "$BUILD" -j "${FUZZ_BUILD_JOBS:-$(nproc)}" --target "${TARGETS[@]}"
+
+# Seeds made by the current encoders (stays valid when the format changes; the checked-in
+# corpus in fuzz/corpus is a snapshot of the same program's output).
+SEEDS=$BUILD/fuzz-seeds
+if [[ ! -x $BUILD/make_seeds || fuzz/make_seeds.cc -nt $BUILD/make_seeds || fuzz/fuzz_util.h -nt $BUILD/make_seeds ||
+      $BUILD/libsrcore.a -nt $BUILD/make_seeds ]]; then
+  echo "==> building make_seeds"
+  # shellcheck disable=SC2046
+  clang++ -std=c++20 -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -Isrc -Ifuzz \
+    fuzz/make_seeds.cc "$BUILD/libsrcore.a" $(pkg-config --libs libzstd) -lcrypto -lsqlite3 -pthread \
+    -o "$BUILD/make_seeds"
+fi
+rm -rf "$SEEDS"
+"$BUILD/make_seeds" "$SEEDS"
+
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+failed=()
+mkdir -p "$BUILD/fuzz-logs"
+for t in "${TARGETS[@]}"; do
+  corpus=$BUILD/fuzz-corpus/$t
+  artifacts=$BUILD/fuzz-artifacts/$t
+  log=$BUILD/fuzz-logs/$t.log
+  mkdir -p "$corpus" "$artifacts"
+  for src in "fuzz/corpus/$t" "$SEEDS/$t"; do
+    if [[ -d $src ]]; then cp -n "$src"/* "$corpus"/ 2>/dev/null || true; fi
+  done
+  dict=()
+  [[ -f fuzz/dicts/$t.dict ]] && dict=("-dict=fuzz/dicts/$t.dict")
+  before=$(find "$artifacts" -type f | wc -l)
+  echo "==> $t: ${SECS}s over $(find "$corpus" -type f | wc -l) inputs"
+  rc=0
+  "$BUILD/$t" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
+    -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  stats=$(grep -E '^#[0-9]+.*(DONE|cov:)' "$log" | tail -1 || true)
+  echo "    ${stats:-no stats (see $log)}"
+  if ((rc != 0)); then
+    repro=$(ls -t "$artifacts"/* 2>/dev/null | head -1 || true)
+    echo "!!! $t FAILED (exit $rc); log: $log" >&2
+    grep -E 'ERROR: |runtime error:|FUZZ_CHECK failed|SUMMARY:' "$log" | head -5 | sed 's/^/    /' >&2 || true
+    if [[ -n $repro ]] && (($(find "$artifacts" -type f | wc -l) > before)); then
+      echo "    reproducer: $repro" >&2
+      echo "    reproduce:  $BUILD/$t $repro" >&2
+    fi
+    failed+=("$t")
+  fi
+done
+
+if ((${#failed[@]})); then
+  echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz: all ${#TARGETS[@]} targets ran ${SECS}s without a crash"
