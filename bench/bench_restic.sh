@@ -65,7 +65,7 @@ TREE_BYTES=$(tree_bytes "$SRC")
 
 # set_cmd TOOL ACTION REPO [TARGET]: put the tool's command line into CMD.
 # restic stores the absolute path, so its restore lands in TARGET$SRC; strongroom
-# restores a single directory's contents directly into TARGET (docs/cli-contract.md).
+# restores a single directory's contents directly into TARGET (docs/user-guide.md).
 set_cmd() {
     local tool=$1 action=$2 repo=$3 target=${4:-}
     case $tool.$action in

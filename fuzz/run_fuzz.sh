@@ -11,6 +11,8 @@
 #   build-fuzz/fuzz-corpus/<target>/     corpus: fuzz/corpus/<target> + generated seeds + finds
 #   build-fuzz/fuzz-artifacts/<target>/  crash-*, leak-*, timeout-*, oom-* reproducers
 #   build-fuzz/fuzz-logs/<target>.log    full fuzzer output
+# Inputs in fuzz/regressions/<target>/ (reproducers of bugs found earlier) are run once first;
+# any that still crashes fails the run too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -78,6 +80,18 @@ for t in "${TARGETS[@]}"; do
   for src in "fuzz/corpus/$t" "$SEEDS/$t"; do
     if [[ -d $src ]]; then cp -n "$src"/* "$corpus"/ 2>/dev/null || true; fi
   done
+  # Reproducers of bugs found before (fuzz/regressions/<target>/*): each must run clean.
+  if [[ -d fuzz/regressions/$t ]]; then
+    for r in fuzz/regressions/"$t"/*; do
+      [[ -f $r ]] || continue
+      if ! "$BUILD/$t" "$r" >"$log.regression" 2>&1; then
+        echo "!!! $t: regression input $r still fails:" >&2
+        grep -E 'runtime error:|FUZZ_CHECK failed|ERROR: ' "$log.regression" | head -2 | sed 's/^/    /' >&2 || true
+        echo "    reproduce:  $BUILD/$t $ROOT/$r" >&2
+        [[ " ${failed[*]} " == *" $t "* ]] || failed+=("$t")
+      fi
+    done
+  fi
   dict=()
   [[ -f fuzz/dicts/$t.dict ]] && dict=("-dict=fuzz/dicts/$t.dict")
   before=$(find "$artifacts" -type f | wc -l)
@@ -88,14 +102,14 @@ for t in "${TARGETS[@]}"; do
   stats=$(grep -E '^#[0-9]+.*(DONE|cov:)' "$log" | tail -1 || true)
   echo "    ${stats:-no stats (see $log)}"
   if ((rc != 0)); then
-    repro=$(ls -t "$artifacts"/* 2>/dev/null | head -1 || true)
+    repro=$(find "$artifacts" -type f -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
     echo "!!! $t FAILED (exit $rc); log: $log" >&2
     grep -E 'ERROR: |runtime error:|FUZZ_CHECK failed|SUMMARY:' "$log" | head -5 | sed 's/^/    /' >&2 || true
     if [[ -n $repro ]] && (($(find "$artifacts" -type f | wc -l) > before)); then
       echo "    reproducer: $repro" >&2
       echo "    reproduce:  $BUILD/$t $repro" >&2
     fi
-    failed+=("$t")
+    [[ " ${failed[*]} " == *" $t "* ]] || failed+=("$t")
   fi
 done
 

@@ -24,8 +24,9 @@ enum class Errc {
   kPermanent,      // remote refused, will not succeed if retried
   kUnsupported,
   kCancelled,
-  kCommandFailed,  // a command source exited non-zero
-  kVerifyFailed,   // verify found problems
+  kCommandFailed,     // a command source exited non-zero
+  kSourceUnreadable,  // a file being backed up could not be read (skipped with a warning)
+  kVerifyFailed,      // verify found problems
   kInternal,
 };
 

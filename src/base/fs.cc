@@ -126,8 +126,12 @@ void mkdirs(const std::string& path, int mode) {
   }
   std::string parent = dirname_of(path);
   if (parent != path && parent != "." && parent != "/") mkdirs(parent, mode);
-  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST)
+  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+    if (errno == EEXIST) return;
     throw_errno("cannot create directory " + path);
+  }
+  // Make the new directory's entry durable: later fsyncs inside it do not cover its parent.
+  fsync_dir(parent == "." ? std::string(".") : parent);
 }
 
 bool path_exists(const std::string& path) {

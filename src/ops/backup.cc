@@ -65,15 +65,21 @@ struct Slot {
   bool failed = false;  // the worker threw; its error is rethrown by WorkerPool::wait
 };
 
-// Reads one regular file into chunks (sparse regions as holes).
+[[noreturn]] void unreadable(const std::string& what) {
+  throw Error(Errc::kSourceUnreadable, what + ": " + std::strerror(errno));
+}
+
+// Reads one regular file into chunks (sparse regions as holes). Errors reading the source are
+// kSourceUnreadable (the file is skipped); anything else (the repository) aborts the backup.
 void read_file(ChunkPipeline& pipeline, Slot& slot) {
   int fd = ::open(slot.abs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
   if (fd < 0 && errno == EPERM) fd = ::open(slot.abs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) throw_errno("cannot open " + slot.abs);
+  if (fd < 0) unreadable("cannot open " + slot.abs);
   Fd guard(fd);
   struct stat st;
-  if (::fstat(fd, &st) != 0) throw_errno("cannot stat " + slot.abs);
-  if (!S_ISREG(st.st_mode)) throw Error(Errc::kIo, slot.abs + " is no longer a regular file");
+  if (::fstat(fd, &st) != 0) unreadable("cannot stat " + slot.abs);
+  if (!S_ISREG(st.st_mode))
+    throw Error(Errc::kSourceUnreadable, slot.abs + " is no longer a regular file");
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   Entry& e = slot.entry;
   e.chunks.clear();
@@ -82,10 +88,17 @@ void read_file(ChunkPipeline& pipeline, Slot& slot) {
   if (!sparse) {
     e.size = pipeline.store_stream(fd, std::nullopt, e.chunks, slot.abs, size);
   } else {
-    uint64_t pos = 0;
-    while (pos < size) {
+    uint64_t pos = 0, end = size;
+    while (pos < end) {
       off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-      uint64_t data_start = data < 0 ? size : std::min<uint64_t>(static_cast<uint64_t>(data), size);
+      if (data < 0) {
+        if (errno != ENXIO) unreadable("cannot seek " + slot.abs);
+        // No data after pos: a trailing hole, up to the file's current size (it may have shrunk).
+        if (::fstat(fd, &st) != 0) unreadable("cannot stat " + slot.abs);
+        end = std::min<uint64_t>(end, static_cast<uint64_t>(st.st_size));
+        data = static_cast<off_t>(end);
+      }
+      uint64_t data_start = std::min<uint64_t>(static_cast<uint64_t>(data), end);
       while (data_start > pos) {  // a hole, in pieces that fit a chunk reference
         uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(data_start - pos, 1u << 30));
         ChunkRef hole;
@@ -94,12 +107,11 @@ void read_file(ChunkPipeline& pipeline, Slot& slot) {
         e.chunks.push_back(hole);
         pos += n;
       }
-      if (pos >= size) break;
+      if (pos >= end) break;
       off_t hole_at = ::lseek(fd, static_cast<off_t>(pos), SEEK_HOLE);
-      uint64_t data_end =
-          hole_at < 0 ? size : std::min<uint64_t>(static_cast<uint64_t>(hole_at), size);
-      if (::lseek(fd, static_cast<off_t>(pos), SEEK_SET) < 0)
-        throw_errno("cannot seek " + slot.abs);
+      if (hole_at < 0) unreadable("cannot seek " + slot.abs);
+      uint64_t data_end = std::min<uint64_t>(static_cast<uint64_t>(hole_at), end);
+      if (::lseek(fd, static_cast<off_t>(pos), SEEK_SET) < 0) unreadable("cannot seek " + slot.abs);
       uint64_t want = data_end - pos;
       uint64_t n = pipeline.store_stream(fd, want, e.chunks, slot.abs);
       pos += n;
@@ -197,7 +209,6 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   if (parent) {
     m.parent = parent->id;
     parent_tree.emplace(repo, *parent);
-    pcur = parent_tree->next();
   }
 
   std::jthread scanner;
@@ -239,6 +250,27 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
     std::lock_guard g(mu);
     ++result.warnings;
     if (options.warn) options.warn(msg);
+  };
+
+  // Moves to the parent's next entry. A parent whose tree cannot be read is dropped (with a
+  // warning): this backup then reads every file, instead of failing like every backup after it.
+  auto advance_parent = [&] {
+    try {
+      pcur = parent_tree->next();
+    } catch (const Error& err) {
+      if (err.code() != Errc::kCorrupt && err.code() != Errc::kNotFound) throw;
+      warn("the previous backup " + parent->id + " cannot be read (" + err.what() +
+           "); reading every file");
+      parent_tree.reset();
+      pcur.reset();
+      m.parent.clear();
+    }
+  };
+  if (parent_tree) advance_parent();
+  // A parent's chunk list is reused only when every chunk is still indexed.
+  auto chunks_present = [&](const Entry& p) {
+    return std::all_of(p.chunks.begin(), p.chunks.end(),
+                       [&](const ChunkRef& c) { return c.hole || repo.lookup(c.id).has_value(); });
   };
 
   // Emits finished entries from the front, in walk order. With `all`, waits for every entry.
@@ -306,11 +338,11 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
           }
         }
         if (e.kind == EntryKind::kFile) {
-          while (pcur && repo::path_less(pcur->path, e.path)) pcur = parent_tree->next();
+          while (pcur && repo::path_less(pcur->path, e.path)) advance_parent();
           if (pcur && pcur->path == e.path && pcur->kind == EntryKind::kFile &&
               pcur->size == e.size && pcur->mtime_ns == e.mtime_ns &&
               pcur->ctime_ns == e.ctime_ns && pcur->inode == e.inode &&
-              e.ctime_ns < parent->time_ns - kTimestampMarginNs) {
+              e.ctime_ns < parent->time_ns - kTimestampMarginNs && chunks_present(*pcur)) {
             e.chunks = pcur->chunks;
             slot->reused = true;
             if (options.counters) options.counters->bytes += e.size;
@@ -329,7 +361,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
             try {
               read_file(pipeline, *slot);
             } catch (const Error& err) {
-              if (err.code() != Errc::kIo) {
+              if (err.code() != Errc::kSourceUnreadable) {
                 std::lock_guard g(mu);
                 slot->failed = slot->done = true;
                 cv.notify_all();

@@ -75,7 +75,13 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
         if (limit) want = static_cast<size_t>(std::min<uint64_t>(want, *limit - total));
         size_t old = buf.size();
         buf.resize(old + want);
-        size_t n = want ? read_full(fd, std::span<uint8_t>(buf.data() + old, want), what) : 0;
+        size_t n = 0;
+        try {
+          n = want ? read_full(fd, std::span<uint8_t>(buf.data() + old, want), what) : 0;
+        } catch (const Error& e) {
+          // Reading the source failed (not the repository): the caller decides to skip it.
+          throw Error(Errc::kSourceUnreadable, e.what());
+        }
         buf.resize(old + n);
         total += n;
         if (n < want || want == 0 || (limit && total >= *limit)) eof = true;

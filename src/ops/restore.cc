@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "base/fs.h"
+#include "base/random.h"
 #include "repo/lock.h"
 #include "repo/tree_stream.h"
 
@@ -148,7 +149,7 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
     throw Error(Errc::kAlreadyExists,
                 "restore target " + options.target +
                     " is not empty; choose an empty directory or pass --force");
-  auto lock = repo::RepoLock::acquire(repo, "restore", false);
+  auto lock = repo::RepoLock::acquire_for_reading(repo, "restore");
   repo.load_index();
   mkdirs(options.target, 0700);
   Fd root = open_or_throw(options.target, O_RDONLY | O_DIRECTORY);
@@ -162,9 +163,25 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
   const size_t threads = WorkerPool::default_threads();
   WorkerPool pool(threads, 2 * threads);
   ParentDirs parents(root.get(), options.target);
+  // Directories whose entries are still being created. A directory's metadata is applied when
+  // the walk leaves it (children first), so a read-only or non-searchable mode never blocks the
+  // creation of its own entries, and its mtime is set after they changed it. Depth-bounded.
+  std::vector<Entry> open_dirs;
+  auto close_dir = [&] {
+    const Entry& d = open_dirs.back();
+    Fd fd(open_beneath(root.get(), d.path, O_RDONLY | O_DIRECTORY));
+    if (!fd) throw_errno("cannot open directory " + d.path);
+    set_fd_metadata(fd.get(), d);
+    open_dirs.pop_back();
+  };
   {
     repo::TreeReader tree(repo, m);
     while (auto e = tree.next()) {
+      while (!open_dirs.empty() &&
+             !(e->path.size() > open_dirs.back().path.size() &&
+               e->path.compare(0, open_dirs.back().path.size(), open_dirs.back().path) == 0 &&
+               e->path[open_dirs.back().path.size()] == '/'))
+        close_dir();
       auto [dir, name] = split(e->path);
       int pfd = parents.get(dir);
       switch (e->kind) {
@@ -173,6 +190,7 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
           if (::mkdirat(pfd, name.c_str(), 0700) != 0 && errno != EEXIST)
             throw_errno("cannot create directory " + e->path);
           ++result.dirs;
+          open_dirs.push_back(*e);
           break;
         case EntryKind::kFile: {
           if (options.force) clear_existing(pfd, name, false);
@@ -240,7 +258,7 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
           if (options.force) clear_existing(pfd, name, false);
           if (::mknodat(pfd, name.c_str(), type | e->mode, static_cast<dev_t>(e->rdev)) != 0)
             throw_errno("cannot create " + e->path);
-          if (::fchmodat(pfd, name.c_str(), e->mode, 0) != 0)
+          if (::fchmodat(pfd, name.c_str(), e->mode, AT_SYMLINK_NOFOLLOW) != 0)
             throw_errno("cannot chmod " + e->path);
           set_owner_and_times(pfd, name, *e, AT_SYMLINK_NOFOLLOW);
           break;
@@ -251,16 +269,7 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
   }
   pool.wait();
 
-  // Second pass: directory metadata (after their contents, which change their mtimes).
-  {
-    repo::TreeReader tree(repo, m);
-    while (auto e = tree.next()) {
-      if (e->kind != EntryKind::kDir) continue;
-      Fd fd(open_beneath(root.get(), e->path, O_RDONLY | O_DIRECTORY));
-      if (!fd) throw_errno("cannot open directory " + e->path);
-      set_fd_metadata(fd.get(), *e);
-    }
-  }
+  while (!open_dirs.empty()) close_dir();
   if (::syncfs(root.get()) != 0) throw_errno("cannot sync " + options.target);
   return result;
 }
@@ -269,7 +278,7 @@ RestoreResult restore_command(repo::Repository& repo, const repo::Manifest& m,
                               const std::string& target, bool force) {
   if (m.type != "command")
     throw Error(Errc::kUsage, "backup " + m.id + " is a files backup; restore it with --to DIR");
-  auto lock = repo::RepoLock::acquire(repo, "restore", false);
+  auto lock = repo::RepoLock::acquire_for_reading(repo, "restore");
   repo.load_index();
   repo::TreeReader tree(repo, m);
   auto e = tree.next();
@@ -283,8 +292,9 @@ RestoreResult restore_command(repo::Repository& repo, const repo::Manifest& m,
     if (path_exists(target) && !force)
       throw Error(Errc::kAlreadyExists,
                   "restore target " + target + " exists; pass --force to replace it");
-    tmp = target + ".strongroom-tmp";
-    out = open_or_throw(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    // A fresh, unpredictable name created exclusively: never follows a planted symlink.
+    tmp = target + ".tmp-" + random_hex(8);
+    out = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     fd = out.get();
   }
   try {
@@ -296,10 +306,18 @@ RestoreResult restore_command(repo::Repository& repo, const repo::Manifest& m,
     if (!tmp.empty()) {
       if (::fsync(fd) != 0) throw_errno("cannot fsync " + tmp);
       out.reset();
-      if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("cannot rename " + tmp);
+      if (force) {
+        if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("cannot rename " + tmp);
+      } else {
+        // link() never replaces: a file that appeared at target meanwhile is not overwritten.
+        if (::link(tmp.c_str(), target.c_str()) != 0) throw_errno("cannot create " + target);
+        ::unlink(tmp.c_str());
+      }
+      tmp.clear();
       fsync_dir(dirname_of(target));
     }
   } catch (...) {
+    out.reset();
     if (!tmp.empty()) ::unlink(tmp.c_str());
     throw;
   }

@@ -16,7 +16,7 @@ constexpr size_t kMaxProblemsPerBackup = 5;
 
 VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
   VerifyReport report;
-  auto lock = repo::RepoLock::acquire(repo, "verify", false);
+  auto lock = repo::RepoLock::acquire_for_reading(repo, "verify");
   repo.load_index();
   for (const auto& name : repo.damaged_index_objects())
     report.problems.push_back("index object index/" + name +

@@ -87,24 +87,38 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
     throw Error(Errc::kCorrupt,
                 storage.describe() + " has no key slots: is this a strongroom repository?");
   std::sort(slots.begin(), slots.end());
+  std::vector<std::string> damaged;  // slots that could not even be tried
   for (const auto& key : slots) {
     std::string id = key.substr(5);
+    codec::Key32 wrap;
+    Bytes sealed;
     try {
       json slot = load_slot(storage, key);
-      if (slot.at("kdf") != "scrypt") continue;
+      if (slot.at("kdf") != "scrypt") throw Error(Errc::kCorrupt, "unknown kdf");
       codec::ScryptParams p{slot.at("n").get<uint64_t>(), slot.at("r").get<uint64_t>(),
                             slot.at("p").get<uint64_t>()};
-      if (p.n > (1u << 22) || p.r > 64 || p.p > 16)
-        throw Error(Errc::kCorrupt, "key slot " + id + " has unreasonable scrypt parameters");
+      // Slots are not authenticated before use: bound the memory an altered one can demand.
+      if (p.n < 2 || (p.n & (p.n - 1)) != 0 || p.r == 0 || p.p == 0 || p.p > 4 ||
+          p.n * p.r > (uint64_t{1} << 23))
+        throw Error(Errc::kCorrupt, "unreasonable scrypt parameters");
       Bytes salt = base64_decode(slot.at("salt").get<std::string>());
-      codec::Key32 wrap = codec::derive_password_key(password, salt, p);
-      Bytes sealed = base64_decode(slot.at("sealed").get<std::string>());
-      Bytes plain;
-      try {
-        plain = codec::open(wrap, sealed, as_bytes(slot_aad(id)), "key slot");
-      } catch (const Error&) {
-        continue;  // not this slot's password
-      }
+      wrap = codec::derive_password_key(password, salt, p);
+      sealed = base64_decode(slot.at("sealed").get<std::string>());
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+      damaged.push_back(id);
+      continue;
+    } catch (const json::exception&) {
+      damaged.push_back(id);
+      continue;
+    }
+    Bytes plain;
+    try {
+      plain = codec::open(wrap, sealed, as_bytes(slot_aad(id)), "key slot");
+    } catch (const Error&) {
+      continue;  // not this slot's password
+    }
+    try {
       json secret = json::parse(as_chars(plain));
       std::fill(plain.begin(), plain.end(), 0);
       KeySet k;
@@ -114,20 +128,33 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
       k.chunker_seed = key_from(secret, "chunker_seed");
       return {k, id};
     } catch (const json::exception&) {
-      throw Error(Errc::kCorrupt, "key slot " + id + " is damaged");
+      throw Error(Errc::kCorrupt, "key slot " + id + " opened but holds a damaged key set");
     }
+  }
+  std::string note;
+  if (!damaged.empty()) {
+    note = " (" + std::to_string(damaged.size()) + " damaged key slot(s) skipped:";
+    for (const auto& d : damaged) note += " " + d;
+    note += ")";
   }
   throw Error(Errc::kAuth,
               "wrong password: no key slot of " + storage.describe() +
-                  " opens with it (check STRONGROOM_PASSWORD_FILE / STRONGROOM_PASSWORD)");
+                  " opens with it (check STRONGROOM_PASSWORD_FILE / STRONGROOM_PASSWORD)" + note);
 }
 
 std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage) {
   std::vector<KeySlotInfo> out;
   storage.list("keys/", [&](const storage::ObjectInfo& o) {
-    json slot = load_slot(storage, o.key);
-    out.push_back({o.key.substr(5), slot.value("created_ns", int64_t{0}),
-                   slot.value("host", std::string()), slot.value("user", std::string())});
+    KeySlotInfo info{o.key.substr(5), 0, "", ""};
+    try {
+      json slot = load_slot(storage, o.key);
+      info.created_ns = slot.value("created_ns", int64_t{0});
+      info.host = slot.value("host", std::string());
+      info.user = slot.value("user", std::string());
+    } catch (const std::exception&) {
+      info.host = "(damaged)";
+    }
+    out.push_back(info);
   });
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.created_ns < b.created_ns; });

@@ -109,17 +109,33 @@ std::unique_ptr<RepoLock> RepoLock::acquire(Repository& repo, const std::string&
   }
   lock->refresher_ = std::jthread([l = lock.get()](std::stop_token st) {
     while (sleep_for(st, kRefreshEvery)) {
+      std::string old = l->info_.id;
       try {
-        std::string old = l->info_.id;
         l->info_.id = random_hex(16);
         l->write();
+      } catch (const Error&) {
+        // Retried next round; the old lock stays valid until it is 30 minutes old.
+        l->info_.id = old;
+        continue;
+      }
+      try {
         l->repo_.storage().remove("locks/" + old);
       } catch (const Error&) {
-        // Refresh failures are retried next round; the lock goes stale only after 30 minutes.
+        // A leftover of our own becomes stale in 30 minutes; `unlock` removes it.
       }
     }
   });
   return lock;
+}
+
+std::unique_ptr<RepoLock> RepoLock::acquire_for_reading(Repository& repo,
+                                                        const std::string& operation) {
+  try {
+    return acquire(repo, operation, false);
+  } catch (const Error& e) {
+    if (e.code() == Errc::kIo) return nullptr;  // cannot write locks/: read-only repository
+    throw;
+  }
 }
 
 RepoLock::~RepoLock() {

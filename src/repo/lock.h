@@ -32,6 +32,10 @@ class RepoLock {
   // Throws Errc::kLocked naming the holder when a conflicting lock is held.
   static std::unique_ptr<RepoLock> acquire(Repository& repo, const std::string& operation,
                                            bool exclusive);
+  // For readers (restore, verify): a shared lock when the repository is writable; on read-only
+  // media (the lock cannot be written) it returns nullptr and the reader goes on unlocked.
+  static std::unique_ptr<RepoLock> acquire_for_reading(Repository& repo,
+                                                       const std::string& operation);
   ~RepoLock();  // removes the lock object
   static std::vector<LockInfo> list(Repository& repo);
   // Removes stale locks; returns how many.

@@ -132,9 +132,16 @@ PackWriter::~PackWriter() {
 
 const BlobEntry& PackWriter::append(const codec::ChunkId& id, BlobType type, uint8_t flags,
                                     ByteSpan payload, uint32_t raw_length) {
+  if (broken_)
+    throw Error(Errc::kIo, "pack " + info_.name + " cannot be written after an earlier failure");
   scratch_.clear();
   codec::seal_append(pack_key_, payload, blob_aad(id, type, flags), scratch_);
-  write_all(fd_, scratch_, path_);
+  try {
+    write_all(fd_, scratch_, path_);
+  } catch (...) {
+    broken_ = true;
+    throw;
+  }
   BlobEntry e{id, type, flags, size_, static_cast<uint32_t>(scratch_.size()), raw_length};
   size_ += scratch_.size();
   info_.blobs.push_back(e);
@@ -142,6 +149,8 @@ const BlobEntry& PackWriter::append(const codec::ChunkId& id, BlobType type, uin
 }
 
 PackInfo PackWriter::finish(storage::Storage& storage) {
+  if (broken_)
+    throw Error(Errc::kIo, "pack " + info_.name + " cannot be finished after a write failure");
   ByteWriter w;
   encode_blob_entries(w, info_.blobs);
   Bytes trailer = codec::seal(pack_key_, w.buffer(), trailer_aad(info_.name));

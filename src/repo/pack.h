@@ -79,6 +79,7 @@ class PackWriter {
   uint64_t size_ = 0;
   PackInfo info_;
   Bytes scratch_;
+  bool broken_ = false;  // a write failed: the file position no longer matches size_
 };
 
 }  // namespace sr::repo

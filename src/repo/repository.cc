@@ -19,6 +19,8 @@ using nlohmann::json;
 
 namespace {
 constexpr size_t kIndexEveryPacks = 8;
+constexpr size_t kIndexEveryBlobs = 50000;
+constexpr size_t kMaxBlobsPerPack = 65536;
 constexpr size_t kMaxCachedPackKeys = 65536;
 
 json config_inner(const RepoConfig& c) {
@@ -101,8 +103,10 @@ std::unique_ptr<Repository> Repository::open(const std::string& url, std::string
   auto [keys, slot] = open_key_slots(*storage, password);
   repo->keys_ = keys;
   repo->slot_ = slot;
+  if (!outer.contains("sealed") || !outer["sealed"].is_string())
+    throw Error(Errc::kCorrupt, storage->describe() + ": config is damaged (no sealed part)");
   Bytes inner = open_envelope(keys.meta_key, EnvelopeKind::kConfig, "config",
-                              base64_decode(outer.at("sealed").get<std::string>()));
+                              base64_decode(outer["sealed"].get<std::string>()));
   try {
     json j = json::parse(as_chars(inner));
     RepoConfig& c = repo->config_;
@@ -176,16 +180,21 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext) {
   std::unique_ptr<PackWriter> full;
   {
     std::lock_guard lock(writer_mu_[t]);
-    if (!writers_[t])
+    if (!writers_[t]) {
       writers_[t] = std::make_unique<PackWriter>(keys_.data_key, storage_->staging_dir());
+      std::lock_guard plock(pending_mu_);
+      writer_pack_[t] = static_cast<uint32_t>(pending_packs_.size());
+      pending_packs_.push_back(writers_[t]->name());
+    }
     const BlobEntry& e = writers_[t]->append(out.ref.id, type, flags, payload, out.ref.raw_length);
     out.ref.stored_length = e.length;
     {
       std::lock_guard plock(pending_mu_);
       pending_[out.ref.id] =
-          ChunkLocation{writers_[t]->name(), type, flags, e.offset, e.length, e.raw_length};
+          PendingChunk{writer_pack_[t], type, flags, e.length, e.raw_length, e.offset};
     }
-    if (writers_[t]->size() >= config_.pack_size) full = std::move(writers_[t]);
+    if (writers_[t]->size() >= config_.pack_size || writers_[t]->count() >= kMaxBlobsPerPack)
+      full = std::move(writers_[t]);
   }
   added_bytes_ += out.ref.stored_length;
   out.added = true;
@@ -198,8 +207,12 @@ void Repository::finish_pack(std::unique_ptr<PackWriter> writer) {
   std::vector<PackInfo> to_index;
   {
     std::lock_guard lock(pending_mu_);
+    unindexed_blobs_ += info.blobs.size();
     unindexed_.push_back(std::move(info));
-    if (unindexed_.size() >= kIndexEveryPacks) to_index.swap(unindexed_);
+    if (unindexed_.size() >= kIndexEveryPacks || unindexed_blobs_ >= kIndexEveryBlobs) {
+      to_index.swap(unindexed_);
+      unindexed_blobs_ = 0;
+    }
   }
   if (!to_index.empty()) write_index(std::move(to_index));
 }
@@ -232,6 +245,7 @@ void Repository::flush() {
   {
     std::lock_guard lock(pending_mu_);
     to_index.swap(unindexed_);
+    unindexed_blobs_ = 0;
   }
   if (!to_index.empty()) write_index(std::move(to_index));
 }
@@ -303,7 +317,11 @@ std::string Repository::resolve_backup(const std::string& spec) {
 std::optional<ChunkLocation> Repository::lookup(const codec::ChunkId& id) {
   {
     std::lock_guard lock(pending_mu_);
-    if (auto it = pending_.find(id); it != pending_.end()) return it->second;
+    if (auto it = pending_.find(id); it != pending_.end()) {
+      const PendingChunk& p = it->second;
+      return ChunkLocation{
+          pending_packs_[p.pack], p.type, p.flags, p.offset, p.length, p.raw_length};
+    }
   }
   return cache_->lookup(id);
 }

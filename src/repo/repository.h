@@ -121,10 +121,22 @@ class Repository {
   std::unique_ptr<codec::CdcChunker> chunker_;
   std::vector<std::string> damaged_index_;
 
-  // Chunks stored by this process whose index object is not written yet.
+  // Chunks stored by this process whose index object is not written yet (compact: the pack is
+  // an index into pending_packs_). Bounded: an index object is written every kIndexEveryPacks
+  // packs or kIndexEveryBlobs blobs, and a pack is closed at kMaxBlobsPerPack blobs.
+  struct PendingChunk {
+    uint32_t pack;
+    BlobType type;
+    uint8_t flags;
+    uint32_t length, raw_length;
+    uint64_t offset;
+  };
   std::mutex pending_mu_;
-  std::unordered_map<codec::ChunkId, ChunkLocation, ChunkIdHash> pending_;
+  std::unordered_map<codec::ChunkId, PendingChunk, ChunkIdHash> pending_;
+  std::vector<std::string> pending_packs_;
   std::vector<PackInfo> unindexed_;
+  size_t unindexed_blobs_ = 0;
+  uint32_t writer_pack_[2] = {0, 0};
 
   std::mutex writer_mu_[2];
   std::unique_ptr<PackWriter> writers_[2];

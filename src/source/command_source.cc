@@ -1,12 +1,15 @@
 #include "source/command_source.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
+#include <vector>
 
 extern char** environ;
 
@@ -15,6 +18,20 @@ namespace sr::source {
 namespace {
 constexpr size_t kKeepStderr = 64 * 1024;
 }
+
+namespace {
+// The environment for the command: ours, less the variables that hold repository passwords.
+std::vector<std::string> child_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    if (v.rfind("STRONGROOM_PASSWORD", 0) == 0 || v.rfind("STRONGROOM_NEW_PASSWORD", 0) == 0)
+      continue;
+    env.emplace_back(v);
+  }
+  return env;
+}
+}  // namespace
 
 CommandProcess::CommandProcess(const std::string& command) {
   int out[2], err[2];
@@ -29,20 +46,37 @@ CommandProcess::CommandProcess(const std::string& command) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  std::vector<std::string> env = child_environment();
+  std::vector<char*> envp;
+  for (auto& v : env) envp.push_back(v.data());
+  envp.push_back(nullptr);
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
-  int rc = ::posix_spawn(&pid_, "/bin/sh", &fa, nullptr, const_cast<char* const*>(argv), environ);
+  int rc = ::posix_spawn(&pid_, "/bin/sh", &fa, &attr, const_cast<char* const*>(argv), envp.data());
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   ::close(err[1]);
   if (rc != 0) {
+    pid_ = -1;
     ::close(out[0]);
     ::close(err[0]);
     throw_errno("cannot start /bin/sh", rc);
   }
   out_ = Fd(out[0]);
-  err_reader_ = std::jthread([this, fd = err[0]] {
+  err_reader_ = std::jthread([this, fd = err[0]](std::stop_token stop) {
     char buf[8192];
     for (;;) {
+      struct pollfd p = {fd, POLLIN, 0};
+      int r = ::poll(&p, 1, 100);
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0) {
+        if (stop.stop_requested()) break;  // the command is gone; a straggler keeps stderr open
+        continue;
+      }
       ssize_t n = ::read(fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
@@ -54,13 +88,21 @@ CommandProcess::CommandProcess(const std::string& command) {
   });
 }
 
+void CommandProcess::stop_reader() {
+  if (err_reader_.joinable()) {
+    err_reader_.request_stop();
+    err_reader_.join();
+  }
+}
+
 CommandProcess::~CommandProcess() {
   if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
+    ::kill(-pid_, SIGKILL);  // the whole process group
     int status;
     ::waitpid(pid_, &status, 0);
   }
   out_.reset();
+  stop_reader();
 }
 
 int CommandProcess::wait() {
@@ -70,7 +112,7 @@ int CommandProcess::wait() {
     if (errno != EINTR) throw_errno("cannot wait for the command");
   }
   pid_ = -1;
-  if (err_reader_.joinable()) err_reader_.join();
+  stop_reader();
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 255;

@@ -1,8 +1,10 @@
 // source/command_source.h: a command whose standard output is backed up.
 //
-// The command runs as `/bin/sh -c CMD` with stdin from /dev/null. Its stdout is read by the
-// caller through stdout_fd(); its stderr is drained by a thread (so the command can never block
-// on a full pipe) and its last 64 KiB are kept for the error message. Not thread-safe.
+// The command runs as `/bin/sh -c CMD` in its own process group, with stdin from /dev/null and
+// without strongroom's password variables in its environment. Its stdout is read by the caller
+// through stdout_fd(); its stderr is drained by a thread (so the command can never block on a
+// full pipe) and its last 64 KiB are kept for the error message. The destructor kills the whole
+// process group, so an aborted backup leaves no command behind. Not thread-safe.
 #pragma once
 
 #include <mutex>
@@ -26,11 +28,12 @@ class CommandProcess {
   std::string stderr_tail();
 
  private:
+  void stop_reader();
   pid_t pid_ = -1;
   Fd out_;
-  std::jthread err_reader_;
   std::mutex mu_;
   std::string err_;
+  std::jthread err_reader_;  // last: it uses the members above, so it must stop first
 };
 
 }  // namespace sr::source

@@ -42,7 +42,7 @@ std::string normalise(const std::string& path) {
 }
 
 bool is_under(const std::string& path, const std::string& dir) {
-  if (dir == "/") return true;
+  if (dir == "/") return path != "/";
   return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
          path[dir.size()] == '/';
 }
@@ -65,8 +65,13 @@ void walk_dir(const std::string& abs, const std::string& rel,
     return;
   }
   std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
+  for (;;) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (!e) {
+      if (errno != 0) on_error(abs, std::string("listing incomplete: ") + std::strerror(errno));
+      break;
+    }
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
     names.emplace_back(e->d_name);
   }
@@ -129,7 +134,8 @@ void walk(const WalkPlan& plan, const std::function<void(const WalkItem&)>& visi
   for (const auto& path : plan.abs_paths) {
     // Visit the directories between the root and this path first.
     std::vector<std::string> chain;
-    for (std::string p = parent_of(path); is_under(p, plan.root); p = parent_of(p))
+    for (std::string p = parent_of(path); p != plan.root && is_under(p, plan.root);
+         p = parent_of(p))
       chain.push_back(p);
     std::reverse(chain.begin(), chain.end());
     for (const auto& dir : chain) {
