@@ -21,9 +21,18 @@ static void run_reader(ByteSpan ops, ByteSpan data) {
     FUZZ_CHECK(before + r.remaining() == data.size());
     try {
       switch (ops[i] % 9) {
-        case 0: (void)r.u8(); FUZZ_CHECK(r.pos() == before + 1); break;
-        case 1: (void)r.u32(); FUZZ_CHECK(r.pos() == before + 4); break;
-        case 2: (void)r.u64(); FUZZ_CHECK(r.pos() == before + 8); break;
+        case 0:
+          (void)r.u8();
+          FUZZ_CHECK(r.pos() == before + 1);
+          break;
+        case 1:
+          (void)r.u32();
+          FUZZ_CHECK(r.pos() == before + 4);
+          break;
+        case 2:
+          (void)r.u64();
+          FUZZ_CHECK(r.pos() == before + 8);
+          break;
         case 3: {
           int64_t v = r.i64();
           FUZZ_CHECK(r.pos() == before + 8);
@@ -61,7 +70,9 @@ static void run_reader(ByteSpan ops, ByteSpan data) {
           FUZZ_CHECK(s.size() <= r.pos() - before);
           break;
         }
-        case 8: FUZZ_CHECK(r.done() == (r.remaining() == 0)); break;
+        case 8:
+          FUZZ_CHECK(r.done() == (r.remaining() == 0));
+          break;
       }
     } catch (const Error& e) {
       FUZZ_CHECK(e.code() == Errc::kCorrupt);

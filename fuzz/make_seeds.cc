@@ -122,8 +122,9 @@ void tree_seeds() {
     encode_entry(e, w);
     Entry back = decode_entry(w.buffer(), "seed");
     if (back.path != e.path) throw Error(Errc::kInternal, "tree seed does not round-trip");
-    write_seed("tree_entry_fuzz", "kind" + std::to_string(static_cast<int>(e.kind)) + "-" +
-                                      std::to_string(i++), w.buffer());
+    write_seed("tree_entry_fuzz",
+               "kind" + std::to_string(static_cast<int>(e.kind)) + "-" + std::to_string(i++),
+               w.buffer());
   }
 }
 
@@ -313,7 +314,8 @@ void bytes_seeds() {
   seed.insert(seed.end(), ops.begin(), ops.end());
   seed.insert(seed.end(), data.buffer().begin(), data.buffer().end());
   write_seed("bytes_fuzz", "script", seed);
-  write_seed("bytes_fuzz", "base64", as_bytes(base64_encode(as_bytes(std::string_view("key material!")))));
+  write_seed("bytes_fuzz", "base64",
+             as_bytes(base64_encode(as_bytes(std::string_view("key material!")))));
   write_seed("bytes_fuzz", "base64-pad", as_bytes(std::string_view("QUJDRA==")));
   write_seed("bytes_fuzz", "hex", as_bytes(to_hex(id_of(3))));
 }

@@ -59,10 +59,18 @@ SEEDS=$BUILD/fuzz-seeds
 if [[ ! -x $BUILD/make_seeds || fuzz/make_seeds.cc -nt $BUILD/make_seeds || fuzz/fuzz_util.h -nt $BUILD/make_seeds ||
       $BUILD/libsrcore.a -nt $BUILD/make_seeds ]]; then
   echo "==> building make_seeds"
-  # shellcheck disable=SC2046
-  clang++ -std=c++20 -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -Isrc -Ifuzz \
-    fuzz/make_seeds.cc "$BUILD/libsrcore.a" $(pkg-config --libs libzstd) -lcrypto -lsqlite3 -pthread \
-    -o "$BUILD/make_seeds"
+  # Link it like a fuzz target (same libraries, whatever srcore depends on today): take the
+  # libraries from CMake's link command for the first target, minus libFuzzer.
+  t0=${TARGETS[0]}
+  link_cmd=$(ninja -C "$BUILD" -t commands "$t0" | tail -1)
+  libs=$(sed -n "s|.* -o $t0 \(.*\) && :\$|\1|p" <<<"$link_cmd")
+  if [[ -z $libs ]]; then
+    echo "run_fuzz.sh: cannot find the link libraries in: $link_cmd" >&2
+    exit 2
+  fi
+  # shellcheck disable=SC2086
+  (cd "$BUILD" && clang++ -std=c++20 -g -O1 -fsanitize=address,undefined -fsanitize=fuzzer-no-link \
+    -fno-omit-frame-pointer -I"$ROOT/src" -I"$ROOT/fuzz" "$ROOT/fuzz/make_seeds.cc" $libs -o make_seeds)
 fi
 rm -rf "$SEEDS"
 "$BUILD/make_seeds" "$SEEDS"

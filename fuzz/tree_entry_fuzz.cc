@@ -13,8 +13,8 @@ using namespace sr;
 using namespace sr::repo;
 
 static bool same_entry(const Entry& a, const Entry& b) {
-  if (a.kind != b.kind || a.path != b.path || a.mode != b.mode || a.uid != b.uid || a.gid != b.gid ||
-      a.user != b.user || a.group != b.group || a.mtime_ns != b.mtime_ns ||
+  if (a.kind != b.kind || a.path != b.path || a.mode != b.mode || a.uid != b.uid ||
+      a.gid != b.gid || a.user != b.user || a.group != b.group || a.mtime_ns != b.mtime_ns ||
       a.ctime_ns != b.ctime_ns || a.inode != b.inode || a.device != b.device || a.rdev != b.rdev ||
       a.size != b.size || a.link_target != b.link_target || a.chunks.size() != b.chunks.size())
     return false;

@@ -186,24 +186,31 @@ std::string user_name() {
 
 BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& options) {
   source::WalkPlan plan = source::plan_walk(options.paths);
-  auto lock = repo::RepoLock::acquire(repo, "backup", false);
+  std::unique_ptr<repo::RepoLock> lock;
+  if (options.take_lock) lock = repo::RepoLock::acquire(repo, "backup", false);
   repo.load_index();
 
   BackupResult result;
   repo::Manifest& m = result.manifest;
-  m.type = "files";
+  m.type = options.type;
   m.host = options.host.empty() ? host_name() : options.host;
   m.user = user_name();
   m.paths = plan.abs_paths;
   m.root = plan.root;
   m.tags = options.tags;
   m.time_ns = now_ns();
-  for (const auto& p : m.paths) m.source += (m.source.empty() ? "" : " ") + p;
+  m.source = options.source;
+  if (m.source.empty())
+    for (const auto& p : m.paths) m.source += (m.source.empty() ? "" : " ") + p;
 
-  // The parent: the newest backup of the same paths from the same host.
+  // The parent: given, or the newest backup of the same type and paths from the same host.
   std::optional<repo::Manifest> parent;
-  for (auto& cand : repo.list_manifests())
-    if (cand.type == "files" && cand.host == m.host && same_paths(cand, m.paths)) parent = cand;
+  if (options.parent) {
+    if (!options.parent->id.empty()) parent = options.parent;
+  } else {
+    for (auto& cand : repo.list_manifests())
+      if (cand.type == m.type && cand.host == m.host && same_paths(cand, m.paths)) parent = cand;
+  }
   std::optional<repo::TreeReader> parent_tree;
   std::optional<Entry> pcur;
   if (parent) {
@@ -213,22 +220,23 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
 
   std::jthread scanner;
   if (options.counters && options.scan_totals) {
-    scanner = std::jthread([&plan, c = options.counters](std::stop_token st) {
-      try {
-        source::walk(
-            plan,
-            [&](const source::WalkItem& item) {
-              if (st.stop_requested()) throw Error(Errc::kCancelled, "stop");
-              if (S_ISREG(item.st.st_mode)) {
-                c->total_bytes += static_cast<uint64_t>(item.st.st_size);
-                ++c->total_files;
-              }
-            },
-            [](const std::string&, const std::string&) {});
-        c->total_known = true;
-      } catch (const Error&) {
-      }
-    });
+    scanner =
+        std::jthread([&plan, c = options.counters, &filter = options.filter](std::stop_token st) {
+          try {
+            source::walk(
+                plan,
+                [&](const source::WalkItem& item) {
+                  if (st.stop_requested()) throw Error(Errc::kCancelled, "stop");
+                  if (S_ISREG(item.st.st_mode)) {
+                    c->total_bytes += static_cast<uint64_t>(item.st.st_size);
+                    ++c->total_files;
+                  }
+                },
+                [](const std::string&, const std::string&) {}, filter);
+            c->total_known = true;
+          } catch (const Error&) {
+          }
+        });
   }
 
   repo::TreeWriter tree(repo);
@@ -387,7 +395,8 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
       },
       [&](const std::string& path, const std::string& error) {
         warn("cannot read " + path + ": " + error);
-      });
+      },
+      options.filter);
   drain(0);
   file_pool.wait();
   chunk_pool.wait();
@@ -401,7 +410,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   m.dir_count = totals.dirs;
   m.added_size = repo.added_bytes();
   m.end_time_ns = now_ns();
-  repo.save_manifest(m);
+  if (options.save) repo.save_manifest(m);
   return result;
 }
 

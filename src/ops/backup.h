@@ -15,6 +15,7 @@
 
 #include "ops/chunk_pipeline.h"
 #include "repo/repository.h"
+#include "source/file_walker.h"
 
 namespace sr::ops {
 
@@ -25,6 +26,16 @@ struct FilesBackupOptions {
   Counters* counters = nullptr;  // progress, when wanted
   bool scan_totals = false;      // count the tree first in a thread (for an ETA)
   std::function<void(const std::string&)> warn;
+
+  // For callers that build on a files backup (PostgreSQL):
+  source::FilterFn filter;     // entries to leave out
+  bool take_lock = true;       // false: the caller holds the repository lock
+  bool save = true;            // false: the caller completes and saves the manifest
+  std::string type = "files";  // manifest type
+  std::string source;          // manifest source (default: the paths)
+  // The backup whose unchanged files are reused. Unset: the newest backup of the same type,
+  // paths and host. Set to nullopt-in-optional (has_value() with an empty id): no parent.
+  std::optional<repo::Manifest> parent;
 };
 
 struct CommandBackupOptions {

@@ -12,7 +12,13 @@
 
 namespace sr::repo {
 
-enum class EnvelopeKind : uint8_t { kConfig = 1, kIndex = 2, kManifest = 3, kLock = 4 };
+enum class EnvelopeKind : uint8_t {
+  kConfig = 1,
+  kIndex = 2,
+  kManifest = 3,
+  kLock = 4,
+  kPgInfo = 5
+};
 
 Bytes seal_envelope(const codec::Key32& meta_key, EnvelopeKind kind, const std::string& object_key,
                     ByteSpan payload);

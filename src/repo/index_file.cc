@@ -29,7 +29,7 @@ std::vector<PackInfo> decode_index(ByteSpan payload, const std::string& what) {
     p.size = r.varint();
     p.blobs = decode_blob_entries(r);
     for (const auto& b : p.blobs)
-      if (b.offset + b.length > p.size) r.fail("blob outside its pack");
+      if (b.offset > p.size || b.length > p.size - b.offset) r.fail("blob outside its pack");
   }
   if (!r.done()) r.fail("trailing bytes");
   return packs;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_util.h"
 #include "base/random.h"
 #include "base/time_util.h"
 
@@ -95,11 +96,11 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
     try {
       json slot = load_slot(storage, key);
       if (slot.at("kdf") != "scrypt") throw Error(Errc::kCorrupt, "unknown kdf");
-      codec::ScryptParams p{slot.at("n").get<uint64_t>(), slot.at("r").get<uint64_t>(),
-                            slot.at("p").get<uint64_t>()};
+      codec::ScryptParams p{json_int<uint64_t>(slot, "n", key), json_int<uint64_t>(slot, "r", key),
+                            json_int<uint64_t>(slot, "p", key)};
       // Slots are not authenticated before use: bound the memory an altered one can demand.
       if (p.n < 2 || (p.n & (p.n - 1)) != 0 || p.r == 0 || p.p == 0 || p.p > 4 ||
-          p.n * p.r > (uint64_t{1} << 23))
+          p.r > (uint64_t{1} << 23) / p.n)
         throw Error(Errc::kCorrupt, "unreasonable scrypt parameters");
       Bytes salt = base64_decode(slot.at("salt").get<std::string>());
       wrap = codec::derive_password_key(password, salt, p);
@@ -148,7 +149,7 @@ std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage) {
     KeySlotInfo info{o.key.substr(5), 0, "", ""};
     try {
       json slot = load_slot(storage, o.key);
-      info.created_ns = slot.value("created_ns", int64_t{0});
+      info.created_ns = json_int_or<int64_t>(slot, "created_ns", 0, o.key);
       info.host = slot.value("host", std::string());
       info.user = slot.value("user", std::string());
     } catch (const std::exception&) {

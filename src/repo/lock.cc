@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "base/json_util.h"
 #include "base/random.h"
 #include "base/time_util.h"
 #include "repo/envelope.h"
@@ -38,10 +39,10 @@ std::optional<LockInfo> load(Repository& repo, const std::string& id) {
     LockInfo l;
     l.id = id;
     l.host = j.at("host").get<std::string>();
-    l.pid = j.at("pid").get<int64_t>();
+    l.pid = json_int<int64_t>(j, "pid", key);
     l.operation = j.at("operation").get<std::string>();
     l.exclusive = j.at("exclusive").get<bool>();
-    l.time_ns = j.at("time_ns").get<int64_t>();
+    l.time_ns = json_int<int64_t>(j, "time_ns", key);
     l.stale =
         now_ns() - l.time_ns > kStaleAfterNs || (l.host == this_host() && !process_alive(l.pid));
     return l;

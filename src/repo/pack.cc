@@ -103,7 +103,7 @@ PackInfo parse_pack(const codec::Key32& data_key, const std::string& name, ByteS
   ByteReader r(trailer, what + " trailer");
   info.blobs = decode_blob_entries(r);
   for (const auto& b : info.blobs)
-    if (b.offset < kPackHeaderSize || b.offset + b.length > tstart)
+    if (b.offset < kPackHeaderSize || b.offset > tstart || b.length > tstart - b.offset)
       throw Error(Errc::kCorrupt, what + " is damaged: a blob lies outside the pack");
   return info;
 }

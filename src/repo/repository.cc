@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/fs.h"
+#include "base/json_util.h"
 #include "base/random.h"
 #include "base/time_util.h"
 #include "codec/compress.h"
@@ -94,7 +95,7 @@ std::unique_ptr<Repository> Repository::open(const std::string& url, std::string
   }
   if (outer.value("format", "") != "strongroom")
     throw Error(Errc::kCorrupt, storage->describe() + ": config is not a strongroom config");
-  int version = outer.value("version", 0);
+  int version = outer.is_object() ? json_int_or<int>(outer, "version", 0, "config") : 0;
   if (version != kFormatVersion)
     throw Error(Errc::kUnsupported,
                 storage->describe() + " uses format version " + std::to_string(version) +
@@ -112,23 +113,31 @@ std::unique_ptr<Repository> Repository::open(const std::string& url, std::string
     RepoConfig& c = repo->config_;
     c.id = j.at("id").get<std::string>();
     if (c.id != outer.value("id", "")) throw Error(Errc::kCorrupt, "config id mismatch");
-    c.version = j.at("version").get<int>();
-    c.chunker.min_size = j.at("chunker").at("min").get<uint32_t>();
-    c.chunker.avg_size = j.at("chunker").at("avg").get<uint32_t>();
-    c.chunker.max_size = j.at("chunker").at("max").get<uint32_t>();
+    c.version = json_int<int>(j, "version", "config");
+    c.chunker.min_size = json_int<uint32_t>(j.at("chunker"), "min", "config");
+    c.chunker.avg_size = json_int<uint32_t>(j.at("chunker"), "avg", "config");
+    c.chunker.max_size = json_int<uint32_t>(j.at("chunker"), "max", "config");
     c.chunker.validate();
-    c.compression_level = j.at("compression_level").get<int>();
-    c.pack_size = j.at("pack_size").get<uint64_t>();
+    c.compression_level = json_int<int>(j, "compression_level", "config");
+    c.pack_size = json_int<uint64_t>(j, "pack_size", "config");
+    if (c.pack_size < (1u << 20) || c.pack_size > (1ull << 32))
+      throw Error(Errc::kCorrupt, "config has an invalid pack size");
   } catch (const json::exception&) {
     throw Error(Errc::kCorrupt, storage->describe() + ": config is damaged");
   }
   repo->chunker_ = std::make_unique<codec::CdcChunker>(repo->config_.chunker, keys.chunker_seed);
   repo->storage_ = std::move(storage);
-  repo->cache_ = std::make_unique<IndexCache>(open_cache_path(repo->config_.id));
   return repo;
 }
 
 Repository::~Repository() = default;  // open PackWriters remove their staging files
+
+IndexCache& Repository::index() {
+  // Opened on first use: commands that never look up chunks (WAL archiving) skip it.
+  std::call_once(cache_once_,
+                 [this] { cache_ = std::make_unique<IndexCache>(open_cache_path(config_.id)); });
+  return *cache_;
+}
 
 std::unique_ptr<codec::Chunker> Repository::make_chunker() const {
   return std::make_unique<codec::CdcChunker>(*chunker_);
@@ -137,11 +146,11 @@ std::unique_ptr<codec::Chunker> Repository::make_chunker() const {
 void Repository::load_index() {
   std::set<std::string> present;
   storage_->list("index/", [&](const storage::ObjectInfo& o) { present.insert(o.key.substr(6)); });
-  auto known = cache_->ingested_index_files();
+  auto known = index().ingested_index_files();
   bool stale = std::any_of(known.begin(), known.end(),
                            [&](const std::string& n) { return !present.count(n); });
   if (stale) {
-    cache_->clear();
+    index().clear();
     known.clear();
   }
   std::set<std::string> have(known.begin(), known.end());
@@ -151,7 +160,7 @@ void Repository::load_index() {
     std::string key = "index/" + name;
     try {
       Bytes payload = open_envelope(keys_.meta_key, EnvelopeKind::kIndex, key, storage_->get(key));
-      cache_->add_index_file(name, decode_index(payload, key));
+      index().add_index_file(name, decode_index(payload, key));
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
       damaged_index_.push_back(name);
@@ -222,7 +231,7 @@ void Repository::write_index(std::vector<PackInfo> packs) {
   std::string key = "index/" + name;
   Bytes obj = seal_envelope(keys_.meta_key, EnvelopeKind::kIndex, key, encode_index(packs));
   storage_->put(key, obj, true);
-  cache_->add_index_file(name, packs);
+  index().add_index_file(name, packs);
   std::lock_guard lock(pending_mu_);
   for (const auto& p : packs)
     for (const auto& b : p.blobs) pending_.erase(b.id);
@@ -323,7 +332,7 @@ std::optional<ChunkLocation> Repository::lookup(const codec::ChunkId& id) {
           pending_packs_[p.pack], p.type, p.flags, p.offset, p.length, p.raw_length};
     }
   }
-  return cache_->lookup(id);
+  return index().lookup(id);
 }
 
 codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpan> wrapped) {
@@ -335,7 +344,7 @@ codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpa
   if (wrapped) {
     key = unwrap_pack_key(keys_.data_key, pack, *wrapped);
   } else {
-    auto w = cache_->pack_wrapped_key(pack);
+    auto w = index().pack_wrapped_key(pack);
     if (!w) throw Error(Errc::kNotFound, "pack " + pack + " is not in the index");
     key = unwrap_pack_key(keys_.data_key, pack, *w);
   }

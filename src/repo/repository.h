@@ -77,7 +77,7 @@ class Repository {
   // and reported by damaged_index_objects().
   void load_index();
   const std::vector<std::string>& damaged_index_objects() const { return damaged_index_; }
-  IndexCache& index() { return *cache_; }
+  IndexCache& index();
 
   // Stores a chunk unless an identical one exists. Thread-safe.
   struct Stored {
@@ -117,6 +117,7 @@ class Repository {
   KeySet keys_;
   RepoConfig config_;
   std::string slot_;
+  std::once_flag cache_once_;
   std::unique_ptr<IndexCache> cache_;
   std::unique_ptr<codec::CdcChunker> chunker_;
   std::vector<std::string> damaged_index_;

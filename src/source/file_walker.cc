@@ -58,7 +58,8 @@ std::string rel_of(const std::string& abs, const std::string& root) {
 
 void walk_dir(const std::string& abs, const std::string& rel,
               const std::function<void(const WalkItem&)>& visit,
-              const std::function<void(const std::string&, const std::string&)>& on_error) {
+              const std::function<void(const std::string&, const std::string&)>& on_error,
+              const FilterFn& filter) {
   DIR* d = ::opendir(abs.c_str());
   if (!d) {
     on_error(abs, std::strerror(errno));
@@ -85,8 +86,11 @@ void walk_dir(const std::string& abs, const std::string& rel,
       if (errno != ENOENT) on_error(item.abs, std::strerror(errno));
       continue;  // vanished since the listing: not an error
     }
+    Filter f = filter ? filter(item) : Filter::kInclude;  // may follow a link (item.st)
+    if (f == Filter::kExclude) continue;
     visit(item);
-    if (S_ISDIR(item.st.st_mode)) walk_dir(item.abs, item.rel, visit, on_error);
+    if (S_ISDIR(item.st.st_mode) && f == Filter::kInclude)
+      walk_dir(item.abs, item.rel, visit, on_error, filter);
   }
 }
 }  // namespace
@@ -125,9 +129,10 @@ WalkPlan plan_walk(const std::vector<std::string>& paths) {
 }
 
 void walk(const WalkPlan& plan, const std::function<void(const WalkItem&)>& visit,
-          const std::function<void(const std::string&, const std::string&)>& on_error) {
+          const std::function<void(const std::string&, const std::string&)>& on_error,
+          const FilterFn& filter) {
   if (plan.abs_paths.size() == 1 && plan.root == plan.abs_paths[0]) {
-    walk_dir(plan.root, "", visit, on_error);
+    walk_dir(plan.root, "", visit, on_error, filter);
     return;
   }
   std::set<std::string> emitted;  // intermediate directories already visited
@@ -149,7 +154,7 @@ void walk(const WalkPlan& plan, const std::function<void(const WalkItem&)>& visi
       continue;
     }
     visit(item);
-    if (S_ISDIR(item.st.st_mode)) walk_dir(path, item.rel, visit, on_error);
+    if (S_ISDIR(item.st.st_mode)) walk_dir(path, item.rel, visit, on_error, filter);
   }
 }
 

@@ -27,9 +27,15 @@ struct WalkPlan {
   std::vector<std::string> abs_paths;  // normalised, absolute, nested ones removed
 };
 
+// What to do with an entry: keep it (and walk into it), leave it out, or keep a directory
+// without its contents (PostgreSQL's pg_wal/, pg_replslot/, … must exist but stay empty).
+enum class Filter { kInclude, kExclude, kWithoutContents };
+using FilterFn = std::function<Filter(WalkItem&)>;  // may rewrite item.st (follow a link)
+
 // Normalises and checks the paths (they must exist); throws kUsage / kNotFound.
 WalkPlan plan_walk(const std::vector<std::string>& paths);
 void walk(const WalkPlan& plan, const std::function<void(const WalkItem&)>& visit,
-          const std::function<void(const std::string& path, const std::string& error)>& on_error);
+          const std::function<void(const std::string& path, const std::string& error)>& on_error,
+          const FilterFn& filter = nullptr);
 
 }  // namespace sr::source

@@ -1,0 +1,35 @@
+// ops/pg_backup.h: physical backups of a running PostgreSQL cluster.
+//
+// Non-exclusive backup: pg_backup_start (fast checkpoint), the data directory read directly and
+// in parallel (files PostgreSQL's documentation excludes are left out, see pg/data_dir.h),
+// pg_backup_stop (which waits until the stop segment is archived), then the backup is recorded
+// only once every WAL segment from the start to the stop LSN is confirmed in the repository:
+// a backup that cannot be restored is never reported complete.
+//   full: every file is read.
+//   diff: files unchanged since the newest full backup (size, mtime, ctime, inode, with a
+//         one-second margin for timestamp granularity) reuse that backup's chunks.
+//   incr: the same against the newest backup of the stanza.
+// Every backup restores on its own (chunks are shared, not deltas).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ops/backup.h"
+
+namespace sr::ops {
+
+struct PgBackupOptions {
+  std::string stanza = "main";
+  std::string pg_data, pg_conn;
+  std::string type = "full";  // full | diff | incr
+  std::string name;           // optional label
+  std::vector<std::string> tags;
+  Counters* counters = nullptr;
+  std::function<void(const std::string&)> warn;
+  int wal_timeout_seconds = 120;
+};
+
+BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& options);
+
+}  // namespace sr::ops

@@ -1,0 +1,72 @@
+#include "ops/wal_archive.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "base/random.h"
+#include "pg/lsn.h"
+
+namespace sr::ops {
+
+namespace {
+std::string base_name(const std::string& path) {
+  auto pos = path.rfind('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+}  // namespace
+
+std::optional<uint64_t> segment_system_identifier(ByteSpan segment) {
+  // XLogLongPageHeaderData: magic u16, info u16, tli u32, pageaddr u64, rem_len u32, (pad) |
+  // sysid u64 at offset 24 | seg_size u32 | blcksz u32. XLP_LONG_HEADER = 0x0002 in info.
+  if (segment.size() < 40) return std::nullopt;
+  uint16_t info = static_cast<uint16_t>(segment[2] | segment[3] << 8);
+  if (!(info & 0x0002)) return std::nullopt;
+  uint64_t id = 0;
+  for (int i = 0; i < 8; ++i) id |= uint64_t(segment[24 + i]) << (8 * i);
+  return id;
+}
+
+WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const std::string& path) {
+  std::string name = base_name(path);
+  if (!pg::is_archive_file_name(name))
+    throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
+  Bytes content = read_file(path);
+  repo::WalStore store(repo, stanza);
+  if (pg::is_segment_file_name(name)) {
+    if (auto sysid = segment_system_identifier(content)) {
+      auto known = store.identity();
+      if (known && known->system_identifier != std::to_string(*sysid))
+        throw Error(Errc::kUsage, "WAL segment " + name +
+                                      " is from the cluster with system identifier " +
+                                      std::to_string(*sysid) + ", but stanza '" + stanza +
+                                      "' belongs to " + known->system_identifier);
+      if (!known) store.check_identity({std::to_string(*sysid), 0, content.size()});
+    }
+  }
+  WalPushResult r;
+  r.bytes = content.size();
+  r.already_stored = store.push(name, content) == repo::WalStore::PushResult::kAlreadyStored;
+  return r;
+}
+
+bool wal_get(repo::Repository& repo, const std::string& stanza, const std::string& name,
+             const std::string& dest) {
+  repo::WalStore store(repo, stanza);
+  auto content = store.get(name);
+  if (!content) return false;
+  std::string tmp = dest + ".strongroom-" + random_hex(6);
+  {
+    Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    write_all(fd.get(), *content, tmp);
+    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + tmp);
+  }
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno("cannot write " + dest, err);
+  }
+  return true;
+}
+
+}  // namespace sr::ops

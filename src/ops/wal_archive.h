@@ -1,0 +1,30 @@
+// ops/wal_archive.h: PostgreSQL's archive_command and restore_command.
+//
+// wal_push stores one file PostgreSQL asks to archive; it returns only once the file is durable
+// in the repository (the object is published with fsync before the call returns), so PostgreSQL
+// may recycle the segment. A segment's long page header names the cluster's system identifier;
+// it must match the stanza's. wal_get fetches a file into the path PostgreSQL gives (written to
+// a temporary name and renamed, so a crash never leaves a partial segment there).
+#pragma once
+
+#include <string>
+
+#include "repo/wal_store.h"
+
+namespace sr::ops {
+
+struct WalPushResult {
+  bool already_stored = false;
+  uint64_t bytes = 0;
+};
+
+WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const std::string& path);
+// Returns false when the repository does not have the file (PostgreSQL then tries elsewhere or
+// ends recovery).
+bool wal_get(repo::Repository& repo, const std::string& stanza, const std::string& name,
+             const std::string& dest);
+
+// The system identifier in a WAL segment's first (long) page header; nullopt if not a segment.
+std::optional<uint64_t> segment_system_identifier(ByteSpan segment);
+
+}  // namespace sr::ops

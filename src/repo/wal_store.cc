@@ -1,0 +1,183 @@
+#include "repo/wal_store.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "base/json_util.h"
+#include "codec/compress.h"
+#include "repo/envelope.h"
+#include "pg/lsn.h"
+
+namespace sr::repo {
+
+using nlohmann::json;
+
+namespace {
+constexpr char kMagic[4] = {'S', 'R', 'W', 'L'};
+constexpr uint8_t kVersion = 1;
+constexpr uint8_t kWrapAesGcm = 1;
+constexpr size_t kHeader = 6 + codec::kSealOverhead + 32;
+constexpr uint64_t kMaxWalFile = 1ull << 30;
+
+Bytes aad(const char* what, const std::string& key) {
+  Bytes a(kMagic, kMagic + 4);
+  a.push_back(kVersion);
+  a.push_back(kWrapAesGcm);
+  a.insert(a.end(), what, what + std::strlen(what));
+  a.insert(a.end(), key.begin(), key.end());
+  return a;
+}
+
+Bytes seal_wal(const KeySet& keys, const std::string& key, ByteSpan content) {
+  codec::Key32 file_key = codec::random_key();
+  Bytes out(kMagic, kMagic + 4);
+  out.push_back(kVersion);
+  out.push_back(kWrapAesGcm);
+  codec::seal_append(keys.data_key, file_key, aad("key", key), out);
+  ByteWriter payload;
+  payload.u8(1);
+  payload.u64(content.size());
+  payload.raw(codec::sha256(content));
+  Bytes compressed;
+  auto n = codec::compress_into(content, 1, compressed);
+  payload.u8(n ? 1 : 0);
+  payload.raw(n ? ByteSpan(compressed).first(*n) : content);
+  codec::seal_append(file_key, payload.buffer(), aad("wal", key), out);
+  return out;
+}
+
+struct Opened {
+  Bytes content;
+  codec::Key32 sha{};
+};
+
+Opened open_wal(const KeySet& keys, const std::string& key, ByteSpan stored) {
+  if (stored.size() < kHeader + codec::kSealOverhead || std::memcmp(stored.data(), kMagic, 4) != 0 ||
+      stored[4] != kVersion || stored[5] != kWrapAesGcm)
+    throw Error(Errc::kCorrupt, key + " is damaged: not a strongroom WAL object");
+  Bytes k = codec::open(keys.data_key, stored.subspan(6, kHeader - 6), aad("key", key), key.c_str());
+  codec::Key32 file_key;
+  std::memcpy(file_key.data(), k.data(), 32);
+  Bytes payload = codec::open(file_key, stored.subspan(kHeader), aad("wal", key), key.c_str());
+  ByteReader r(payload, key);
+  if (r.u8() != 1) r.fail("unsupported payload version");
+  uint64_t size = r.u64();
+  if (size > kMaxWalFile) r.fail("implausible size");
+  Opened o;
+  std::memcpy(o.sha.data(), r.raw(32).data(), 32);
+  uint8_t compressed = r.u8();
+  ByteSpan data = r.raw(r.remaining());
+  if (compressed) {
+    codec::decompress(data, static_cast<size_t>(size), o.content, key.c_str());
+  } else {
+    if (data.size() != size) r.fail("size mismatch");
+    o.content.assign(data.begin(), data.end());
+  }
+  if (codec::sha256(o.content) != o.sha) throw Error(Errc::kCorrupt, key + " does not match its checksum");
+  return o;
+}
+}  // namespace
+
+void validate_stanza(const std::string& stanza) {
+  if (stanza.empty() || stanza.size() > 64 ||
+      stanza.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+          std::string::npos)
+    throw Error(Errc::kUsage, "invalid stanza '" + stanza + "' (letters, digits, '_' and '-')");
+}
+
+WalStore::WalStore(Repository& repo, std::string stanza) : repo_(repo), stanza_(std::move(stanza)) {
+  validate_stanza(stanza_);
+}
+
+std::string WalStore::object_key(const std::string& name) const {
+  if (pg::is_history_file_name(name)) return "wal/" + stanza_ + "/history/" + name;
+  if (pg::is_archive_file_name(name)) return "wal/" + stanza_ + "/" + name.substr(0, 16) + "/" + name;
+  throw Error(Errc::kUsage, "'" + name + "' is not a WAL segment or timeline history file name");
+}
+
+std::optional<PgInfo> WalStore::identity() {
+  std::string key = "pg/" + stanza_ + "/info";
+  Bytes raw;
+  try {
+    raw = repo_.storage().get(key);
+  } catch (const Error& e) {
+    if (e.code() == Errc::kNotFound) return std::nullopt;
+    throw;
+  }
+  Bytes payload = open_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key, raw);
+  try {
+    json j = json::parse(as_chars(payload));
+    return PgInfo{j.at("system_identifier").get<std::string>(), json_int<int>(j, "version", key),
+                  json_int<uint64_t>(j, "segment_size", key)};
+  } catch (const json::exception&) {
+    throw Error(Errc::kCorrupt, key + " is damaged");
+  }
+}
+
+PgInfo WalStore::check_identity(const PgInfo& info) {
+  auto known = identity();
+  if (!known) {
+    std::string key = "pg/" + stanza_ + "/info";
+    json j = {{"system_identifier", info.system_identifier},
+              {"version", info.version},
+              {"segment_size", info.segment_size}};
+    try {
+      repo_.storage().put(key, seal_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key,
+                                             as_bytes(j.dump())),
+                          true);
+      return info;
+    } catch (const Error& e) {
+      if (e.code() != Errc::kAlreadyExists) throw;
+      known = identity();  // another process registered it first
+    }
+  }
+  if (known->system_identifier != info.system_identifier)
+    throw Error(Errc::kUsage, "stanza '" + stanza_ + "' of this repository belongs to the cluster with system identifier " +
+                                  known->system_identifier + ", not " + info.system_identifier +
+                                  " (use another --stanza for another cluster)");
+  return *known;
+}
+
+WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content) {
+  std::string key = object_key(name);
+  if (content.size() > kMaxWalFile) throw Error(Errc::kUsage, name + " is too large for a WAL file");
+  if (repo_.storage().stat(key)) {
+    Opened existing = open_wal(repo_.keys(), key, repo_.storage().get(key));
+    if (existing.sha != codec::sha256(content))
+      throw Error(Errc::kAlreadyExists,
+                  "WAL file " + name + " is already in the repository with DIFFERENT content; refusing "
+                  "to overwrite it (is another cluster archiving into stanza '" + stanza_ + "'?)");
+    return PushResult::kAlreadyStored;
+  }
+  try {
+    repo_.storage().put(key, seal_wal(repo_.keys(), key, content), true);
+  } catch (const Error& e) {
+    if (e.code() != Errc::kAlreadyExists) throw;
+    return push(name, content);  // raced with another push of the same file: compare
+  }
+  return PushResult::kStored;
+}
+
+std::optional<Bytes> WalStore::get(const std::string& name) {
+  std::string key = object_key(name);
+  Bytes raw;
+  try {
+    raw = repo_.storage().get(key);
+  } catch (const Error& e) {
+    if (e.code() == Errc::kNotFound) return std::nullopt;
+    throw;
+  }
+  return open_wal(repo_.keys(), key, raw).content;
+}
+
+bool WalStore::exists(const std::string& name) { return repo_.storage().stat(object_key(name)).has_value(); }
+
+void WalStore::list(const std::function<void(const std::string& name)>& visit) {
+  repo_.storage().list("wal/" + stanza_ + "/", [&](const storage::ObjectInfo& o) {
+    auto pos = o.key.rfind('/');
+    std::string name = o.key.substr(pos + 1);
+    if (pg::is_archive_file_name(name)) visit(name);
+  });
+}
+
+}  // namespace sr::repo

@@ -1,0 +1,55 @@
+// repo/wal_store.h: PostgreSQL WAL in the repository, one object per file.
+//
+// Objects (per stanza, i.e. per PostgreSQL cluster):
+//   wal/<stanza>/<first 16 hex of the name>/<segment name>   a WAL segment
+//   wal/<stanza>/history/<NNNNNNNN.history>                   a timeline history file
+//   pg/<stanza>/info                                          the cluster's identity (envelope)
+// A WAL object is self-contained and written once, atomically (see docs/FORMAT.md):
+//   "SRWL" | version 1 | wrap 1 | pack-style wrapped key (60) | sealed(key, payload)
+// with payload = u8 version | u64 size | SHA-256 of the file | u8 compressed | zstd or raw bytes.
+// Pushing a file that is already stored succeeds when the content is identical (a retried
+// archive_command) and fails loudly when it differs. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "repo/repository.h"
+
+namespace sr::repo {
+
+struct PgInfo {
+  std::string system_identifier;
+  int version = 0;  // server_version_num, e.g. 150004
+  uint64_t segment_size = 16ull << 20;
+};
+
+class WalStore {
+ public:
+  WalStore(Repository& repo, std::string stanza);
+
+  // Records the cluster's identity on first use; afterwards a different system identifier is
+  // refused (kUsage): this repository stanza belongs to another cluster.
+  PgInfo check_identity(const PgInfo& info);
+  std::optional<PgInfo> identity();
+
+  enum class PushResult { kStored, kAlreadyStored };
+  PushResult push(const std::string& name, ByteSpan content);
+  // nullopt when the repository has no such file.
+  std::optional<Bytes> get(const std::string& name);
+  bool exists(const std::string& name);
+  // Visits every stored WAL segment and history file name of the stanza.
+  void list(const std::function<void(const std::string& name)>& visit);
+
+  std::string object_key(const std::string& name) const;
+  const std::string& stanza() const { return stanza_; }
+
+ private:
+  Repository& repo_;
+  std::string stanza_;
+};
+
+void validate_stanza(const std::string& stanza);
+
+}  // namespace sr::repo
