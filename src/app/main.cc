@@ -1,6 +1,8 @@
 // app/main.cc: the strongroom command line. Parses options (CLI11), opens the repository with
 // the capability each command needs, calls one ops:: function and prints the result. The only
 // place where an Error becomes an exit code.
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +14,10 @@
 #include "app/terminal.h"
 #include "base/time_util.h"
 #include "ops/backup.h"
+#include "ops/pg_backup.h"
+#include "ops/pg_mark.h"
+#include "ops/pg_restore.h"
+#include "ops/wal_archive.h"
 #include "ops/restore.h"
 #include "ops/verify.h"
 #include "repo/lock.h"
@@ -22,8 +28,28 @@ namespace {
 
 struct Common {
   std::string repo;
+  std::string password_file;
+  std::string stanza = "main";
   bool json = false;
 };
+
+// The password file in use (for restore_command), as an absolute path; "" if none.
+std::string password_file_path(const Common& c) {
+  std::string f = c.password_file;
+  if (f.empty())
+    if (const char* e = std::getenv("STRONGROOM_PASSWORD_FILE"); e && *e) f = e;
+  if (f.empty()) return "";
+  char buf[PATH_MAX];
+  if (!::realpath(f.c_str(), buf)) throw Error(Errc::kUsage, "cannot find the password file " + f);
+  return buf;
+}
+
+std::string self_exe() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw Error(Errc::kInternal, "cannot find the strongroom executable");
+  return std::string(buf, static_cast<size_t>(n));
+}
 
 std::string repo_url(const Common& c) {
   if (!c.repo.empty()) return c.repo;
@@ -33,6 +59,7 @@ std::string repo_url(const Common& c) {
 
 std::unique_ptr<repo::Repository> open_repo(const Common& c) {
   std::string url = repo_url(c);
+  if (!c.password_file.empty()) ::setenv("STRONGROOM_PASSWORD_FILE", c.password_file.c_str(), 1);
   std::string pw = read_password("STRONGROOM", "Repository password: ", false);
   return repo::Repository::open(url, pw);
 }
@@ -40,6 +67,8 @@ std::unique_ptr<repo::Repository> open_repo(const Common& c) {
 void add_repo_option(CLI::App* cmd, Common& c, bool with_json) {
   cmd->add_option("--repo,-r", c.repo,
                   "Repository URL: a path or file:///path (env STRONGROOM_REPOSITORY)");
+  cmd->add_option("--password-file", c.password_file,
+                  "File holding the repository password (env STRONGROOM_PASSWORD_FILE)");
   if (with_json) cmd->add_flag("--json", c.json, "Print machine-readable JSON");
 }
 
@@ -72,19 +101,39 @@ void print_backup_summary(const ops::BackupResult& r, double seconds) {
   if (r.warnings) std::cout << "  " << r.warnings << " entries could not be read (see above)\n";
 }
 
+struct PgArgs {
+  std::string data, conn, type = "full";
+};
+
 int cmd_backup(const Common& c, const std::vector<std::string>& paths, const std::string& command,
                const std::string& name, const std::vector<std::string>& tags,
-               const std::string& host) {
-  if (paths.empty() == command.empty())
-    throw Error(Errc::kUsage, "give either --path DIR... or --command CMD --name NAME");
+               const std::string& host, const PgArgs& pg) {
+  int sources = !paths.empty() + !command.empty() + !pg.data.empty();
+  if (sources != 1)
+    throw Error(Errc::kUsage,
+                "give one source: --path DIR..., --command CMD --name NAME, or --pg-data DIR --pg-conn CONNINFO");
   if (!command.empty() && name.empty()) throw Error(Errc::kUsage, "--command needs --name NAME");
   auto repo = open_repo(c);
   ops::Counters counters;
   double start = monotonic_seconds();
   ops::BackupResult r;
+  auto warn = [](const std::string& msg) {
+    std::fprintf(stderr, "%swarning: %s\n", isatty(2) ? "\r\033[K" : "", msg.c_str());
+  };
   {
     ProgressLine progress("backup", counters, !c.json);
-    if (!paths.empty()) {
+    if (!pg.data.empty()) {
+      ops::PgBackupOptions o;
+      o.stanza = c.stanza;
+      o.pg_data = pg.data;
+      o.pg_conn = pg.conn;
+      o.type = pg.type;
+      o.name = name;
+      o.tags = tags;
+      o.counters = &counters;
+      o.warn = warn;
+      r = ops::backup_postgres(*repo, o);
+    } else if (!paths.empty()) {
       ops::FilesBackupOptions o;
       o.paths = paths;
       o.tags = tags;
@@ -136,10 +185,83 @@ int cmd_backups(const Common& c) {
   return 0;
 }
 
-int cmd_restore(const Common& c, const std::string& backup, const std::string& to, bool force) {
+struct PitrArgs {
+  std::string time, lsn, xid, name, target, action = "promote";
+  bool start = false, archive = false;
+  int port = 0;
+  std::string pg_bin;
+  bool any() const { return !time.empty() || !lsn.empty() || !xid.empty() || !name.empty() || !target.empty() || start; }
+};
+
+int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& backup,
+                   const std::string& to, bool force, const PitrArgs& p) {
+  ops::PgRestoreOptions o;
+  o.stanza = c.stanza;
+  o.target_dir = to;
+  o.backup = backup;
+  o.force = force;
+  int kinds = !p.time.empty() + !p.lsn.empty() + !p.xid.empty() + !p.name.empty() + !p.target.empty();
+  if (kinds > 1) throw Error(Errc::kUsage, "give at most one recovery target");
+  if (!p.time.empty()) o.target_kind = "time", o.target_value = p.time;
+  if (!p.lsn.empty()) o.target_kind = "lsn", o.target_value = p.lsn;
+  if (!p.xid.empty()) o.target_kind = "xid", o.target_value = p.xid;
+  if (!p.name.empty()) o.target_kind = "name", o.target_value = p.name;
+  if (!p.target.empty()) {
+    if (p.target != "immediate") throw Error(Errc::kUsage, "--target takes 'immediate'");
+    o.target_kind = "immediate";
+  }
+  o.target_action = p.action;
+  o.start = p.start;
+  o.port = p.port;
+  o.archive = p.archive;
+  o.pg_bin = p.pg_bin;
+  o.repo_url = repo_url(c);
+  if (o.repo_url.find("://") == std::string::npos) {
+    char buf[PATH_MAX];
+    if (::realpath(o.repo_url.c_str(), buf)) o.repo_url = buf;
+  }
+  o.password_file = password_file_path(c);
+  o.self_exe = self_exe();
+  ops::Counters counters;
+  o.counters = &counters;
+  ops::PgRestoreResult r;
+  {
+    ProgressLine progress("restore", counters, !c.json);
+    r = ops::restore_postgres(repo, o);
+  }
+  double total = r.restore_seconds + r.recovery_seconds;
+  if (c.json) {
+    json j = {{"id", r.backup_id}, {"target", to}, {"files", r.files.files}, {"bytes", r.files.bytes},
+              {"restore_seconds", r.restore_seconds}};
+    if (o.start) {
+      j["state"] = r.state;
+      j["recovery_seconds"] = r.recovery_seconds;
+      j["rto_seconds"] = total;
+    }
+    print_json(j);
+  } else {
+    std::cout << "restored PostgreSQL backup " << r.backup_id << " to " << to << ": " << r.files.files
+              << " files, " << human_bytes(r.files.bytes) << " in " << human_duration(r.restore_seconds)
+              << "\n";
+    if (o.start)
+      std::cout << "server " << r.state << " after recovery; RTO " << human_duration(total)
+                << " (files " << human_duration(r.restore_seconds) << ", recovery "
+                << human_duration(r.recovery_seconds) << ")\n";
+    else
+      std::cout << "recovery is configured (recovery.signal, restore_command); start the server to "
+                   "replay the WAL\n";
+  }
+  return 0;
+}
+
+int cmd_restore(const Common& c, const std::string& backup, const std::string& to, bool force,
+                const PitrArgs& pitr) {
   auto repo = open_repo(c);
+  if (backup == "latest" && pitr.any()) return cmd_restore_pg(c, *repo, "", to, force, pitr);
   std::string id = repo->resolve_backup(backup);
   repo::Manifest m = repo->load_manifest(id);
+  if (m.type == "postgres") return cmd_restore_pg(c, *repo, id, to, force, pitr);
+  if (pitr.any()) throw Error(Errc::kUsage, "recovery targets and --start apply to PostgreSQL backups only");
   ops::Counters counters;
   double start = monotonic_seconds();
   ops::RestoreResult r;
@@ -205,6 +327,46 @@ int cmd_verify(const Common& c, bool read_data) {
     std::cout << "\n";
   }
   return r.ok() ? 0 : 3;
+}
+
+int cmd_wal_push(const Common& c, const std::string& path) {
+  auto repo = open_repo(c);
+  auto r = ops::wal_push(*repo, c.stanza, path);
+  if (c.json) print_json({{"file", path}, {"bytes", r.bytes}, {"already_stored", r.already_stored}});
+  return 0;
+}
+
+int cmd_wal_get(const Common& c, const std::string& name, const std::string& dest) {
+  auto repo = open_repo(c);
+  if (!ops::wal_get(*repo, c.stanza, name, dest)) {
+    std::fprintf(stderr, "strongroom: %s is not in the repository (stanza %s)\n", name.c_str(),
+                 c.stanza.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_mark(const Common& c, const std::string& name, const std::vector<std::string>& conns,
+             const std::vector<std::string>& stanzas) {
+  if (conns.empty()) throw Error(Errc::kUsage, "mark needs --pg-conn (repeat it for several clusters)");
+  if (!stanzas.empty() && stanzas.size() != conns.size())
+    throw Error(Errc::kUsage, "give one --stanza per --pg-conn (or none: stanza 'main')");
+  std::vector<ops::MarkTarget> targets;
+  for (size_t i = 0; i < conns.size(); ++i)
+    targets.push_back({stanzas.empty() ? c.stanza : stanzas[i], conns[i]});
+  auto repo = open_repo(c);
+  auto marks = ops::mark(*repo, name, targets);
+  if (c.json) {
+    json arr = json::array();
+    for (const auto& m : marks)
+      arr.push_back({{"name", m.name}, {"stanza", m.stanza}, {"lsn", m.lsn}, {"time", format_rfc3339(m.time_ns)}});
+    print_json(arr);
+  } else {
+    for (const auto& m : marks)
+      std::cout << "restore point '" << m.name << "' on stanza " << m.stanza << " at LSN " << m.lsn << " ("
+                << format_rfc3339(m.time_ns) << ")\n";
+  }
+  return 0;
 }
 
 int cmd_key_add(const Common& c) {
@@ -294,7 +456,15 @@ int run(int argc, char** argv) {
   backup->add_option("--name", name, "Name of the command backup's output");
   backup->add_option("--tag", tags, "A tag for the backup (repeatable)");
   backup->add_option("--host", host, "Host name to record (default: this host)");
-  backup->callback([&] { result = cmd_backup(common, paths, command, name, tags, host); });
+  PgArgs pg;
+  backup->add_option("--pg-data", pg.data, "PostgreSQL data directory (a physical backup)");
+  backup->add_option("--pg-conn", pg.conn, "libpq connection string of that server, e.g. \"host=/run/postgresql port=5432 user=postgres\"");
+  backup->add_option("--type", pg.type, "PostgreSQL backup type: full, diff or incr")
+      ->check(CLI::IsMember({"full", "diff", "incr"}))
+      ->capture_default_str();
+  backup->add_option("--stanza", common.stanza, "Name of the PostgreSQL cluster in the repository")
+      ->capture_default_str();
+  backup->callback([&] { result = cmd_backup(common, paths, command, name, tags, host, pg); });
 
   auto* backups = app.add_subcommand("backups", "List the backups");
   add_repo_option(backups, common, true);
@@ -309,7 +479,43 @@ int run(int argc, char** argv) {
   restore->add_option("--to,-t", to, "Target directory (files); a file or - (command output)")
       ->required();
   restore->add_flag("--force", force, "Restore into a non-empty target, replacing what is there");
-  restore->callback([&] { result = cmd_restore(common, backup_id, to, force); });
+  PitrArgs pitr;
+  restore->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")->capture_default_str();
+  restore->add_option("--target-time", pitr.time, "PostgreSQL: recover to this time (RFC 3339, UTC)");
+  restore->add_option("--target-lsn", pitr.lsn, "PostgreSQL: recover to this LSN");
+  restore->add_option("--target-xid", pitr.xid, "PostgreSQL: recover to this transaction id");
+  restore->add_option("--target-name", pitr.name, "PostgreSQL: recover to this restore point");
+  restore->add_option("--target", pitr.target, "PostgreSQL: 'immediate' (end of the backup only)");
+  restore->add_option("--target-action", pitr.action, "PostgreSQL: promote, pause or shutdown at the target")
+      ->check(CLI::IsMember({"promote", "pause", "shutdown"}))
+      ->capture_default_str();
+  restore->add_flag("--start", pitr.start, "PostgreSQL: start the restored server and wait for the target");
+  restore->add_option("--port", pitr.port, "PostgreSQL: port for --start");
+  restore->add_flag("--archive", pitr.archive, "PostgreSQL: keep archive_mode on in the restored server");
+  restore->add_option("--pg-bin", pitr.pg_bin, "PostgreSQL: directory of pg_ctl (default /usr/lib/postgresql/<major>/bin)");
+  restore->callback([&] { result = cmd_restore(common, backup_id, to, force, pitr); });
+
+  std::string mark_name;
+  std::vector<std::string> mark_conns, mark_stanzas;
+  auto* mark = app.add_subcommand("mark", "Create a named restore point on one or more clusters at one moment");
+  add_repo_option(mark, common, true);
+  mark->add_option("name", mark_name, "Restore point name")->required();
+  mark->add_option("--pg-conn", mark_conns, "Connection string of a cluster (repeatable)");
+  mark->add_option("--stanza", mark_stanzas, "Stanza of each --pg-conn, in the same order (default main)");
+  mark->callback([&] { result = cmd_mark(common, mark_name, mark_conns, mark_stanzas); });
+
+  std::string wal_path, wal_name, wal_dest;
+  auto* wal_push = app.add_subcommand("wal-push", "Archive a WAL file (use as archive_command: strongroom wal-push … %p)");
+  add_repo_option(wal_push, common, true);
+  wal_push->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")->capture_default_str();
+  wal_push->add_option("path", wal_path, "The WAL file (%p)")->required();
+  wal_push->callback([&] { result = cmd_wal_push(common, wal_path); });
+  auto* wal_get = app.add_subcommand("wal-get", "Fetch a WAL file (use as restore_command: strongroom wal-get … %f %p)");
+  add_repo_option(wal_get, common, false);
+  wal_get->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")->capture_default_str();
+  wal_get->add_option("name", wal_name, "The WAL file name (%f)")->required();
+  wal_get->add_option("dest", wal_dest, "Where to write it (%p)")->required();
+  wal_get->callback([&] { result = cmd_wal_get(common, wal_name, wal_dest); });
 
   bool read_data = false;
   auto* verify = app.add_subcommand("verify", "Check the repository's structure (and data)");

@@ -51,3 +51,21 @@ TEST(Bytes, HexAndBase64) {
 
 }  // namespace
 }  // namespace sr
+
+#include "base/time_util.h"
+
+namespace sr {
+namespace {
+TEST(Time, ParsesRfc3339AndPostgresForms) {
+  int64_t base = parse_rfc3339("2026-11-25T10:15:11Z");
+  EXPECT_EQ(format_rfc3339(base), "2026-11-25T10:15:11Z");
+  EXPECT_EQ(parse_rfc3339("2026-11-25 10:15:11+00"), base);
+  EXPECT_EQ(parse_rfc3339("2026-11-25 11:15:11+01:00"), base);
+  EXPECT_EQ(parse_rfc3339("2026-11-25T10:15:11.5Z"), base + 500000000);
+  EXPECT_EQ(parse_rfc3339("2026-11-25 10:15:11.123456+00"), base + 123456000);
+  EXPECT_EQ(format_pg_timestamp(base + 123456789), "2026-11-25 10:15:11.123456+00");
+  for (const char* bad : {"", "2026-13-01T00:00:00Z", "yesterday", "2026-11-25T10:15:11Q", "2026-11-25T10:15:11."})
+    EXPECT_THROW(parse_rfc3339(bad), Error) << bad;
+}
+}  // namespace
+}  // namespace sr

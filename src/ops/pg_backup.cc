@@ -148,6 +148,12 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
   std::string label_file = stop[0][2].value_or("");
   std::string spcmap_file = stop[0][3].value_or("");
   int64_t stop_ns = now_ns();
+  // Transactions not finished at the stop point: a restore to --target-xid X can start from this
+  // backup only if X is one of them (taken just after the stop, so it errs on the safe side).
+  auto snap = session->query(
+      "SELECT pg_snapshot_xmax(s)::text, coalesce(array_to_string(ARRAY(SELECT "
+      "pg_snapshot_xip(s)), ','), '') FROM pg_current_snapshot() s");
+  std::string xmax = *snap[0][0], xip = snap[0][1].value_or("");
 
   // Confirm the WAL from start to stop is in the repository.
   uint64_t first = pg::segment_of(start_lsn, info.segment_size);
@@ -186,6 +192,8 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
                    {"start_time_ns", start_ns},
                    {"stop_time", format_rfc3339(stop_ns)},
                    {"stop_time_ns", stop_ns},
+                   {"stop_xmax", xmax},
+                   {"stop_xip", xip},
                    {"backup_label", label_file},
                    {"tablespace_map", spcmap_file},
                    {"databases", database_stats(options.pg_conn, *session)}};

@@ -142,7 +142,7 @@ void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last,
 
 RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
                             const RestoreOptions& options) {
-  if (m.type != "files")
+  if (m.type == "command")
     throw Error(Errc::kUsage, "backup " + m.id + " is a " + m.type +
                                   " backup; restore it with --to FILE or --to -");
   if (path_exists(options.target) && !dir_is_empty(options.target) && !options.force)

@@ -17,7 +17,8 @@ enum class EnvelopeKind : uint8_t {
   kIndex = 2,
   kManifest = 3,
   kLock = 4,
-  kPgInfo = 5
+  kPgInfo = 5,
+  kMark = 6
 };
 
 Bytes seal_envelope(const codec::Key32& meta_key, EnvelopeKind kind, const std::string& object_key,
