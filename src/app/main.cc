@@ -17,9 +17,9 @@
 #include "ops/pg_backup.h"
 #include "ops/pg_mark.h"
 #include "ops/pg_restore.h"
-#include "ops/wal_archive.h"
 #include "ops/restore.h"
 #include "ops/verify.h"
+#include "ops/wal_archive.h"
 #include "repo/lock.h"
 
 using nlohmann::json;
@@ -111,7 +111,8 @@ int cmd_backup(const Common& c, const std::vector<std::string>& paths, const std
   int sources = !paths.empty() + !command.empty() + !pg.data.empty();
   if (sources != 1)
     throw Error(Errc::kUsage,
-                "give one source: --path DIR..., --command CMD --name NAME, or --pg-data DIR --pg-conn CONNINFO");
+                "give one source: --path DIR..., --command CMD --name NAME, or --pg-data DIR "
+                "--pg-conn CONNINFO");
   if (!command.empty() && name.empty()) throw Error(Errc::kUsage, "--command needs --name NAME");
   auto repo = open_repo(c);
   ops::Counters counters;
@@ -190,7 +191,10 @@ struct PitrArgs {
   bool start = false, archive = false;
   int port = 0;
   std::string pg_bin;
-  bool any() const { return !time.empty() || !lsn.empty() || !xid.empty() || !name.empty() || !target.empty() || start; }
+  bool any() const {
+    return !time.empty() || !lsn.empty() || !xid.empty() || !name.empty() || !target.empty() ||
+           start;
+  }
 };
 
 int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& backup,
@@ -200,7 +204,8 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
   o.target_dir = to;
   o.backup = backup;
   o.force = force;
-  int kinds = !p.time.empty() + !p.lsn.empty() + !p.xid.empty() + !p.name.empty() + !p.target.empty();
+  int kinds =
+      !p.time.empty() + !p.lsn.empty() + !p.xid.empty() + !p.name.empty() + !p.target.empty();
   if (kinds > 1) throw Error(Errc::kUsage, "give at most one recovery target");
   if (!p.time.empty()) o.target_kind = "time", o.target_value = p.time;
   if (!p.lsn.empty()) o.target_kind = "lsn", o.target_value = p.lsn;
@@ -231,7 +236,10 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
   }
   double total = r.restore_seconds + r.recovery_seconds;
   if (c.json) {
-    json j = {{"id", r.backup_id}, {"target", to}, {"files", r.files.files}, {"bytes", r.files.bytes},
+    json j = {{"id", r.backup_id},
+              {"target", to},
+              {"files", r.files.files},
+              {"bytes", r.files.bytes},
               {"restore_seconds", r.restore_seconds}};
     if (o.start) {
       j["state"] = r.state;
@@ -240,9 +248,9 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
     }
     print_json(j);
   } else {
-    std::cout << "restored PostgreSQL backup " << r.backup_id << " to " << to << ": " << r.files.files
-              << " files, " << human_bytes(r.files.bytes) << " in " << human_duration(r.restore_seconds)
-              << "\n";
+    std::cout << "restored PostgreSQL backup " << r.backup_id << " to " << to << ": "
+              << r.files.files << " files, " << human_bytes(r.files.bytes) << " in "
+              << human_duration(r.restore_seconds) << "\n";
     if (o.start)
       std::cout << "server " << r.state << " after recovery; RTO " << human_duration(total)
                 << " (files " << human_duration(r.restore_seconds) << ", recovery "
@@ -261,7 +269,8 @@ int cmd_restore(const Common& c, const std::string& backup, const std::string& t
   std::string id = repo->resolve_backup(backup);
   repo::Manifest m = repo->load_manifest(id);
   if (m.type == "postgres") return cmd_restore_pg(c, *repo, id, to, force, pitr);
-  if (pitr.any()) throw Error(Errc::kUsage, "recovery targets and --start apply to PostgreSQL backups only");
+  if (pitr.any())
+    throw Error(Errc::kUsage, "recovery targets and --start apply to PostgreSQL backups only");
   ops::Counters counters;
   double start = monotonic_seconds();
   ops::RestoreResult r;
@@ -332,7 +341,8 @@ int cmd_verify(const Common& c, bool read_data) {
 int cmd_wal_push(const Common& c, const std::string& path) {
   auto repo = open_repo(c);
   auto r = ops::wal_push(*repo, c.stanza, path);
-  if (c.json) print_json({{"file", path}, {"bytes", r.bytes}, {"already_stored", r.already_stored}});
+  if (c.json)
+    print_json({{"file", path}, {"bytes", r.bytes}, {"already_stored", r.already_stored}});
   return 0;
 }
 
@@ -348,7 +358,8 @@ int cmd_wal_get(const Common& c, const std::string& name, const std::string& des
 
 int cmd_mark(const Common& c, const std::string& name, const std::vector<std::string>& conns,
              const std::vector<std::string>& stanzas) {
-  if (conns.empty()) throw Error(Errc::kUsage, "mark needs --pg-conn (repeat it for several clusters)");
+  if (conns.empty())
+    throw Error(Errc::kUsage, "mark needs --pg-conn (repeat it for several clusters)");
   if (!stanzas.empty() && stanzas.size() != conns.size())
     throw Error(Errc::kUsage, "give one --stanza per --pg-conn (or none: stanza 'main')");
   std::vector<ops::MarkTarget> targets;
@@ -359,12 +370,15 @@ int cmd_mark(const Common& c, const std::string& name, const std::vector<std::st
   if (c.json) {
     json arr = json::array();
     for (const auto& m : marks)
-      arr.push_back({{"name", m.name}, {"stanza", m.stanza}, {"lsn", m.lsn}, {"time", format_rfc3339(m.time_ns)}});
+      arr.push_back({{"name", m.name},
+                     {"stanza", m.stanza},
+                     {"lsn", m.lsn},
+                     {"time", format_rfc3339(m.time_ns)}});
     print_json(arr);
   } else {
     for (const auto& m : marks)
-      std::cout << "restore point '" << m.name << "' on stanza " << m.stanza << " at LSN " << m.lsn << " ("
-                << format_rfc3339(m.time_ns) << ")\n";
+      std::cout << "restore point '" << m.name << "' on stanza " << m.stanza << " at LSN " << m.lsn
+                << " (" << format_rfc3339(m.time_ns) << ")\n";
   }
   return 0;
 }
@@ -458,7 +472,9 @@ int run(int argc, char** argv) {
   backup->add_option("--host", host, "Host name to record (default: this host)");
   PgArgs pg;
   backup->add_option("--pg-data", pg.data, "PostgreSQL data directory (a physical backup)");
-  backup->add_option("--pg-conn", pg.conn, "libpq connection string of that server, e.g. \"host=/run/postgresql port=5432 user=postgres\"");
+  backup->add_option("--pg-conn", pg.conn,
+                     "libpq connection string of that server, e.g. \"host=/run/postgresql "
+                     "port=5432 user=postgres\"");
   backup->add_option("--type", pg.type, "PostgreSQL backup type: full, diff or incr")
       ->check(CLI::IsMember({"full", "diff", "incr"}))
       ->capture_default_str();
@@ -480,39 +496,52 @@ int run(int argc, char** argv) {
       ->required();
   restore->add_flag("--force", force, "Restore into a non-empty target, replacing what is there");
   PitrArgs pitr;
-  restore->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")->capture_default_str();
-  restore->add_option("--target-time", pitr.time, "PostgreSQL: recover to this time (RFC 3339, UTC)");
+  restore->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")
+      ->capture_default_str();
+  restore->add_option("--target-time", pitr.time,
+                      "PostgreSQL: recover to this time (RFC 3339, UTC)");
   restore->add_option("--target-lsn", pitr.lsn, "PostgreSQL: recover to this LSN");
   restore->add_option("--target-xid", pitr.xid, "PostgreSQL: recover to this transaction id");
   restore->add_option("--target-name", pitr.name, "PostgreSQL: recover to this restore point");
   restore->add_option("--target", pitr.target, "PostgreSQL: 'immediate' (end of the backup only)");
-  restore->add_option("--target-action", pitr.action, "PostgreSQL: promote, pause or shutdown at the target")
+  restore
+      ->add_option("--target-action", pitr.action,
+                   "PostgreSQL: promote, pause or shutdown at the target")
       ->check(CLI::IsMember({"promote", "pause", "shutdown"}))
       ->capture_default_str();
-  restore->add_flag("--start", pitr.start, "PostgreSQL: start the restored server and wait for the target");
+  restore->add_flag("--start", pitr.start,
+                    "PostgreSQL: start the restored server and wait for the target");
   restore->add_option("--port", pitr.port, "PostgreSQL: port for --start");
-  restore->add_flag("--archive", pitr.archive, "PostgreSQL: keep archive_mode on in the restored server");
-  restore->add_option("--pg-bin", pitr.pg_bin, "PostgreSQL: directory of pg_ctl (default /usr/lib/postgresql/<major>/bin)");
+  restore->add_flag("--archive", pitr.archive,
+                    "PostgreSQL: keep archive_mode on in the restored server");
+  restore->add_option("--pg-bin", pitr.pg_bin,
+                      "PostgreSQL: directory of pg_ctl (default /usr/lib/postgresql/<major>/bin)");
   restore->callback([&] { result = cmd_restore(common, backup_id, to, force, pitr); });
 
   std::string mark_name;
   std::vector<std::string> mark_conns, mark_stanzas;
-  auto* mark = app.add_subcommand("mark", "Create a named restore point on one or more clusters at one moment");
+  auto* mark = app.add_subcommand(
+      "mark", "Create a named restore point on one or more clusters at one moment");
   add_repo_option(mark, common, true);
   mark->add_option("name", mark_name, "Restore point name")->required();
   mark->add_option("--pg-conn", mark_conns, "Connection string of a cluster (repeatable)");
-  mark->add_option("--stanza", mark_stanzas, "Stanza of each --pg-conn, in the same order (default main)");
+  mark->add_option("--stanza", mark_stanzas,
+                   "Stanza of each --pg-conn, in the same order (default main)");
   mark->callback([&] { result = cmd_mark(common, mark_name, mark_conns, mark_stanzas); });
 
   std::string wal_path, wal_name, wal_dest;
-  auto* wal_push = app.add_subcommand("wal-push", "Archive a WAL file (use as archive_command: strongroom wal-push … %p)");
+  auto* wal_push = app.add_subcommand(
+      "wal-push", "Archive a WAL file (use as archive_command: strongroom wal-push … %p)");
   add_repo_option(wal_push, common, true);
-  wal_push->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")->capture_default_str();
+  wal_push->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")
+      ->capture_default_str();
   wal_push->add_option("path", wal_path, "The WAL file (%p)")->required();
   wal_push->callback([&] { result = cmd_wal_push(common, wal_path); });
-  auto* wal_get = app.add_subcommand("wal-get", "Fetch a WAL file (use as restore_command: strongroom wal-get … %f %p)");
+  auto* wal_get = app.add_subcommand(
+      "wal-get", "Fetch a WAL file (use as restore_command: strongroom wal-get … %f %p)");
   add_repo_option(wal_get, common, false);
-  wal_get->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")->capture_default_str();
+  wal_get->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")
+      ->capture_default_str();
   wal_get->add_option("name", wal_name, "The WAL file name (%f)")->required();
   wal_get->add_option("dest", wal_dest, "Where to write it (%p)")->required();
   wal_get->callback([&] { result = cmd_wal_get(common, wal_name, wal_dest); });

@@ -64,7 +64,8 @@ TEST(Time, ParsesRfc3339AndPostgresForms) {
   EXPECT_EQ(parse_rfc3339("2026-11-25T10:15:11.5Z"), base + 500000000);
   EXPECT_EQ(parse_rfc3339("2026-11-25 10:15:11.123456+00"), base + 123456000);
   EXPECT_EQ(format_pg_timestamp(base + 123456789), "2026-11-25 10:15:11.123456+00");
-  for (const char* bad : {"", "2026-13-01T00:00:00Z", "yesterday", "2026-11-25T10:15:11Q", "2026-11-25T10:15:11."})
+  for (const char* bad :
+       {"", "2026-13-01T00:00:00Z", "yesterday", "2026-11-25T10:15:11Q", "2026-11-25T10:15:11."})
     EXPECT_THROW(parse_rfc3339(bad), Error) << bad;
 }
 }  // namespace

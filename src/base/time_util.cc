@@ -33,7 +33,8 @@ int64_t parse_rfc3339(const std::string& text) {
   auto bad = [&] {
     return Error(Errc::kUsage, "invalid time '" + text + "' (expected e.g. 2026-01-31T12:00:00Z)");
   };
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) < 6 ||
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s,
+                  &used) < 6 ||
       mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
     throw bad();
   size_t pos = static_cast<size_t>(used);
@@ -77,7 +78,8 @@ std::string format_pg_timestamp(int64_t unix_ns) {
   gmtime_r(&secs, &tm);
   char buf[64];
   size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%06d+00", static_cast<int>((unix_ns % 1000000000) / 1000));
+  std::snprintf(buf + n, sizeof buf - n, ".%06d+00",
+                static_cast<int>((unix_ns % 1000000000) / 1000));
   return buf;
 }
 

@@ -9,7 +9,7 @@
 namespace sr {
 
 int64_t now_ns();
-std::string format_rfc3339(int64_t unix_ns);     // "2026-11-25T09:15:27Z"
+std::string format_rfc3339(int64_t unix_ns);  // "2026-11-25T09:15:27Z"
 // Accepts RFC 3339 and PostgreSQL's output form: a 'T' or ' ' separator, fractional seconds,
 // and a zone of Z, +HH, +HH:MM or -HH:MM (none: UTC). Throws kUsage.
 int64_t parse_rfc3339(const std::string& text);

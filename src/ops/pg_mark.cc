@@ -29,7 +29,8 @@ std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
   for (const auto& t : targets) {
     repo::validate_stanza(t.stanza);
     sessions.push_back(pg::Session::connect(t.conninfo));
-    sysids.push_back(sessions.back()->value("SELECT system_identifier::text FROM pg_control_system()"));
+    sysids.push_back(
+        sessions.back()->value("SELECT system_identifier::text FROM pg_control_system()"));
   }
   // All connections are open: create the restore points together.
   std::vector<MarkRecord> out(targets.size());
@@ -56,16 +57,13 @@ std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
     if (e) std::rethrow_exception(e);
   for (const auto& r : out) {
     std::string key = mark_key(r.stanza, r.name);
-    json j = {{"name", r.name},
-              {"stanza", r.stanza},
-              {"lsn", r.lsn},
-              {"system_identifier", r.system_identifier},
-              {"time_ns", r.time_ns},
-              {"time", format_rfc3339(r.time_ns)}};
+    json j = {{"name", r.name},       {"stanza", r.stanza},
+              {"lsn", r.lsn},         {"system_identifier", r.system_identifier},
+              {"time_ns", r.time_ns}, {"time", format_rfc3339(r.time_ns)}};
     // A later mark of the same name replaces the record (as PostgreSQL replays to the first
     // restore point of a name, the record keeps the newest only to pick a recent enough backup).
-    repo.storage().put(key, repo::seal_envelope(repo.keys().meta_key, repo::EnvelopeKind::kMark, key,
-                                                as_bytes(j.dump())));
+    repo.storage().put(key, repo::seal_envelope(repo.keys().meta_key, repo::EnvelopeKind::kMark,
+                                                key, as_bytes(j.dump())));
   }
   return out;
 }

@@ -14,12 +14,12 @@
 
 #include "base/fs.h"
 #include "base/time_util.h"
+#include "ops/pg_mark.h"
 #include "pg/libpq_session.h"
 #include "pg/lsn.h"
 #include "pg/timeline_history.h"
 #include "repo/lock.h"
 #include "repo/wal_store.h"
-#include "ops/pg_mark.h"
 
 extern char** environ;
 
@@ -64,7 +64,8 @@ std::vector<PgBackup> pg_backups(repo::Repository& repo, const std::string& stan
     b.manifest = std::move(m);
     out.push_back(std::move(b));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.stop_ns < b.stop_ns; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.stop_ns < b.stop_ns; });
   return out;
 }
 
@@ -98,7 +99,8 @@ WalArchive load_archive(repo::WalStore& store, uint64_t segment_size) {
   for (const auto& name : history_names) {
     auto tli = static_cast<pg::TimelineId>(std::stoul(name.substr(0, 8), nullptr, 16));
     auto content = store.get(name);
-    if (content) a.histories[tli] = pg::TimelineHistory::parse(tli, std::string(as_chars(*content)));
+    if (content)
+      a.histories[tli] = pg::TimelineHistory::parse(tli, std::string(as_chars(*content)));
   }
   return a;
 }
@@ -153,8 +155,8 @@ pg::Lsn check_wal_chain(const WalArchive& a, const PgBackup& b, std::optional<pg
         present = next != a.segments.end() && next->second.count(s);
       }
       if (!present) {
+        // Missing before the newest archived segment: a gap, where replay would stop early.
         std::string name = pg::SegmentName{tli, s}.str(seg_size);
-        if (!end && !until && s > pg::segment_of(b.stop_lsn, seg_size)) break;  // end of archive
         throw Error(Errc::kNotFound,
                     "WAL segment " + name + " is missing from the repository: backup " +
                         b.manifest.id.substr(0, 8) + " needs the WAL from " + b.start_lsn.str() +
@@ -198,11 +200,13 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
   if (o.target_action != "promote" && o.target_action != "pause" && o.target_action != "shutdown")
     throw Error(Errc::kUsage, "--target-action must be promote, pause or shutdown");
   if (o.start && ::geteuid() == 0)
-    throw Error(Errc::kUsage, "--start: PostgreSQL does not run as root; run the restore as the "
-                              "database's OS user (the restored files belong to the user restoring)");
+    throw Error(Errc::kUsage,
+                "--start: PostgreSQL does not run as root; run the restore as the "
+                "database's OS user (the restored files belong to the user restoring)");
   if (o.password_file.empty())
-    throw Error(Errc::kUsage, "a PostgreSQL restore writes a restore_command that must read the password "
-                              "from a file: set STRONGROOM_PASSWORD_FILE (or --password-file)");
+    throw Error(Errc::kUsage,
+                "a PostgreSQL restore writes a restore_command that must read the password "
+                "from a file: set STRONGROOM_PASSWORD_FILE (or --password-file)");
 
   auto backups = pg_backups(repo, o.stanza);
   if (backups.empty())
@@ -211,8 +215,8 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
   std::optional<pg::Lsn> target_lsn;
   if (o.target_kind == "time") target_ns = parse_rfc3339(o.target_value);
   if (o.target_kind == "lsn") target_lsn = pg::Lsn::parse(o.target_value);
-  if (o.target_kind == "xid" &&
-      (o.target_value.empty() || o.target_value.find_first_not_of("0123456789") != std::string::npos))
+  if (o.target_kind == "xid" && (o.target_value.empty() || o.target_value.find_first_not_of(
+                                                               "0123456789") != std::string::npos))
     throw Error(Errc::kUsage, "--target-xid needs a transaction id (digits)");
   if (o.target_kind == "name" && o.target_value.empty())
     throw Error(Errc::kUsage, "--target-name needs a restore point name");
@@ -223,7 +227,9 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
     std::string id = repo.resolve_backup(o.backup);
     for (const auto& b : backups)
       if (b.manifest.id == id) chosen = &b;
-    if (!chosen) throw Error(Errc::kUsage, "backup " + id + " is not a PostgreSQL backup of stanza '" + o.stanza + "'");
+    if (!chosen)
+      throw Error(Errc::kUsage,
+                  "backup " + id + " is not a PostgreSQL backup of stanza '" + o.stanza + "'");
   } else {
     // A named restore point recorded by `strongroom mark` has an LSN; one created otherwise is
     // found by replaying from the earliest backup.
@@ -250,30 +256,35 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
                                        " finished before every backup of stanza '" + o.stanza +
                                        "' ended; no backup can recover to it");
     if (!chosen)
-      throw Error(Errc::kNotFound,
-                  "recovery target " + o.target_value + " is before the earliest backup of stanza '" +
-                      o.stanza + "', which ends at " +
-                      (target_ns ? format_rfc3339(backups.front().stop_ns) : backups.front().stop_lsn.str()));
+      throw Error(Errc::kNotFound, "recovery target " + o.target_value +
+                                       " is before the earliest backup of stanza '" + o.stanza +
+                                       "', which ends at " +
+                                       (target_ns ? format_rfc3339(backups.front().stop_ns)
+                                                  : backups.front().stop_lsn.str()));
   }
   if (target_ns && *target_ns < chosen->stop_ns)
-    throw Error(Errc::kUsage, "recovery target time is before backup " + chosen->manifest.id.substr(0, 8) +
-                                  " ended (" + format_rfc3339(chosen->stop_ns) + ")");
+    throw Error(Errc::kUsage, "recovery target time is before backup " +
+                                  chosen->manifest.id.substr(0, 8) + " ended (" +
+                                  format_rfc3339(chosen->stop_ns) + ")");
   if (target_lsn && *target_lsn < chosen->stop_lsn)
-    throw Error(Errc::kUsage, "recovery target LSN is before backup " + chosen->manifest.id.substr(0, 8) +
-                                  " ended (" + chosen->stop_lsn.str() + ")");
+    throw Error(Errc::kUsage, "recovery target LSN is before backup " +
+                                  chosen->manifest.id.substr(0, 8) + " ended (" +
+                                  chosen->stop_lsn.str() + ")");
 
   // WAL: continuous from the backup's start, through timeline switches.
   repo::WalStore store(repo, o.stanza);
   auto identity = store.identity();
   const json& pginfo = chosen->manifest.extra["pg"];
   if (identity && identity->system_identifier != pginfo.value("system_identifier", ""))
-    throw Error(Errc::kCorrupt, "backup " + chosen->manifest.id + " is of another cluster than stanza '" + o.stanza + "'");
+    throw Error(Errc::kCorrupt, "backup " + chosen->manifest.id +
+                                    " is of another cluster than stanza '" + o.stanza + "'");
   WalArchive archive = load_archive(store, chosen->segment_size);
   std::string final_tli;
   pg::Lsn covered = check_wal_chain(archive, *chosen, target_lsn, final_tli);
   if (target_lsn && *target_lsn > covered)
     throw Error(Errc::kNotFound, "recovery target LSN " + target_lsn->str() +
-                                     " is after the newest archived WAL (which ends at " + covered.str() + ")");
+                                     " is after the newest archived WAL (which ends at " +
+                                     covered.str() + ")");
 
   // Files.
   PgRestoreResult result;
@@ -291,12 +302,16 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
   std::string conf = "\n# Added by strongroom restore of backup " + chosen->manifest.id + "\n";
   conf += "restore_command = " + quote_conf(cmd) + "\n";
   conf += "recovery_target_timeline = 'latest'\n";
-  if (o.target_kind == "time") conf += "recovery_target_time = " + quote_conf(format_pg_timestamp(*target_ns)) + "\n";
-  if (o.target_kind == "lsn") conf += "recovery_target_lsn = " + quote_conf(target_lsn->str()) + "\n";
+  if (o.target_kind == "time")
+    conf += "recovery_target_time = " + quote_conf(format_pg_timestamp(*target_ns)) + "\n";
+  if (o.target_kind == "lsn")
+    conf += "recovery_target_lsn = " + quote_conf(target_lsn->str()) + "\n";
   if (o.target_kind == "xid") conf += "recovery_target_xid = " + quote_conf(o.target_value) + "\n";
-  if (o.target_kind == "name") conf += "recovery_target_name = " + quote_conf(o.target_value) + "\n";
+  if (o.target_kind == "name")
+    conf += "recovery_target_name = " + quote_conf(o.target_value) + "\n";
   if (o.target_kind == "immediate") conf += "recovery_target = 'immediate'\n";
-  if (!o.target_kind.empty()) conf += "recovery_target_action = " + quote_conf(o.target_action) + "\n";
+  if (!o.target_kind.empty())
+    conf += "recovery_target_action = " + quote_conf(o.target_action) + "\n";
   if (!o.archive) conf += "archive_mode = 'off'\n";
   append_text(dir + "/postgresql.auto.conf", conf);
   write_file_atomic(dir + "/recovery.signal", {});
@@ -305,17 +320,19 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
 
   // Start and wait for the target.
   std::string bin = o.pg_bin.empty()
-                        ? "/usr/lib/postgresql/" + std::to_string(pginfo.value("version", 150000) / 10000) + "/bin"
+                        ? "/usr/lib/postgresql/" +
+                              std::to_string(pginfo.value("version", 150000) / 10000) + "/bin"
                         : o.pg_bin;
   char sock_tmpl[] = "/tmp/strongroom-pg-XXXXXX";
   if (!::mkdtemp(sock_tmpl)) throw_errno("cannot create a socket directory");
   std::string sock = sock_tmpl;
   std::string port = std::to_string(o.port ? o.port : 5432);
   std::string opts = "-p " + port + " -k " + sock;
-  int rc = run_wait({bin + "/pg_ctl", "-D", dir, "-o", opts, "-l", dir + "/strongroom-start.log", "-w",
-                     "-t", "3600", "start"});
+  int rc = run_wait({bin + "/pg_ctl", "-D", dir, "-o", opts, "-l", dir + "/strongroom-start.log",
+                     "-w", "-t", "3600", "start"});
   if (rc != 0 && o.target_action != "shutdown")
-    throw Error(Errc::kIo, "the restored server did not start (see " + dir + "/strongroom-start.log)");
+    throw Error(Errc::kIo,
+                "the restored server did not start (see " + dir + "/strongroom-start.log)");
   std::string conninfo = "host=" + sock + " port=" + port + " dbname=postgres user=" +
                          std::string(::getenv("PGUSER") ? ::getenv("PGUSER") : "postgres");
   for (;;) {
@@ -337,8 +354,9 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
       }
     } catch (const Error&) {
       if (run_wait({bin + "/pg_ctl", "-D", dir, "status"}) != 0 && o.target_action != "shutdown")
-        throw Error(Errc::kIo, "the restored server stopped during recovery (see " + dir +
-                                   "/strongroom-start.log): the recovery target may not be reachable");
+        throw Error(Errc::kIo,
+                    "the restored server stopped during recovery (see " + dir +
+                        "/strongroom-start.log): the recovery target may not be reachable");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -5,8 +5,8 @@
 
 #include "base/json_util.h"
 #include "codec/compress.h"
-#include "repo/envelope.h"
 #include "pg/lsn.h"
+#include "repo/envelope.h"
 
 namespace sr::repo {
 
@@ -52,10 +52,12 @@ struct Opened {
 };
 
 Opened open_wal(const KeySet& keys, const std::string& key, ByteSpan stored) {
-  if (stored.size() < kHeader + codec::kSealOverhead || std::memcmp(stored.data(), kMagic, 4) != 0 ||
-      stored[4] != kVersion || stored[5] != kWrapAesGcm)
+  if (stored.size() < kHeader + codec::kSealOverhead ||
+      std::memcmp(stored.data(), kMagic, 4) != 0 || stored[4] != kVersion ||
+      stored[5] != kWrapAesGcm)
     throw Error(Errc::kCorrupt, key + " is damaged: not a strongroom WAL object");
-  Bytes k = codec::open(keys.data_key, stored.subspan(6, kHeader - 6), aad("key", key), key.c_str());
+  Bytes k =
+      codec::open(keys.data_key, stored.subspan(6, kHeader - 6), aad("key", key), key.c_str());
   codec::Key32 file_key;
   std::memcpy(file_key.data(), k.data(), 32);
   Bytes payload = codec::open(file_key, stored.subspan(kHeader), aad("wal", key), key.c_str());
@@ -73,15 +75,16 @@ Opened open_wal(const KeySet& keys, const std::string& key, ByteSpan stored) {
     if (data.size() != size) r.fail("size mismatch");
     o.content.assign(data.begin(), data.end());
   }
-  if (codec::sha256(o.content) != o.sha) throw Error(Errc::kCorrupt, key + " does not match its checksum");
+  if (codec::sha256(o.content) != o.sha)
+    throw Error(Errc::kCorrupt, key + " does not match its checksum");
   return o;
 }
 }  // namespace
 
 void validate_stanza(const std::string& stanza) {
   if (stanza.empty() || stanza.size() > 64 ||
-      stanza.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-          std::string::npos)
+      stanza.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
     throw Error(Errc::kUsage, "invalid stanza '" + stanza + "' (letters, digits, '_' and '-')");
 }
 
@@ -91,7 +94,8 @@ WalStore::WalStore(Repository& repo, std::string stanza) : repo_(repo), stanza_(
 
 std::string WalStore::object_key(const std::string& name) const {
   if (pg::is_history_file_name(name)) return "wal/" + stanza_ + "/history/" + name;
-  if (pg::is_archive_file_name(name)) return "wal/" + stanza_ + "/" + name.substr(0, 16) + "/" + name;
+  if (pg::is_archive_file_name(name))
+    return "wal/" + stanza_ + "/" + name.substr(0, 16) + "/" + name;
   throw Error(Errc::kUsage, "'" + name + "' is not a WAL segment or timeline history file name");
 }
 
@@ -122,9 +126,9 @@ PgInfo WalStore::check_identity(const PgInfo& info) {
               {"version", info.version},
               {"segment_size", info.segment_size}};
     try {
-      repo_.storage().put(key, seal_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key,
-                                             as_bytes(j.dump())),
-                          true);
+      repo_.storage().put(
+          key, seal_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key, as_bytes(j.dump())),
+          true);
       return info;
     } catch (const Error& e) {
       if (e.code() != Errc::kAlreadyExists) throw;
@@ -132,21 +136,26 @@ PgInfo WalStore::check_identity(const PgInfo& info) {
     }
   }
   if (known->system_identifier != info.system_identifier)
-    throw Error(Errc::kUsage, "stanza '" + stanza_ + "' of this repository belongs to the cluster with system identifier " +
-                                  known->system_identifier + ", not " + info.system_identifier +
-                                  " (use another --stanza for another cluster)");
+    throw Error(Errc::kUsage,
+                "stanza '" + stanza_ +
+                    "' of this repository belongs to the cluster with system identifier " +
+                    known->system_identifier + ", not " + info.system_identifier +
+                    " (use another --stanza for another cluster)");
   return *known;
 }
 
 WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content) {
   std::string key = object_key(name);
-  if (content.size() > kMaxWalFile) throw Error(Errc::kUsage, name + " is too large for a WAL file");
+  if (content.size() > kMaxWalFile)
+    throw Error(Errc::kUsage, name + " is too large for a WAL file");
   if (repo_.storage().stat(key)) {
     Opened existing = open_wal(repo_.keys(), key, repo_.storage().get(key));
     if (existing.sha != codec::sha256(content))
       throw Error(Errc::kAlreadyExists,
-                  "WAL file " + name + " is already in the repository with DIFFERENT content; refusing "
-                  "to overwrite it (is another cluster archiving into stanza '" + stanza_ + "'?)");
+                  "WAL file " + name +
+                      " is already in the repository with DIFFERENT content; refusing "
+                      "to overwrite it (is another cluster archiving into stanza '" +
+                      stanza_ + "'?)");
     return PushResult::kAlreadyStored;
   }
   try {
@@ -170,7 +179,9 @@ std::optional<Bytes> WalStore::get(const std::string& name) {
   return open_wal(repo_.keys(), key, raw).content;
 }
 
-bool WalStore::exists(const std::string& name) { return repo_.storage().stat(object_key(name)).has_value(); }
+bool WalStore::exists(const std::string& name) {
+  return repo_.storage().stat(object_key(name)).has_value();
+}
 
 void WalStore::list(const std::function<void(const std::string& name)>& visit) {
   repo_.storage().list("wal/" + stanza_ + "/", [&](const storage::ObjectInfo& o) {

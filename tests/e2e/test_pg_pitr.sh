@@ -104,20 +104,21 @@ note "latest ok"
 
 # Refusals, each before anything is written.
 expect_exit 6 "$SR" restore --repo "$REPO" --to "$T/r-early" --target-time 2000-01-01T00:00:00Z
-grep -q "before the earliest backup" "$T/last.err" || fail "no clear message for an early target"
+grep -q "before the earliest backup" "$ERR" || fail "no clear message for an early target"
 [[ ! -e $T/r-early ]] || fail "an early-target restore wrote files"
 STRONGROOM_PASSWORD=wrong STRONGROOM_PASSWORD_FILE= expect_exit 4 "$SR" restore --repo "$REPO" --to "$T/r-pw" --target-time "$END_TS"
 # A missing segment in a copy of the repository.
 cp -a "$REPO" "$T/repo2"
-seg=$(find "$T/repo2/wal" -name '0000000100000000000000*' | sort | sed -n 3p)
+seg=$(find "$T/repo2/wal" -name '0000000100000000000000??' | sort | tail -n 2 | head -n 1)
 rm "$seg"
-expect_exit 6 "$SR" restore --repo "$T/repo2" --to "$T/r-gap"
-grep -q "$(basename "$seg") is missing" "$T/last.err" || fail "the missing segment is not named: $(cat "$T/last.err")"
+full=$(json "print([b['id'] for b in d if b['type'] == 'postgres'][0])" "$T/backups.json")
+expect_exit 6 "$SR" restore --repo "$T/repo2" --to "$T/r-gap" --backup "$full"
+grep -q "$(basename "$seg") is missing" "$ERR" || fail "the missing segment is not named: $(cat "$ERR")"
 [[ ! -e $T/r-gap ]] || fail "a restore with a WAL gap wrote files"
 # Another cluster into the same stanza.
 DATA2=$T/pgdata2
 PORT2=$(pg_free_port)
 pg_start "$DATA2" "$PORT2"
 expect_exit 2 "$SR" backup --repo "$REPO" --pg-data "$DATA2" --pg-conn "host=127.0.0.1 port=$PORT2 user=postgres dbname=postgres"
-grep -q "belongs to the cluster with system identifier" "$T/last.err" || fail "another cluster not refused clearly"
+grep -q "belongs to the cluster with system identifier" "$ERR" || fail "another cluster not refused clearly"
 pass
