@@ -62,20 +62,52 @@ struct Slot {
   bool done = false;
   bool skip = false;
   bool reused = false;
-  bool failed = false;  // the worker threw; its error is rethrown by WorkerPool::wait
+  bool failed = false;          // the worker threw; its error is rethrown by WorkerPool::wait
+  bool block = false;           // read page by page (ops/block_file.h)
+  std::optional<Entry> parent;  // the parent's entry for a block file
 };
 
 [[noreturn]] void unreadable(const std::string& what) {
   throw Error(Errc::kSourceUnreadable, what + ": " + std::strerror(errno));
 }
 
+Fd open_source(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) unreadable("cannot open " + path);
+  return Fd(fd);
+}
+
+// The first block number of a relation segment file: "16384.2" starts 2 GiB into the relation.
+uint32_t segment_block_base(const std::string& path, uint32_t page_size) {
+  auto slash = path.rfind('/');
+  auto dot = path.find('.', slash == std::string::npos ? 0 : slash);
+  if (dot == std::string::npos) return 0;
+  uint32_t seg = static_cast<uint32_t>(std::strtoul(path.c_str() + dot + 1, nullptr, 10));
+  return seg * static_cast<uint32_t>((1ull << 30) / page_size);
+}
+
+// Reads a block-structured file page by page against its parent entry.
+void read_block(repo::Repository& repo, WorkerPool& pool, Counters* counters, Slot& slot,
+                const PageOptions& pages, const std::function<void(const std::string&)>& warn) {
+  Fd fd = open_source(slot.abs);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  try {
+    read_block_file(repo, pool, counters, fd.get(), slot.abs,
+                    segment_block_base(slot.abs, pages.page_size),
+                    slot.parent ? &*slot.parent : nullptr, pages, slot.entry, warn);
+  } catch (const Error& e) {
+    if (e.code() == Errc::kIo && std::string(e.what()).find("cannot read " + slot.abs) == 0)
+      throw Error(Errc::kSourceUnreadable, e.what());
+    throw;
+  }
+}
+
 // Reads one regular file into chunks (sparse regions as holes). Errors reading the source are
 // kSourceUnreadable (the file is skipped); anything else (the repository) aborts the backup.
 void read_file(ChunkPipeline& pipeline, Slot& slot) {
-  int fd = ::open(slot.abs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::open(slot.abs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) unreadable("cannot open " + slot.abs);
-  Fd guard(fd);
+  Fd guard = open_source(slot.abs);
+  int fd = guard.get();
   struct stat st;
   if (::fstat(fd, &st) != 0) unreadable("cannot stat " + slot.abs);
   if (!S_ISREG(st.st_mode))
@@ -167,8 +199,10 @@ struct Totals {
     if (e.kind != EntryKind::kFile) return;
     ++files;
     size += e.size;
-    for (const auto& c : e.chunks)
+    for (const auto& c : e.chunks) {
       if (!c.hole && seen.insert(c.id)) stored += c.stored_length;
+      if (c.has_delta && seen.insert(c.delta_id)) stored += c.delta_stored_length;
+    }
   }
 };
 }  // namespace
@@ -277,8 +311,10 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   if (parent_tree) advance_parent();
   // A parent's chunk list is reused only when every chunk is still indexed.
   auto chunks_present = [&](const Entry& p) {
-    return std::all_of(p.chunks.begin(), p.chunks.end(),
-                       [&](const ChunkRef& c) { return c.hole || repo.lookup(c.id).has_value(); });
+    return std::all_of(p.chunks.begin(), p.chunks.end(), [&](const ChunkRef& c) {
+      return c.hole || (repo.lookup(c.id).has_value() &&
+                        (!c.has_delta || repo.lookup(c.delta_id).has_value()));
+    });
   };
 
   // Emits finished entries from the front, in walk order. With `all`, waits for every entry.
@@ -352,10 +388,18 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
               pcur->ctime_ns == e.ctime_ns && pcur->inode == e.inode &&
               e.ctime_ns < parent->time_ns - kTimestampMarginNs && chunks_present(*pcur)) {
             e.chunks = pcur->chunks;
+            e.page_size = pcur->page_size;
+            e.page_hashes = pcur->page_hashes;
             slot->reused = true;
             if (options.counters) options.counters->bytes += e.size;
           } else {
             read = true;
+            if (options.block_file && options.block_file(e.path)) {
+              slot->block = true;
+              if (pcur && pcur->path == e.path && pcur->kind == EntryKind::kFile &&
+                  chunks_present(*pcur))
+                slot->parent = *pcur;
+            }
           }
         }
         slot->entry = std::move(e);
@@ -367,7 +411,10 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
         if (read) {
           file_pool.submit([&, slot] {
             try {
-              read_file(pipeline, *slot);
+              if (slot->block)
+                read_block(repo, chunk_pool, options.counters, *slot, options.pages, warn);
+              else
+                read_file(pipeline, *slot);
             } catch (const Error& err) {
               if (err.code() != Errc::kSourceUnreadable) {
                 std::lock_guard g(mu);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/block_file.h"
 #include "ops/chunk_pipeline.h"
 #include "repo/repository.h"
 #include "source/file_walker.h"
@@ -36,6 +37,10 @@ struct FilesBackupOptions {
   // The backup whose unchanged files are reused. Unset: the newest backup of the same type,
   // paths and host. Set to nullopt-in-optional (has_value() with an empty id): no parent.
   std::optional<repo::Manifest> parent;
+  // Files read page by page against the parent's block map (ops/block_file.h), e.g. PostgreSQL
+  // relation segments; `pages` configures it.
+  std::function<bool(const std::string& rel)> block_file;
+  PageOptions pages;
 };
 
 struct CommandBackupOptions {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <thread>
 
 #include "base/time_util.h"
@@ -95,6 +96,7 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
   info.segment_size = std::stoull(
       session->value("SELECT pg_size_bytes(current_setting('wal_segment_size'))::text"));
   bool checksums = session->value("SHOW data_checksums") == "on";
+  uint32_t page_size = static_cast<uint32_t>(std::stoul(session->value("SHOW block_size")));
 
   auto lock = repo::RepoLock::acquire(repo, "backup", false);
   repo::WalStore wal(repo, options.stanza);
@@ -132,6 +134,12 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
     fo.type = "postgres";
     fo.source = "postgres:" + options.stanza;
     fo.parent = parent ? *parent : repo::Manifest{};
+    fo.block_file = [](const std::string& rel) { return pg::DataDirFilter::is_relation_file(rel); };
+    fo.pages.page_size = page_size;
+    fo.pages.verify_checksums = checksums;
+    fo.pages.start_lsn = start_lsn.value;
+    codec::Key32 seed = codec::hmac_sha256(repo.keys().id_key, as_bytes("page hash seed"));
+    std::memcpy(&fo.pages.hash_seed, seed.data(), sizeof fo.pages.hash_seed);
     result = backup_files(repo, fo);
   } catch (...) {
     try {

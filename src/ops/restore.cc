@@ -130,6 +130,24 @@ void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last,
         throw Error(Errc::kCorrupt, "chunk " + to_hex(c.id) + " of " + f.entry.path +
                                         " is missing from the repository (run verify)");
       Bytes data = repo.read_blob(c.id, *loc);
+      if (data.size() != c.raw_length)
+        throw Error(Errc::kCorrupt,
+                    "chunk " + to_hex(c.id) + " of " + f.entry.path + " has the wrong length");
+      if (c.has_delta) {  // patch the changed pages into the base before writing it
+        auto dloc = repo.lookup(c.delta_id);
+        if (!dloc)
+          throw Error(Errc::kCorrupt, "delta chunk " + to_hex(c.delta_id) + " of " + f.entry.path +
+                                          " is missing from the repository (run verify)");
+        Bytes plain = repo.read_blob(c.delta_id, *dloc);
+        repo::Delta d = repo::decode_delta(plain, c.raw_length, "delta of " + f.entry.path);
+        size_t at = 0;
+        for (uint16_t p : d.pages) {
+          size_t off = size_t{p} * d.page_size;
+          size_t len = std::min<size_t>(d.page_size, data.size() - off);
+          std::memcpy(data.data() + off, d.data.data() + at, len);
+          at += len;
+        }
+      }
       pwrite_all(f.fd.get(), data, offset, f.entry.path);
       if (counters) counters->bytes += data.size();
     } else if (counters) {

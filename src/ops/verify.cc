@@ -131,7 +131,10 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
         repo::TreeReader tree(repo, m);
         while (auto e = tree.next())
           for (const auto& c : e->chunks)
-            if (!c.hole) check_chunk(c.id, "file " + e->path);
+            if (!c.hole) {
+              check_chunk(c.id, "file " + e->path);
+              if (c.has_delta) check_chunk(c.delta_id, "file " + e->path);
+            }
       }
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt && e.code() != Errc::kNotFound) throw;

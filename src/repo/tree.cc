@@ -4,6 +4,43 @@
 
 namespace sr::repo {
 
+Bytes encode_delta(uint32_t page_size, const std::vector<uint16_t>& pages, ByteSpan piece) {
+  ByteWriter w;
+  w.u32(page_size);
+  w.u32(static_cast<uint32_t>(pages.size()));
+  for (uint16_t p : pages) {
+    w.u8(static_cast<uint8_t>(p));
+    w.u8(static_cast<uint8_t>(p >> 8));
+  }
+  for (uint16_t p : pages) {
+    size_t off = size_t{p} * page_size;
+    size_t len = std::min<size_t>(page_size, piece.size() - off);
+    w.raw(piece.subspan(off, len));
+  }
+  return w.take();
+}
+
+Delta decode_delta(ByteSpan plaintext, uint32_t piece_length, const std::string& what) {
+  ByteReader r(plaintext, what);
+  Delta d;
+  d.page_size = r.u32();
+  if (d.page_size == 0 || d.page_size > (1u << 20)) r.fail("bad delta page size");
+  uint32_t n = r.u32();
+  if (n > 65536 || n > r.remaining() / 2) r.fail("bad delta page count");
+  d.pages.resize(n);
+  size_t expected = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint16_t p = static_cast<uint16_t>(r.u8() | r.u8() << 8);
+    uint64_t off = uint64_t{p} * d.page_size;
+    if (off >= piece_length || (i > 0 && p <= d.pages[i - 1])) r.fail("bad delta page number");
+    d.pages[i] = p;
+    expected += static_cast<size_t>(std::min<uint64_t>(d.page_size, piece_length - off));
+  }
+  d.data = r.raw(expected);
+  if (!r.done()) r.fail("trailing bytes in delta");
+  return d;
+}
+
 bool valid_relative_path(std::string_view path) {
   if (path.empty() || path.size() > 65535) return false;
   size_t start = 0;
@@ -47,10 +84,22 @@ void encode_entry(const Entry& e, ByteWriter& w) {
     case EntryKind::kFile:
       w.varint(e.chunks.size());
       for (const auto& c : e.chunks) {
-        w.u8(c.hole ? 1 : 0);
+        w.u8(c.hole ? 1 : c.has_delta ? 2 : 0);
         if (!c.hole) w.raw(c.id);
         w.varint(c.raw_length);
         if (!c.hole) w.varint(c.stored_length);
+        if (c.has_delta) {
+          w.raw(c.delta_id);
+          w.varint(c.delta_raw_length);
+          w.varint(c.delta_stored_length);
+          w.varint(c.delta_pages.size());
+          for (uint16_t p : c.delta_pages) w.varint(p);
+        }
+      }
+      w.varint(e.page_size);
+      if (e.page_size) {
+        w.varint(e.page_hashes.size());
+        for (uint64_t h : e.page_hashes) w.u64(h);
       }
       break;
     case EntryKind::kSymlink:
@@ -93,9 +142,10 @@ Entry decode_entry(ByteSpan record, const std::string& what) {
       e.chunks.resize(static_cast<size_t>(n));
       uint64_t total = 0;
       for (auto& c : e.chunks) {
-        uint8_t hole = r.u8();
-        if (hole > 1) r.fail("bad chunk reference");
-        c.hole = hole == 1;
+        uint8_t kind = r.u8();
+        if (kind > 2) r.fail("bad chunk reference");
+        c.hole = kind == 1;
+        c.has_delta = kind == 2;
         if (!c.hole) std::memcpy(c.id.data(), r.raw(32).data(), 32);
         uint64_t raw = r.varint();
         if (raw > UINT32_MAX) r.fail("chunk too large");
@@ -105,9 +155,32 @@ Entry decode_entry(ByteSpan record, const std::string& what) {
           if (stored > UINT32_MAX) r.fail("chunk too large");
           c.stored_length = static_cast<uint32_t>(stored);
         }
+        if (c.has_delta) {
+          std::memcpy(c.delta_id.data(), r.raw(32).data(), 32);
+          uint64_t draw = r.varint(), dstored = r.varint(), np = r.varint();
+          if (draw > UINT32_MAX || dstored > UINT32_MAX || np > 65536 || np > r.remaining())
+            r.fail("bad delta reference");
+          c.delta_raw_length = static_cast<uint32_t>(draw);
+          c.delta_stored_length = static_cast<uint32_t>(dstored);
+          c.delta_pages.resize(static_cast<size_t>(np));
+          for (auto& p : c.delta_pages) {
+            uint64_t v = r.varint();
+            if (v > UINT16_MAX) r.fail("bad delta page");
+            p = static_cast<uint16_t>(v);
+          }
+        }
         total += c.raw_length;
       }
       if (total != e.size) r.fail("chunk lengths do not add up to the file size");
+      uint64_t page_size = r.varint();
+      if (page_size > (1u << 20)) r.fail("bad page size");
+      e.page_size = static_cast<uint32_t>(page_size);
+      if (e.page_size) {
+        uint64_t n = r.varint();
+        if (n > r.remaining() / 8) r.fail("bad block map");
+        e.page_hashes.resize(static_cast<size_t>(n));
+        for (auto& h : e.page_hashes) h = r.u64();
+      }
       break;
     }
     case EntryKind::kSymlink:

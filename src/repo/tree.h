@@ -30,11 +30,18 @@ enum class EntryKind : uint8_t {
   kBlockDev = 7
 };
 
+// A piece of a file: a chunk, a hole, or (block-structured files) a base chunk with a delta
+// chunk holding the pages that changed since the base was stored.
 struct ChunkRef {
   codec::ChunkId id{};
   uint32_t raw_length = 0;
   uint32_t stored_length = 0;
   bool hole = false;  // a hole of raw_length bytes (sparse file): no chunk
+  // Delta (only with a base chunk): its chunk and the page numbers (within this piece) it holds.
+  bool has_delta = false;
+  codec::ChunkId delta_id{};
+  uint32_t delta_raw_length = 0, delta_stored_length = 0;
+  std::vector<uint16_t> delta_pages;
 };
 
 struct Entry {
@@ -48,7 +55,21 @@ struct Entry {
   uint64_t size = 0;
   std::string link_target;  // symlink target, or hardlink: path of the first link
   std::vector<ChunkRef> chunks;
+  // Block-structured files (PostgreSQL relations): a keyed 64-bit hash of every page, which
+  // the next backup compares to find changed pages without reading the repository.
+  uint32_t page_size = 0;  // 0: no block map
+  std::vector<uint64_t> page_hashes;
 };
+
+// A delta chunk's plaintext: u32 page size | u32 count | count × u16 page number (ascending) |
+// the pages. decode_delta checks it against the piece it patches (raw_length bytes).
+Bytes encode_delta(uint32_t page_size, const std::vector<uint16_t>& pages, ByteSpan piece);
+struct Delta {
+  uint32_t page_size = 0;
+  std::vector<uint16_t> pages;
+  ByteSpan data;  // pages back to back, into the decoded buffer
+};
+Delta decode_delta(ByteSpan plaintext, uint32_t piece_length, const std::string& what);
 
 bool valid_relative_path(std::string_view path);
 // Orders paths component by component (as a sorted depth-first walk visits them).

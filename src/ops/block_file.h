@@ -1,0 +1,39 @@
+// ops/block_file.h: backing up block-structured files (PostgreSQL relation segments) page by page.
+//
+// A file is read in pieces of 128 pages (1 MiB with 8 KiB pages), each stored as one
+// content-addressed chunk, and every page gets a keyed 64-bit hash (the block map, kept in the
+// tree entry). The next backup of a changed file compares page hashes with its parent's map:
+//   - a piece whose pages are all unchanged reuses the parent's reference (nothing is stored);
+//   - a piece with a few changed pages keeps the parent's base chunk and stores one delta chunk
+//     with every page that differs from that base (the parent's delta pages plus the new ones),
+//     so restores apply at most one delta per piece, however long the chain of incrementals;
+//   - a piece with more than half of its pages changed is stored whole again (a new base).
+// Memory: one piece per file in flight plus the block map (8 bytes per page).
+// With checksums, every page's checksum is verified while reading; a failing page is re-read
+// (a write may have torn it), and one whose LSN is at or after the backup's start is accepted
+// (WAL replay rewrites it); others are reported with file and block.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "ops/chunk_pipeline.h"
+#include "repo/tree.h"
+
+namespace sr::ops {
+
+struct PageOptions {
+  uint32_t page_size = 8192;
+  bool verify_checksums = false;
+  uint64_t start_lsn = 0;  // pages newer than this are being rewritten by WAL replay
+  uint64_t hash_seed = 0;  // keyed page hashes (from the repository's id key)
+};
+
+// Reads `fd` (the file `path`) into `out` (chunks, page_size, page_hashes, size). `parent` is the
+// same file's entry in the parent backup, if any. Checksum failures go to `warn`.
+void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counters, int fd,
+                     const std::string& path, uint32_t segment_block_base,
+                     const repo::Entry* parent, const PageOptions& options, repo::Entry& out,
+                     const std::function<void(const std::string&)>& warn);
+
+}  // namespace sr::ops

@@ -1,0 +1,59 @@
+#include "pg/page.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sr::pg {
+
+namespace {
+constexpr int kSums = 32;
+constexpr uint32_t kPrime = 16777619;
+constexpr uint32_t kBase[kSums] = {
+    0x5B1F36E9, 0xB8525960, 0x02AB50AA, 0x1DE66D2A, 0x79FF467A, 0x9BB9F8A3, 0x217E7CD2, 0x83E13D2C,
+    0xF8D4474F, 0xE39EB970, 0x42C6AE16, 0x993216FA, 0x7B093B5D, 0x98DAFF3C, 0xF718902A, 0x0B1C9CDB,
+    0xE58F764B, 0x187636BC, 0x5D7B3BB1, 0xE73DE7DE, 0x92BEC979, 0xCCA6C0B2, 0x304A0979, 0x85AA43D4,
+    0x783125BB, 0x6CA8EAA2, 0xE407EAC6, 0x4B5CFC3E, 0x9FBF8C76, 0x15CA20BE, 0xF2CA9FD3, 0x959BD756};
+
+inline uint32_t mix(uint32_t sum, uint32_t value) {
+  uint32_t t = sum ^ value;
+  return t * kPrime ^ (t >> 17);
+}
+
+inline uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
+}  // namespace
+
+uint16_t page_checksum(ByteSpan page, uint32_t block_number) {
+  uint32_t sums[kSums];
+  std::memcpy(sums, kBase, sizeof sums);
+  const size_t words = page.size() / 4;
+  for (size_t row = 0; row < words / kSums; ++row)
+    for (int j = 0; j < kSums; ++j) {
+      size_t w = row * kSums + static_cast<size_t>(j);
+      uint32_t v = load_le32(page.data() + 4 * w);
+      if (w == 2) v &= 0xffff0000u;  // pd_checksum (bytes 8-9) counts as zero
+      sums[j] = mix(sums[j], v);
+    }
+  for (int round = 0; round < 2; ++round)
+    for (int j = 0; j < kSums; ++j) sums[j] = mix(sums[j], 0);
+  uint32_t result = 0;
+  for (int j = 0; j < kSums; ++j) result ^= sums[j];
+  result ^= block_number;
+  return static_cast<uint16_t>(result % 65535 + 1);
+}
+
+uint16_t page_stored_checksum(ByteSpan page) { return le16(page.data() + 8); }
+
+uint64_t page_lsn(ByteSpan page) {
+  // pd_lsn is {uint32 xlogid; uint32 xrecoff}, each in native (little-endian) order.
+  return uint64_t{load_le32(page.data())} << 32 | load_le32(page.data() + 4);
+}
+
+bool page_is_new(ByteSpan page) { return le16(page.data() + 14) == 0; }
+
+bool page_checksum_ok(ByteSpan page, uint32_t block_number) {
+  if (page_is_new(page))
+    return std::all_of(page.begin(), page.end(), [](uint8_t b) { return b == 0; });
+  return page_checksum(page, block_number) == page_stored_checksum(page);
+}
+
+}  // namespace sr::pg
