@@ -44,6 +44,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=../tests/pg/pglib.sh
 source "$PROJECT_DIR/tests/pg/pglib.sh"
+trap pg_cleanup EXIT # sourcing made a run dir; replaced by cleanup() once the work dir exists
 
 SCALE=100
 PGBENCH_SECONDS=60

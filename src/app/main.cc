@@ -2,6 +2,7 @@
 // the capability each command needs, calls one ops:: function and prints the result. The only
 // place where an Error becomes an exit code.
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "ops/restore.h"
 #include "ops/verify.h"
 #include "ops/wal_archive.h"
+#include "ops/wal_stream.h"
 #include "repo/lock.h"
 
 using nlohmann::json;
@@ -76,6 +78,7 @@ void print_json(const json& j) { std::cout << j.dump(2) << std::endl; }
 
 int cmd_init(const Common& c, int level) {
   std::string url = repo_url(c);
+  if (!c.password_file.empty()) ::setenv("STRONGROOM_PASSWORD_FILE", c.password_file.c_str(), 1);
   std::string pw = read_password("STRONGROOM", "New repository password: ", true);
   repo::InitOptions opts;
   opts.compression_level = level;
@@ -383,6 +386,31 @@ int cmd_mark(const Common& c, const std::string& name, const std::vector<std::st
   return 0;
 }
 
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop = true; }
+
+int cmd_stream(const Common& c, const std::string& conn, const std::string& slot, bool sync) {
+  if (conn.empty()) throw Error(Errc::kUsage, "stream needs --pg-conn");
+  auto repo = open_repo(c);
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ops::StreamOptions o;
+  o.stanza = c.stanza;
+  o.conninfo = conn;
+  if (conn.find("application_name") == std::string::npos)
+    o.conninfo += " application_name=strongroom";
+  o.slot = slot;
+  o.synchronous = sync;
+  o.stop = &g_stop;
+  o.log = [](const std::string& m) {
+    std::fprintf(stderr, "%s strongroom stream: %s\n", format_rfc3339(now_ns()).c_str(), m.c_str());
+  };
+  ops::stream_wal(*repo, o);
+  return 0;
+}
+
 int cmd_key_add(const Common& c) {
   auto repo = open_repo(c);
   std::string pw = read_password("STRONGROOM_NEW", "New password for the key slot: ", true);
@@ -528,6 +556,25 @@ int run(int argc, char** argv) {
   mark->add_option("--stanza", mark_stanzas,
                    "Stanza of each --pg-conn, in the same order (default main)");
   mark->callback([&] { result = cmd_mark(common, mark_name, mark_conns, mark_stanzas); });
+
+  std::string stream_conn, stream_slot = "strongroom";
+  bool stream_sync = false;
+  auto* stream = app.add_subcommand(
+      "stream",
+      "Stream WAL into the repository over a replication slot (RPO <= 1 s; 0 with --synchronous)");
+  add_repo_option(stream, common, false);
+  stream
+      ->add_option("--pg-conn", stream_conn,
+                   "Connection string of the server (a replication connection is made)")
+      ->required();
+  stream->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")
+      ->capture_default_str();
+  stream->add_option("--slot", stream_slot, "Physical replication slot (created if missing)")
+      ->capture_default_str();
+  stream->add_flag("--synchronous", stream_sync,
+                   "Acknowledge WAL only once durable in the repository; name application_name "
+                   "'strongroom' in synchronous_standby_names for RPO = 0");
+  stream->callback([&] { result = cmd_stream(common, stream_conn, stream_slot, stream_sync); });
 
   std::string wal_path, wal_name, wal_dest;
   auto* wal_push = app.add_subcommand(

@@ -85,10 +85,6 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
   if (session->value("SELECT pg_is_in_recovery()::text") == "true")
     throw Error(Errc::kUnsupported,
                 "the server at " + session->describe() + " is a standby; back up the primary");
-  if (session->value("SHOW archive_mode") == "off")
-    throw Error(Errc::kUsage,
-                "archive_mode is off: set archive_mode = on and archive_command = "
-                "'strongroom wal-push … %p' so the backup's WAL reaches the repository");
   repo::PgInfo info;
   info.system_identifier =
       session->value("SELECT system_identifier::text FROM pg_control_system()");
@@ -148,9 +144,10 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
     }
     throw;
   }
-  // wait_for_archive: returns once the stop segment has been archived.
+  // Without wait_for_archive: the WAL may arrive through archive_command or `strongroom
+  // stream`; the repository itself is checked below, with a deadline and a clear error.
   auto stop = session->query(
-      "SELECT lsn::text, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(true)");
+      "SELECT lsn::text, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(false)");
   pg::Lsn stop_lsn = pg::Lsn::parse(*stop[0][0]);
   std::string stop_wal = *stop[0][1];
   std::string label_file = stop[0][2].value_or("");

@@ -96,6 +96,10 @@ WalArchive load_archive(repo::WalStore& store, uint64_t segment_size) {
     else if (pg::is_history_file_name(name))
       history_names.push_back(name);
   });
+  store.list_streamed([&](const std::string& name) {  // streamed, not yet complete segments
+    if (auto s = pg::parse_segment_name(name, segment_size))
+      a.segments[s->timeline].insert(s->segno);
+  });
   for (const auto& name : history_names) {
     auto tli = static_cast<pg::TimelineId>(std::stoul(name.substr(0, 8), nullptr, 16));
     auto content = store.get(name);

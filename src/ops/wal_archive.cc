@@ -53,7 +53,10 @@ WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const 
 bool wal_get(repo::Repository& repo, const std::string& stanza, const std::string& name,
              const std::string& dest) {
   repo::WalStore store(repo, stanza);
-  auto content = store.get(name);
+  auto identity = store.identity();
+  // A segment still being streamed is served from its increments, zero-padded (RPO < 1 s).
+  auto content = store.get_segment_or_partial(
+      name, identity && identity->segment_size ? identity->segment_size : pg::kDefaultSegmentSize);
   if (!content) return false;
   std::string tmp = dest + ".strongroom-" + random_hex(6);
   {

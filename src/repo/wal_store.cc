@@ -1,7 +1,10 @@
 #include "repo/wal_store.h"
 
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "base/json_util.h"
 #include "codec/compress.h"
@@ -165,6 +168,75 @@ WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content) {
     return push(name, content);  // raced with another push of the same file: compare
   }
   return PushResult::kStored;
+}
+
+namespace {
+std::string increment_prefix(const std::string& stanza, const std::string& segment) {
+  return "wal/" + stanza + "/" + segment.substr(0, 16) + "/" + segment + ".inc.";
+}
+}  // namespace
+
+void WalStore::push_increment(const std::string& segment, uint32_t offset, ByteSpan data) {
+  if (!pg::is_segment_file_name(segment))
+    throw Error(Errc::kUsage, segment + " is not a WAL segment name");
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08x", offset);
+  std::string key = increment_prefix(stanza_, segment) + hex;
+  try {
+    repo_.storage().put(key, seal_wal(repo_.keys(), key, data), true);
+  } catch (const Error& e) {
+    if (e.code() != Errc::kAlreadyExists) throw;
+    // The same increment again (a restart): it must hold the same bytes.
+    Opened existing = open_wal(repo_.keys(), key, repo_.storage().get(key));
+    if (existing.sha != codec::sha256(data))
+      throw Error(Errc::kAlreadyExists, "streamed WAL " + segment + " at offset " + hex +
+                                            " differs from what the repository holds");
+  }
+}
+
+Bytes WalStore::assemble_increments(const std::string& segment) {
+  std::map<uint32_t, std::string> parts;
+  std::string prefix = increment_prefix(stanza_, segment);
+  repo_.storage().list(prefix, [&](const storage::ObjectInfo& o) {
+    std::string off = o.key.substr(prefix.size());
+    if (off.size() == 8 && off.find_first_not_of("0123456789abcdef") == std::string::npos)
+      parts[static_cast<uint32_t>(std::stoul(off, nullptr, 16))] = o.key;
+  });
+  Bytes out;
+  for (const auto& [offset, key] : parts) {
+    if (offset != out.size()) break;  // a gap: the contiguous prefix ends here
+    Opened o = open_wal(repo_.keys(), key, repo_.storage().get(key));
+    out.insert(out.end(), o.content.begin(), o.content.end());
+  }
+  return out;
+}
+
+void WalStore::remove_increments(const std::string& segment) {
+  std::vector<std::string> keys;
+  repo_.storage().list(increment_prefix(stanza_, segment),
+                       [&](const storage::ObjectInfo& o) { keys.push_back(o.key); });
+  for (const auto& k : keys) repo_.storage().remove(k);
+}
+
+void WalStore::list_streamed(const std::function<void(const std::string& segment)>& visit) {
+  std::set<std::string> segments;
+  repo_.storage().list("wal/" + stanza_ + "/", [&](const storage::ObjectInfo& o) {
+    auto pos = o.key.find(".inc.");
+    if (pos == std::string::npos || pos < 24) return;
+    std::string seg = o.key.substr(pos - 24, 24);
+    if (pg::is_segment_file_name(seg)) segments.insert(seg);
+  });
+  for (const auto& s : segments) visit(s);
+}
+
+std::optional<Bytes> WalStore::get_segment_or_partial(const std::string& name,
+                                                      uint64_t segment_size) {
+  if (auto full = get(name)) return full;
+  if (!pg::is_segment_file_name(name)) return std::nullopt;
+  Bytes partial = assemble_increments(name);
+  if (partial.empty()) return std::nullopt;
+  partial.resize(static_cast<size_t>(segment_size), 0);
+  return partial;
 }
 
 std::optional<Bytes> WalStore::get(const std::string& name) {

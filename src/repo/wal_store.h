@@ -42,6 +42,20 @@ class WalStore {
   // Visits every stored WAL segment and history file name of the stanza.
   void list(const std::function<void(const std::string& name)>& visit);
 
+  // WAL streaming stores a segment in increments until it is complete:
+  //   wal/<stanza>/<prefix>/<segment>.inc.<offset, 8 hex>   bytes [offset, offset + size)
+  // Each increment is a WAL object of its own (same format); once the whole segment is pushed
+  // the streamer removes them (its own objects, like a lock).
+  void push_increment(const std::string& segment, uint32_t offset, ByteSpan data);
+  // The segment's bytes from offset 0 as far as the increments are contiguous (empty if none).
+  Bytes assemble_increments(const std::string& segment);
+  void remove_increments(const std::string& segment);
+  // Segments that have increments (streamed, not yet complete).
+  void list_streamed(const std::function<void(const std::string& segment)>& visit);
+  // A full segment, or a streamed partial one zero-padded to the segment size (as PostgreSQL's
+  // restore_command expects); nullopt when neither exists.
+  std::optional<Bytes> get_segment_or_partial(const std::string& name, uint64_t segment_size);
+
   std::string object_key(const std::string& name) const;
   const std::string& stanza() const { return stanza_; }
 
