@@ -1,6 +1,7 @@
 // app/main.cc: the strongroom command line. Parses options (CLI11), opens the repository with
 // the capability each command needs, calls one ops:: function and prints the result. The only
 // place where an Error becomes an exit code.
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/terminal.h"
+#include "base/fs.h"
 #include "base/time_util.h"
 #include "ops/backup.h"
 #include "ops/pg_backup.h"
@@ -31,6 +33,7 @@ namespace {
 struct Common {
   std::string repo;
   std::string password_file;
+  std::string key_file;
   std::string stanza = "main";
   bool json = false;
 };
@@ -44,6 +47,20 @@ std::string password_file_path(const Common& c) {
   char buf[PATH_MAX];
   if (!::realpath(f.c_str(), buf)) throw Error(Errc::kUsage, "cannot find the password file " + f);
   return buf;
+}
+
+std::string absolute(const std::string& f) {
+  char buf[PATH_MAX];
+  if (!::realpath(f.c_str(), buf)) throw Error(Errc::kUsage, "cannot find " + f);
+  return buf;
+}
+
+// --key-file / STRONGROOM_KEY_FILE, as an absolute path; "" if none.
+std::string key_file_path(const Common& c) {
+  std::string f = c.key_file;
+  if (f.empty())
+    if (const char* e = std::getenv("STRONGROOM_KEY_FILE"); e && *e) f = e;
+  return f.empty() ? "" : absolute(f);
 }
 
 std::string self_exe() {
@@ -61,6 +78,17 @@ std::string repo_url(const Common& c) {
 
 std::unique_ptr<repo::Repository> open_repo(const Common& c) {
   std::string url = repo_url(c);
+  if (std::string kf = key_file_path(c); !kf.empty()) {
+    Bytes raw;
+    try {
+      raw = read_file(kf);
+    } catch (const Error&) {
+      throw Error(Errc::kUsage, "cannot read the key file " + kf);
+    }
+    std::string secret(as_chars(raw));
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    return repo::Repository::open(url, repo::Credential{secret, true});
+  }
   if (!c.password_file.empty()) ::setenv("STRONGROOM_PASSWORD_FILE", c.password_file.c_str(), 1);
   std::string pw = read_password("STRONGROOM", "Repository password: ", false);
   return repo::Repository::open(url, pw);
@@ -71,6 +99,9 @@ void add_repo_option(CLI::App* cmd, Common& c, bool with_json) {
                   "Repository URL: a path or file:///path (env STRONGROOM_REPOSITORY)");
   cmd->add_option("--password-file", c.password_file,
                   "File holding the repository password (env STRONGROOM_PASSWORD_FILE)");
+  cmd->add_option("--key-file", c.key_file,
+                  "Key file made by `key add --new-key-file` (env STRONGROOM_KEY_FILE): for "
+                  "machines, opens without key stretching");
   if (with_json) cmd->add_flag("--json", c.json, "Print machine-readable JSON");
 }
 
@@ -228,7 +259,8 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
     char buf[PATH_MAX];
     if (::realpath(o.repo_url.c_str(), buf)) o.repo_url = buf;
   }
-  o.password_file = password_file_path(c);
+  o.key_file = key_file_path(c);
+  if (o.key_file.empty()) o.password_file = password_file_path(c);
   o.self_exe = self_exe();
   ops::Counters counters;
   o.counters = &counters;
@@ -411,8 +443,28 @@ int cmd_stream(const Common& c, const std::string& conn, const std::string& slot
   return 0;
 }
 
-int cmd_key_add(const Common& c) {
+int cmd_key_add(const Common& c, const std::string& new_key_file) {
   auto repo = open_repo(c);
+  if (!new_key_file.empty()) {
+    std::string secret = repo::generate_key_file_secret();
+    Fd fd(::open(new_key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) throw_errno("cannot create the key file " + new_key_file + " (it must not exist)");
+    write_all(fd.get(), as_bytes(secret + "\n"), new_key_file);
+    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + new_key_file);
+    std::string id;
+    try {
+      id = repo::add_key_slot(repo->storage(), repo->keys(), repo::Credential{secret, true});
+    } catch (...) {
+      ::unlink(new_key_file.c_str());
+      throw;
+    }
+    if (c.json)
+      print_json({{"id", id}, {"key_file", new_key_file}});
+    else
+      std::cout << "added key slot " << id << ", opened by the key file " << new_key_file
+                << " (keep it secret: it opens the repository)\n";
+    return 0;
+  }
   std::string pw = read_password("STRONGROOM_NEW", "New password for the key slot: ", true);
   std::string id = repo::add_key_slot(repo->storage(), repo->keys(), pw);
   if (c.json)
@@ -606,7 +658,11 @@ int run(int argc, char** argv) {
                           "Add a key slot (new password from STRONGROOM_NEW_PASSWORD_FILE, "
                           "STRONGROOM_NEW_PASSWORD or a prompt)");
   add_repo_option(key_add, common, true);
-  key_add->callback([&] { result = cmd_key_add(common); });
+  std::string new_key_file;
+  key_add->add_option(
+      "--new-key-file", new_key_file,
+      "Create this key file (random, mode 0600) and a slot it opens, instead of a password slot");
+  key_add->callback([&] { result = cmd_key_add(common, new_key_file); });
   auto* key_list = key->add_subcommand("list", "List the key slots");
   add_repo_option(key_list, common, true);
   key_list->callback([&] { result = cmd_key_list(common); });

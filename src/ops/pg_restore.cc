@@ -207,10 +207,10 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
     throw Error(Errc::kUsage,
                 "--start: PostgreSQL does not run as root; run the restore as the "
                 "database's OS user (the restored files belong to the user restoring)");
-  if (o.password_file.empty())
+  if (o.password_file.empty() && o.key_file.empty())
     throw Error(Errc::kUsage,
-                "a PostgreSQL restore writes a restore_command that must read the password "
-                "from a file: set STRONGROOM_PASSWORD_FILE (or --password-file)");
+                "a PostgreSQL restore writes a restore_command that must read the password from a "
+                "file: set STRONGROOM_PASSWORD_FILE (or --password-file, or use --key-file)");
 
   auto backups = pg_backups(repo, o.stanza);
   if (backups.empty())
@@ -301,8 +301,10 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
   mkdirs(dir + "/pg_wal/archive_status", 0700);
 
   std::string cmd = shell_quote(o.self_exe) + " wal-get --repo " + shell_quote(o.repo_url) +
-                    " --stanza " + shell_quote(o.stanza) + " --password-file " +
-                    shell_quote(o.password_file) + " %f %p";
+                    " --stanza " + shell_quote(o.stanza) +
+                    (o.key_file.empty() ? " --password-file " + shell_quote(o.password_file)
+                                        : " --key-file " + shell_quote(o.key_file)) +
+                    " %f %p";
   std::string conf = "\n# Added by strongroom restore of backup " + chosen->manifest.id + "\n";
   conf += "restore_command = " + quote_conf(cmd) + "\n";
   conf += "recovery_target_timeline = 'latest'\n";

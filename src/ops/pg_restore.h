@@ -27,7 +27,7 @@ struct PgRestoreOptions {
   bool start = false;
   int port = 0;
   bool archive = false;  // keep archive_mode of the restored configuration
-  std::string repo_url, password_file, self_exe, pg_bin;
+  std::string repo_url, password_file, key_file, self_exe, pg_bin;
   Counters* counters = nullptr;
 };
 

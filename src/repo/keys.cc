@@ -43,11 +43,31 @@ static codec::Key32 key_from(const json& j, const char* name) {
   return k;
 }
 
+std::string generate_key_file_secret() { return base64_encode(random_bytes(32)); }
+
+namespace {
+codec::Key32 key_file_wrap(const std::string& secret, ByteSpan salt) {
+  Bytes raw = base64_decode(secret);
+  if (raw.size() != 32)
+    throw Error(Errc::kUsage, "the key file does not hold a strongroom key (32 bytes, base64)");
+  codec::Key32 k;
+  std::copy(raw.begin(), raw.end(), k.begin());
+  return codec::hmac_sha256(k, salt);
+}
+}  // namespace
+
 std::string add_key_slot(storage::Storage& storage, const KeySet& keys, std::string_view password,
                          const codec::ScryptParams& params) {
+  return add_key_slot(storage, keys, Credential{std::string(password), false}, params);
+}
+
+std::string add_key_slot(storage::Storage& storage, const KeySet& keys,
+                         const Credential& credential, const codec::ScryptParams& params) {
   std::string id = random_hex(16);
   Bytes salt = random_bytes(32);
-  codec::Key32 wrap = codec::derive_password_key(password, salt, params);
+  codec::Key32 wrap = credential.key_file
+                          ? key_file_wrap(credential.secret, salt)
+                          : codec::derive_password_key(credential.secret, salt, params);
   json secret = {{"id_key", base64_encode(keys.id_key)},
                  {"meta_key", base64_encode(keys.meta_key)},
                  {"data_key", base64_encode(keys.data_key)},
@@ -56,7 +76,7 @@ std::string add_key_slot(storage::Storage& storage, const KeySet& keys, std::str
   Bytes sealed = codec::seal(wrap, as_bytes(plain), as_bytes(slot_aad(id)));
   std::fill(plain.begin(), plain.end(), '\0');
   json slot = {{"version", 1},
-               {"kdf", "scrypt"},
+               {"kdf", credential.key_file ? "key" : "scrypt"},
                {"n", params.n},
                {"r", params.r},
                {"p", params.p},
@@ -82,6 +102,21 @@ static json load_slot(storage::Storage& storage, const std::string& key) {
 
 std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
                                               std::string_view password) {
+  return open_key_slots(storage, Credential{std::string(password), false});
+}
+
+std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
+                                              const Credential& credential) {
+  if (credential.key_file) {  // a clear error for a file that is not a key file at all
+    Bytes raw;
+    try {
+      raw = base64_decode(credential.secret);
+    } catch (const Error&) {
+    }
+    if (raw.size() != 32)
+      throw Error(Errc::kUsage,
+                  "the key file does not hold a strongroom key (made by `key add --new-key-file`)");
+  }
   std::vector<std::string> slots;
   storage.list("keys/", [&](const storage::ObjectInfo& o) { slots.push_back(o.key); });
   if (slots.empty())
@@ -95,7 +130,14 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
     Bytes sealed;
     try {
       json slot = load_slot(storage, key);
-      if (slot.at("kdf") != "scrypt") throw Error(Errc::kCorrupt, "unknown kdf");
+      std::string kdf = slot.at("kdf").get<std::string>();
+      if (kdf != "scrypt" && kdf != "key") throw Error(Errc::kCorrupt, "unknown kdf");
+      if ((kdf == "key") != credential.key_file) continue;  // a slot for the other kind of secret
+      if (kdf == "key") {
+        wrap = key_file_wrap(credential.secret, base64_decode(slot.at("salt").get<std::string>()));
+        sealed = base64_decode(slot.at("sealed").get<std::string>());
+        goto try_open;
+      }
       codec::ScryptParams p{json_int<uint64_t>(slot, "n", key), json_int<uint64_t>(slot, "r", key),
                             json_int<uint64_t>(slot, "p", key)};
       // Slots are not authenticated before use: bound the memory an altered one can demand.
@@ -103,7 +145,7 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
           p.r > (uint64_t{1} << 23) / p.n)
         throw Error(Errc::kCorrupt, "unreasonable scrypt parameters");
       Bytes salt = base64_decode(slot.at("salt").get<std::string>());
-      wrap = codec::derive_password_key(password, salt, p);
+      wrap = codec::derive_password_key(credential.secret, salt, p);
       sealed = base64_decode(slot.at("sealed").get<std::string>());
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
@@ -113,6 +155,7 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
       damaged.push_back(id);
       continue;
     }
+  try_open:
     Bytes plain;
     try {
       plain = codec::open(wrap, sealed, as_bytes(slot_aad(id)), "key slot");
@@ -138,6 +181,9 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
     for (const auto& d : damaged) note += " " + d;
     note += ")";
   }
+  if (credential.key_file)
+    throw Error(Errc::kAuth, "wrong key file: no key slot of " + storage.describe() +
+                                 " opens with it (check STRONGROOM_KEY_FILE / --key-file)" + note);
   throw Error(Errc::kAuth,
               "wrong password: no key slot of " + storage.describe() +
                   " opens with it (check STRONGROOM_PASSWORD_FILE / STRONGROOM_PASSWORD)" + note);
@@ -152,6 +198,7 @@ std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage) {
       info.created_ns = json_int_or<int64_t>(slot, "created_ns", 0, o.key);
       info.host = slot.value("host", std::string());
       info.user = slot.value("user", std::string());
+      info.kdf = slot.value("kdf", std::string());
     } catch (const std::exception&) {
       info.host = "(damaged)";
     }

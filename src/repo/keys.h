@@ -25,17 +25,33 @@ struct KeySet {
   static KeySet generate();
 };
 
+// What opens a key slot: a password (scrypt slots), or the content of a key file (32 random
+// bytes, base64: "key" slots, for machines: no key stretching is needed for a full-entropy
+// secret, so opening costs microseconds instead of scrypt's ~0.1 s per wal-push call).
+struct Credential {
+  std::string secret;
+  bool key_file = false;
+};
+
+// A new random key file secret (base64 text).
+std::string generate_key_file_secret();
+
 struct KeySlotInfo {
   std::string id;
   int64_t created_ns = 0;
   std::string host, user;
+  std::string kdf;
 };
 
 // Writes a new slot for `keys` under `password`; returns its id.
 std::string add_key_slot(storage::Storage& storage, const KeySet& keys, std::string_view password,
                          const codec::ScryptParams& params = {});
+std::string add_key_slot(storage::Storage& storage, const KeySet& keys,
+                         const Credential& credential, const codec::ScryptParams& params = {});
 // Tries every slot; returns the key set and the id of the slot that opened, or throws kAuth.
 std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage, std::string_view password);
+std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
+                                              const Credential& credential);
 std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage);
 
 }  // namespace sr::repo

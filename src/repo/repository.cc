@@ -77,6 +77,10 @@ std::string Repository::init(const std::string& url, std::string_view password,
 }
 
 std::unique_ptr<Repository> Repository::open(const std::string& url, std::string_view password) {
+  return open(url, Credential{std::string(password), false});
+}
+
+std::unique_ptr<Repository> Repository::open(const std::string& url, const Credential& credential) {
   auto storage = storage::open_storage(url);
   Bytes raw;
   try {
@@ -101,7 +105,7 @@ std::unique_ptr<Repository> Repository::open(const std::string& url, std::string
                 storage->describe() + " uses format version " + std::to_string(version) +
                     "; this strongroom reads version " + std::to_string(kFormatVersion));
   auto repo = std::unique_ptr<Repository>(new Repository());
-  auto [keys, slot] = open_key_slots(*storage, password);
+  auto [keys, slot] = open_key_slots(*storage, credential);
   repo->keys_ = keys;
   repo->slot_ = slot;
   if (!outer.contains("sealed") || !outer["sealed"].is_string())

@@ -64,6 +64,7 @@ class Repository {
   // Opens with a password; the cache directory comes from STRONGROOM_CACHE_DIR, XDG_CACHE_HOME
   // or ~/.cache (a temporary cache when none is writable).
   static std::unique_ptr<Repository> open(const std::string& url, std::string_view password);
+  static std::unique_ptr<Repository> open(const std::string& url, const Credential& credential);
   ~Repository();
 
   storage::Storage& storage() { return *storage_; }

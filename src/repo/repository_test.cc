@@ -252,3 +252,24 @@ TEST_F(RepositoryTest, LocksConflictAndStaleOnesAreIgnored) {
 
 }  // namespace
 }  // namespace sr::repo
+
+namespace sr::repo {
+namespace {
+TEST_F(RepositoryTest, KeyFileSlotsOpenWithoutThePassword) {
+  auto r = open_repo();
+  std::string secret = generate_key_file_secret();
+  add_key_slot(r->storage(), r->keys(), Credential{secret, true});
+  auto by_key = Repository::open(url(), Credential{secret, true});
+  EXPECT_EQ(by_key->keys().meta_key, r->keys().meta_key);
+  // Another key, or the key's text used as a password, opens nothing.
+  try {
+    Repository::open(url(), Credential{generate_key_file_secret(), true});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kAuth);
+  }
+  EXPECT_THROW(Repository::open(url(), secret), Error);
+  EXPECT_THROW(Repository::open(url(), Credential{"not base64!", true}), Error);
+}
+}  // namespace
+}  // namespace sr::repo
