@@ -138,8 +138,13 @@ Repository::~Repository() = default;  // open PackWriters remove their staging f
 
 IndexCache& Repository::index() {
   // Opened on first use: commands that never look up chunks (WAL archiving) skip it.
-  std::call_once(cache_once_,
-                 [this] { cache_ = std::make_unique<IndexCache>(open_cache_path(config_.id)); });
+  std::call_once(cache_once_, [this] {
+    try {
+      cache_ = std::make_unique<IndexCache>(open_cache_path(config_.id));
+    } catch (const Error&) {
+      cache_ = std::make_unique<IndexCache>("");  // not writable here: a private temporary cache
+    }
+  });
   return *cache_;
 }
 
