@@ -112,7 +112,8 @@ PackWriter::PackWriter(const codec::Key32& data_key, const std::string& staging_
   info_.name = random_hex(32);
   pack_key_ = codec::random_key();
   path_ = staging_dir + "/pack-" + info_.name;
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // Same mode as every other object (the repository directory is the access boundary).
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0) throw_errno("cannot create " + path_);
   Bytes header(kMagic, kMagic + 4);
   header.push_back(kVersion);
