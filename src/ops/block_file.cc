@@ -84,8 +84,9 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
       const size_t first_page = piece * kPagesPerPiece;
       // Hash (and check) every page.
       for (uint32_t p = 0; p < pages; ++p) {
-        ByteSpan page =
-            ByteSpan(buf).subspan(size_t{p} * ps, std::min<size_t>(ps, n - size_t{p} * ps));
+        const size_t page_off = size_t{p} * ps;
+        const size_t page_len = std::min<size_t>(ps, n - page_off);
+        ByteSpan page(buf.data() + page_off, page_len);
         if (o.verify_checksums && page.size() == ps) {
           uint32_t blkno = segment_block_base + static_cast<uint32_t>(first_page + p);
           int tries = 0;
