@@ -96,19 +96,22 @@ std::string dirname_of(const std::string& path) {
   return path.substr(0, pos);
 }
 
+std::string write_temp_synced(const std::string& dir, ByteSpan data) {
+  std::string tmp = dir + "/.tmp-" + random_hex(8);
+  Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  try {
+    write_all(fd.get(), data, tmp);
+    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + tmp);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  return tmp;
+}
+
 void write_file_atomic(const std::string& path, ByteSpan data) {
   std::string dir = dirname_of(path);
-  std::string tmp = dir + "/.tmp-" + random_hex(8);
-  {
-    Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    try {
-      write_all(fd.get(), data, tmp);
-      if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + tmp);
-    } catch (...) {
-      ::unlink(tmp.c_str());
-      throw;
-    }
-  }
+  std::string tmp = write_temp_synced(dir, data);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());

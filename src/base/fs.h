@@ -45,6 +45,9 @@ void pread_exact(int fd, std::span<uint8_t> buf, uint64_t offset, const std::str
 Bytes read_file(const std::string& path);
 void fsync_dir(const std::string& dir);
 void write_file_atomic(const std::string& path, ByteSpan data);
+// Writes data to a new ".tmp-*" file in dir and fsyncs it; returns its path (for a rename or
+// link into place by the caller). Removes the file on failure.
+std::string write_temp_synced(const std::string& dir, ByteSpan data);
 void mkdirs(const std::string& path, int mode = 0755);
 bool path_exists(const std::string& path);
 std::string dirname_of(const std::string& path);

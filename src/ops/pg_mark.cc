@@ -71,14 +71,9 @@ std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
 std::optional<MarkRecord> find_mark(repo::Repository& repo, const std::string& stanza,
                                     const std::string& name) {
   std::string key = mark_key(stanza, name);
-  Bytes raw;
-  try {
-    raw = repo.storage().get(key);
-  } catch (const Error& e) {
-    if (e.code() == Errc::kNotFound) return std::nullopt;
-    throw;
-  }
-  Bytes payload = repo::open_envelope(repo.keys().meta_key, repo::EnvelopeKind::kMark, key, raw);
+  auto raw = storage::get_if_exists(repo.storage(), key);
+  if (!raw) return std::nullopt;
+  Bytes payload = repo::open_envelope(repo.keys().meta_key, repo::EnvelopeKind::kMark, key, *raw);
   try {
     json j = json::parse(as_chars(payload));
     return MarkRecord{j.at("name").get<std::string>(), j.at("stanza").get<std::string>(),

@@ -104,14 +104,9 @@ std::string WalStore::object_key(const std::string& name) const {
 
 std::optional<PgInfo> WalStore::identity() {
   std::string key = "pg/" + stanza_ + "/info";
-  Bytes raw;
-  try {
-    raw = repo_.storage().get(key);
-  } catch (const Error& e) {
-    if (e.code() == Errc::kNotFound) return std::nullopt;
-    throw;
-  }
-  Bytes payload = open_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key, raw);
+  auto raw = storage::get_if_exists(repo_.storage(), key);
+  if (!raw) return std::nullopt;
+  Bytes payload = open_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key, *raw);
   try {
     json j = json::parse(as_chars(payload));
     return PgInfo{j.at("system_identifier").get<std::string>(), json_int<int>(j, "version", key),
@@ -241,14 +236,9 @@ std::optional<Bytes> WalStore::get_segment_or_partial(const std::string& name,
 
 std::optional<Bytes> WalStore::get(const std::string& name) {
   std::string key = object_key(name);
-  Bytes raw;
-  try {
-    raw = repo_.storage().get(key);
-  } catch (const Error& e) {
-    if (e.code() == Errc::kNotFound) return std::nullopt;
-    throw;
-  }
-  return open_wal(repo_.keys(), key, raw).content;
+  auto raw = storage::get_if_exists(repo_.storage(), key);
+  if (!raw) return std::nullopt;
+  return open_wal(repo_.keys(), key, *raw).content;
 }
 
 bool WalStore::exists(const std::string& name) {

@@ -53,18 +53,7 @@ void LocalStorage::put(const std::string& key, ByteSpan data, bool if_absent) {
   std::string dst = path_of(key);
   std::string dir = dirname_of(dst);
   mkdirs(dir);
-  std::string tmp = dir + "/.tmp-" + random_hex(8);
-  {
-    Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    try {
-      write_all(fd.get(), data, tmp);
-      if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + tmp);
-    } catch (...) {
-      ::unlink(tmp.c_str());
-      throw;
-    }
-  }
-  publish(tmp, key, if_absent);
+  publish(write_temp_synced(dir, data), key, if_absent);
 }
 
 void LocalStorage::put_file(const std::string& key, const std::string& path, bool if_absent) {

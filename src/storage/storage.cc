@@ -13,6 +13,15 @@ void Storage::put_file(const std::string& key, const std::string& path, bool if_
   ::unlink(path.c_str());
 }
 
+std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key) {
+  try {
+    return storage.get(key);
+  } catch (const Error& e) {
+    if (e.code() == Errc::kNotFound) return std::nullopt;
+    throw;
+  }
+}
+
 std::unique_ptr<Storage> open_storage(const std::string& url) {
   if (url.empty())
     throw Error(Errc::kUsage, "no repository given: use --repo or STRONGROOM_REPOSITORY");

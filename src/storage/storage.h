@@ -51,6 +51,9 @@ class Storage {
   virtual std::string staging_dir() = 0;
 };
 
+// get() of the whole object, or nullopt when it does not exist.
+std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key);
+
 // Opens the backend for a repository URL: a path or file:///path (later s3://, azure://).
 std::unique_ptr<Storage> open_storage(const std::string& url);
 

@@ -202,3 +202,16 @@ largest_pack() {
 }
 
 pass() { echo "PASS [$TEST_NAME]"; }
+
+# pg_e2e_setup — for PostgreSQL tests: sources tests/pg/pglib.sh, installs PostgreSQL 15, stops
+# its servers on exit, sets PGU (the server's OS user) and lets that user reach $T and read the
+# password file (archive_command and restore_command run as the server's user).
+pg_e2e_setup() {
+  # shellcheck source=../pg/pglib.sh
+  source "$SR_SOURCE_DIR/tests/pg/pglib.sh"
+  pg_cleanup_on_exit
+  pg_install >/dev/null
+  PGU=$(pg_user)
+  chmod 755 "$T"
+  chown "$PGU" "$STRONGROOM_PASSWORD_FILE"
+}

@@ -4,13 +4,7 @@
 # healthy cluster gives no warning, a corrupted page is named with file and block); the incr
 # restores to the same data.
 source "$(dirname "$0")/lib.sh"
-source "$SR_SOURCE_DIR/tests/pg/pglib.sh"
-pg_cleanup_on_exit
-
-pg_install >/dev/null
-PGU=$(pg_user)
-chmod 755 "$T"
-chown "$PGU" "$STRONGROOM_PASSWORD_FILE"
+pg_e2e_setup
 init_repo
 chown -R "$PGU" "$REPO"
 DATA=$T/pgdata

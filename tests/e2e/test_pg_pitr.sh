@@ -6,13 +6,7 @@
 # Refusals: a target before the first backup, a missing WAL segment, a wrong password, and a
 # repository stanza of another cluster.
 source "$(dirname "$0")/lib.sh"
-source "$SR_SOURCE_DIR/tests/pg/pglib.sh"
-pg_cleanup_on_exit
-
-pg_install >/dev/null
-PGU=$(pg_user)
-chmod 755 "$T"
-chown "$PGU" "$STRONGROOM_PASSWORD_FILE"   # the server's archive/restore commands read it
+pg_e2e_setup
 init_repo
 chown -R "$PGU" "$REPO"                    # wal-push runs as the server's user
 DATA=$T/pgdata

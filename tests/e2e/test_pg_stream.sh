@@ -6,13 +6,7 @@
 #  - asynchronous: the restore has every commit acknowledged more than 1 s before the kill.
 # Also: a restart of the server while streaming leaves no gap.
 source "$(dirname "$0")/lib.sh"
-source "$SR_SOURCE_DIR/tests/pg/pglib.sh"
-pg_cleanup_on_exit
-
-pg_install >/dev/null
-PGU=$(pg_user)
-chmod 755 "$T"
-chown "$PGU" "$STRONGROOM_PASSWORD_FILE"
+pg_e2e_setup
 
 run_case() { # MODE (sync|async)
   local mode=$1 repo=$T/repo-$1 data=$T/pg-$1 port conn spid wpid acked killed_at
