@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@
 #include "ops/restore.h"
 #include "ops/verify.h"
 #include "ops/wal_archive.h"
+#include "ops/wal_spool.h"
 #include "ops/wal_stream.h"
 #include "repo/lock.h"
 
@@ -373,7 +375,45 @@ int cmd_verify(const Common& c, bool read_data) {
   return r.ok() ? 0 : 3;
 }
 
-int cmd_wal_push(const Common& c, const std::string& path) {
+// Starts a detached pusher for the spool (double fork, new session, output to the spool's log).
+void start_pusher(const Common& c, const std::string& spool) {
+  pid_t pid = ::fork();
+  if (pid < 0) return;  // the next wal-push tries again
+  if (pid > 0) {
+    int status;
+    ::waitpid(pid, &status, 0);
+    return;
+  }
+  ::setsid();
+  if (::fork() != 0) ::_exit(0);
+  int log =
+      ::open((spool + "/pusher.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int null = ::open("/dev/null", O_RDONLY);
+  if (null >= 0) ::dup2(null, 0);
+  if (log >= 0) {
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+  }
+  try {
+    ops::run_pusher([&] { return open_repo(c); }, c.stanza, spool, 10.0,
+                    [](const std::string& m) {
+                      std::fprintf(stderr, "%s strongroom pusher: %s\n",
+                                   format_rfc3339(now_ns()).c_str(), m.c_str());
+                    });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s strongroom pusher: %s\n", format_rfc3339(now_ns()).c_str(), e.what());
+  }
+  std::fflush(stderr);
+  ::_exit(0);
+}
+
+int cmd_wal_push(const Common& c, const std::string& path, const std::string& spool) {
+  if (!spool.empty()) {
+    // Asynchronous: durable in the local spool, pushed by a background pusher.
+    ops::spool_wal(spool, path);
+    start_pusher(c, spool);
+    return 0;
+  }
   auto repo = open_repo(c);
   auto r = ops::wal_push(*repo, c.stanza, path);
   if (c.json)
@@ -635,7 +675,12 @@ int run(int argc, char** argv) {
   wal_push->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")
       ->capture_default_str();
   wal_push->add_option("path", wal_path, "The WAL file (%p)")->required();
-  wal_push->callback([&] { result = cmd_wal_push(common, wal_path); });
+  std::string wal_spool;
+  wal_push->add_option(
+      "--async-spool", wal_spool,
+      "Asynchronous: spool the file durably in this local directory and return; a "
+      "background pusher sends the spool to the repository (also while it is unreachable)");
+  wal_push->callback([&] { result = cmd_wal_push(common, wal_path, wal_spool); });
   auto* wal_get = app.add_subcommand(
       "wal-get", "Fetch a WAL file (use as restore_command: strongroom wal-get … %f %p)");
   add_repo_option(wal_get, common, false);
