@@ -26,6 +26,7 @@
 #include "ops/wal_archive.h"
 #include "ops/wal_spool.h"
 #include "ops/wal_stream.h"
+#include "pg/lsn.h"
 #include "repo/lock.h"
 
 using nlohmann::json;
@@ -421,12 +422,42 @@ int cmd_wal_push(const Common& c, const std::string& path, const std::string& sp
   return 0;
 }
 
-int cmd_wal_get(const Common& c, const std::string& name, const std::string& dest) {
-  auto repo = open_repo(c);
-  if (!ops::wal_get(*repo, c.stanza, name, dest)) {
-    std::fprintf(stderr, "strongroom: %s is not in the repository (stanza %s)\n", name.c_str(),
-                 c.stanza.c_str());
-    return 1;
+int cmd_wal_get(const Common& c, const std::string& name, const std::string& dest, int ahead) {
+  std::string dir = dirname_of(dest) + "/strongroom-prefetch";
+  bool found = ahead > 0 && ops::take_prefetched(dir, name, dest);
+  std::unique_ptr<repo::Repository> repo;
+  if (!found) {
+    repo = open_repo(c);
+    if (!ops::wal_get(*repo, c.stanza, name, dest)) {
+      std::fprintf(stderr, "strongroom: %s is not in the repository (stanza %s)\n", name.c_str(),
+                   c.stanza.c_str());
+      return 1;
+    }
+  }
+  if (ahead > 0 && pg::is_segment_file_name(name)) {
+    // Fetch the next segments in a detached process while PostgreSQL replays this one.
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setsid();
+      if (::fork() != 0) ::_exit(0);
+      int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0) {
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+      }
+      try {
+        auto r = repo ? std::move(repo) : open_repo(c);
+        ops::prefetch(*r, c.stanza, dir, name, ahead);
+      } catch (const std::exception&) {
+        // Prefetching is an optimisation: the next wal-get fetches directly.
+      }
+      ::_exit(0);
+    }
+    if (pid > 0) {
+      int status;
+      ::waitpid(pid, &status, 0);
+    }
   }
   return 0;
 }
@@ -688,7 +719,11 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   wal_get->add_option("name", wal_name, "The WAL file name (%f)")->required();
   wal_get->add_option("dest", wal_dest, "Where to write it (%p)")->required();
-  wal_get->callback([&] { result = cmd_wal_get(common, wal_name, wal_dest); });
+  int prefetch_ahead = 0;
+  wal_get->add_option("--prefetch", prefetch_ahead,
+                      "Fetch this many following segments in the background (replay does not wait "
+                      "for one round trip per segment)");
+  wal_get->callback([&] { result = cmd_wal_get(common, wal_name, wal_dest, prefetch_ahead); });
 
   bool read_data = false;
   auto* verify = app.add_subcommand("verify", "Check the repository's structure (and data)");

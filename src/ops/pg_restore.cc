@@ -304,7 +304,7 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
                     " --stanza " + shell_quote(o.stanza) +
                     (o.key_file.empty() ? " --password-file " + shell_quote(o.password_file)
                                         : " --key-file " + shell_quote(o.key_file)) +
-                    " %f %p";
+                    " --prefetch 8 %f %p";
   std::string conf = "\n# Added by strongroom restore of backup " + chosen->manifest.id + "\n";
   conf += "restore_command = " + quote_conf(cmd) + "\n";
   conf += "recovery_target_timeline = 'latest'\n";

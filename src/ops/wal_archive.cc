@@ -1,10 +1,13 @@
 #include "ops/wal_archive.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "base/fs.h"
 #include "base/random.h"
+#include "base/worker_pool.h"
 #include "pg/lsn.h"
 
 namespace sr::ops {
@@ -48,6 +51,41 @@ WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const 
   r.bytes = content.size();
   r.already_stored = store.push(name, content) == repo::WalStore::PushResult::kAlreadyStored;
   return r;
+}
+
+bool take_prefetched(const std::string& dir, const std::string& name, const std::string& dest) {
+  std::string p = dir + "/" + name;
+  if (!pg::is_segment_file_name(name) || !path_exists(p)) return false;
+  return ::rename(p.c_str(), dest.c_str()) == 0;
+}
+
+void prefetch(repo::Repository& repo, const std::string& stanza, const std::string& dir,
+              const std::string& name, int count) {
+  auto seg = pg::parse_segment_name(name);
+  if (!seg || count <= 0) return;
+  mkdirs(dir, 0700);
+  Fd lock = open_or_throw(dir + "/prefetch.lock", O_RDWR | O_CREAT, 0600);
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return;  // another prefetcher is at work
+  // Drop what replay has passed.
+  if (DIR* d = ::opendir(dir.c_str())) {
+    std::vector<std::string> old;
+    while (struct dirent* e = ::readdir(d))
+      if (pg::is_segment_file_name(e->d_name) && std::string(e->d_name) < name)
+        old.emplace_back(e->d_name);
+    ::closedir(d);
+    for (const auto& o : old) ::unlink((dir + "/" + o).c_str());
+  }
+  repo::WalStore store(repo, stanza);
+  WorkerPool pool(2, 2);
+  for (int i = 1; i <= count; ++i) {
+    std::string next = pg::SegmentName{seg->timeline, seg->segno + static_cast<uint64_t>(i)}.str();
+    if (path_exists(dir + "/" + next)) continue;
+    pool.submit([&store, dir, next] {
+      auto content = store.get(next);  // complete segments only: a partial one is still growing
+      if (content) write_file_atomic(dir + "/" + next, *content);
+    });
+  }
+  pool.wait();
 }
 
 bool wal_get(repo::Repository& repo, const std::string& stanza, const std::string& name,

@@ -24,6 +24,15 @@ WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const 
 bool wal_get(repo::Repository& repo, const std::string& stanza, const std::string& name,
              const std::string& dest);
 
+// Prefetching for restore_command: replay should not wait on one repository round trip per
+// segment. take_prefetched() moves an already fetched segment into place (true if there was
+// one); prefetch() fetches the `count` segments after `name` (same timeline) into `dir` —
+// two at a time, each written to a temporary name and renamed — unless present, and drops
+// prefetched segments older than `name`. Only one prefetcher runs per directory (flock).
+bool take_prefetched(const std::string& dir, const std::string& name, const std::string& dest);
+void prefetch(repo::Repository& repo, const std::string& stanza, const std::string& dir,
+              const std::string& name, int count);
+
 // The system identifier in a WAL segment's first (long) page header; nullopt if not a segment.
 std::optional<uint64_t> segment_system_identifier(ByteSpan segment);
 

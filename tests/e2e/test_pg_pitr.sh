@@ -94,6 +94,7 @@ note "restore point target ok"
 p=$(restore_and_check latest --backup latest)
 check_exact "$p" "$END_TS" latest
 [[ $(PGPORT=$p bank_checksum bank) == $(bank_checksum bank) ]] || fail "latest: checksum differs from the original"
+[[ -f $T/r-latest/pg_wal/strongroom-prefetch/prefetch.lock ]] || fail "restore_command did not prefetch"
 note "latest ok"
 
 # Refusals, each before anything is written.
