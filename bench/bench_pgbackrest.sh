@@ -21,8 +21,8 @@
 #   6. WAL archiving: archiving is paused (archive_command = ''), WAL is generated until
 #      --wal-segments segments are .ready, then the same segment files are pushed one call
 #      per segment, as archive_command would: `pgbackrest archive-push` (sync), the same with
-#      archive-async=y (spool-path, process-max=2), and `strongroom wal-push` — each into a
-#      fresh repository of its own.  strongroom has no async mode: reported as n/a.
+#      archive-async=y (spool-path, process-max=2), and `strongroom wal-push` (key file) and
+#      `wal-push --async-spool` — each into a fresh repository of its own.
 # "Bytes added" / repository sizes exclude archived WAL (strongroom: repo minus wal/,
 # pgBackRest: backup/); totals with WAL are listed too.
 # Writes a markdown report (machine facts, results table, PASS/FAIL per target) to --out FILE
@@ -365,6 +365,12 @@ as_pg_ok stanza-create-wal pgbackrest "--config=$CONF_WAL" --stanza=bench stanza
 as_pg_ok stanza-create-async pgbackrest "--config=$CONF_ASYNC" --stanza=bench stanza-create
 mkdir "$WORK/repo-wal-strongroom" && chown "$PGU" "$WORK/repo-wal-strongroom"
 as_pg_ok sr-init-wal env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" init --repo "$WORK/repo-wal-strongroom"
+# Machines open the repository with a key file (no scrypt per call), as the user guide advises.
+as_pg_ok sr-key-wal env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" key add --repo "$WORK/repo-wal-strongroom" --new-key-file "$WORK/wal.key"
+mkdir "$WORK/repo-wal-strongroom-async" && chown "$PGU" "$WORK/repo-wal-strongroom-async"
+as_pg_ok sr-init-wal-async env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" init --repo "$WORK/repo-wal-strongroom-async"
+as_pg_ok sr-key-wal-async env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" key add --repo "$WORK/repo-wal-strongroom-async" --new-key-file "$WORK/wal-async.key"
+mkdir "$WORK/sr-spool" && chown "$PGU" "$WORK/sr-spool"
 
 # One call per segment, in order, as the archiver would; the first failure stops the loop.
 PUSH_LOOP='cmd=$1; shift; for f in "$@"; do eval "$cmd \"\$f\"" || { echo "push failed: $f" >&2; exit 1; }; done'
@@ -375,8 +381,16 @@ run_timed walpush-pgbr-async "${AS[@]}" bash -c "$PUSH_LOOP" _ \
     "pgbackrest --config=$CONF_ASYNC --stanza=bench archive-push" "${SEG_PATHS[@]}"
 R[pgbr.walasync_s]=$SECS R[pgbr.walasync_rss]=$RSS_MIB
 run_timed walpush-sr "${AS[@]}" bash -c "$PUSH_LOOP" _ \
-    "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom --password-file $PWFILE" "${SEG_PATHS[@]}"
+    "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom --key-file $WORK/wal.key" "${SEG_PATHS[@]}"
 R[sr.wal_s]=$SECS R[sr.wal_rss]=$RSS_MIB
+# Asynchronous: every call spools and returns; the time runs until the spool has drained into
+# the repository (pgBackRest's async calls likewise return once their segment is pushed).
+SR_ASYNC_LOOP='cmd=$1; spool=$2; shift 2; for f in "$@"; do eval "$cmd \"\$f\"" || exit 1; done
+  while ls "$spool" | grep -q "^0"; do sleep 0.05; done'
+run_timed walpush-sr-async "${AS[@]}" bash -c "$SR_ASYNC_LOOP" _ \
+    "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom-async --key-file $WORK/wal-async.key --async-spool $WORK/sr-spool" \
+    "$WORK/sr-spool" "${SEG_PATHS[@]}"
+R[sr.walasync_s]=$SECS R[sr.walasync_rss]=$RSS_MIB
 R[pgbr.wal_repo]=$(dir_bytes "$WORK/repo-wal-pgbackrest")
 R[sr.wal_repo]=$(dir_bytes "$WORK/repo-wal-strongroom")
 # Every pushed segment must be in each repository.
@@ -400,8 +414,9 @@ for t in pgbr sr; do
     R[$t.chg_over_full]=$(calc "${R[$t.chg_s]} / $(nz "${R[$t.full_s]}")" %.3f)
 done
 R[pgbr.walasync_segs]=$(calc "$WAL_SEGMENTS / $(nz "${R[pgbr.walasync_s]}")" %.1f)
-R[sr.walasync_s]="n/a (not implemented)" R[sr.walasync_segs]="n/a (not implemented)"
-R[sr.walasync_rss]="n/a"
+R[sr.walasync_segs]=$(calc "$WAL_SEGMENTS / $(nz "${R[sr.walasync_s]}")" %.1f)
+n=$(find "$WORK/repo-wal-strongroom-async/wal" -type f -name '0*' | wc -l)
+((n >= WAL_SEGMENTS)) || die "strongroom async archive holds $n segments, expected $WAL_SEGMENTS"
 R[sr.rss_max]=$(printf '%s\n' "${R[sr.full_rss]}" "${R[sr.rs_rss]}" "${R[sr.chg_rss]}" \
     "${R[sr.bench_rss]}" "${R[sr.rs2_rss]}" "${R[sr.wal_rss]}" | sort -g | tail -n 1)
 R[pgbr.rss_max]=$(printf '%s\n' "${R[pgbr.full_rss]}" "${R[pgbr.rs_rss]}" "${R[pgbr.chg_rss]}" \
@@ -495,7 +510,8 @@ report() {
         "$(S wal_segs) >= 1.5 * $(P wal_segs)" "$(calc "$(S wal_segs) / $(nz "$(P wal_segs)")")x"
     check "peak RSS <= 128 MiB in every strongroom phase" \
         "$(S rss_max) <= 128" "max $(S rss_max) MiB"
-    echo "- **n/a** async WAL push: strongroom has no async mode yet (pgBackRest async: $(P walasync_segs) segments/s)"
+    check "wal-push throughput >= 1.5x archive-push (async)" \
+        "$(S walasync_segs) >= 1.5 * $(P walasync_segs)" "$(calc "$(S walasync_segs) / $(nz "$(P walasync_segs)")")x"
     echo
     if ((RESTORE_BAD)); then
         echo "Restore checks FAILED:"
