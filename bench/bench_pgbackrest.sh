@@ -366,10 +366,11 @@ as_pg_ok stanza-create-async pgbackrest "--config=$CONF_ASYNC" --stanza=bench st
 mkdir "$WORK/repo-wal-strongroom" && chown "$PGU" "$WORK/repo-wal-strongroom"
 as_pg_ok sr-init-wal env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" init --repo "$WORK/repo-wal-strongroom"
 # Machines open the repository with a key file (no scrypt per call), as the user guide advises.
-as_pg_ok sr-key-wal env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" key add --repo "$WORK/repo-wal-strongroom" --new-key-file "$WORK/wal.key"
+mkdir "$WORK/sr-keys" && chown "$PGU" "$WORK/sr-keys"
+as_pg_ok sr-key-wal env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" key add --repo "$WORK/repo-wal-strongroom" --new-key-file "$WORK/sr-keys/wal.key"
 mkdir "$WORK/repo-wal-strongroom-async" && chown "$PGU" "$WORK/repo-wal-strongroom-async"
 as_pg_ok sr-init-wal-async env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" init --repo "$WORK/repo-wal-strongroom-async"
-as_pg_ok sr-key-wal-async env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" key add --repo "$WORK/repo-wal-strongroom-async" --new-key-file "$WORK/wal-async.key"
+as_pg_ok sr-key-wal-async env "STRONGROOM_PASSWORD_FILE=$PWFILE" "${SR[@]}" key add --repo "$WORK/repo-wal-strongroom-async" --new-key-file "$WORK/sr-keys/wal-async.key"
 mkdir "$WORK/sr-spool" && chown "$PGU" "$WORK/sr-spool"
 
 # One call per segment, in order, as the archiver would; the first failure stops the loop.
@@ -381,14 +382,14 @@ run_timed walpush-pgbr-async "${AS[@]}" bash -c "$PUSH_LOOP" _ \
     "pgbackrest --config=$CONF_ASYNC --stanza=bench archive-push" "${SEG_PATHS[@]}"
 R[pgbr.walasync_s]=$SECS R[pgbr.walasync_rss]=$RSS_MIB
 run_timed walpush-sr "${AS[@]}" bash -c "$PUSH_LOOP" _ \
-    "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom --key-file $WORK/wal.key" "${SEG_PATHS[@]}"
+    "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom --key-file $WORK/sr-keys/wal.key" "${SEG_PATHS[@]}"
 R[sr.wal_s]=$SECS R[sr.wal_rss]=$RSS_MIB
 # Asynchronous: every call spools and returns; the time runs until the spool has drained into
 # the repository (pgBackRest's async calls likewise return once their segment is pushed).
 SR_ASYNC_LOOP='cmd=$1; spool=$2; shift 2; for f in "$@"; do eval "$cmd \"\$f\"" || exit 1; done
   while ls "$spool" | grep -q "^0"; do sleep 0.05; done'
 run_timed walpush-sr-async "${AS[@]}" bash -c "$SR_ASYNC_LOOP" _ \
-    "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom-async --key-file $WORK/wal-async.key --async-spool $WORK/sr-spool" \
+    "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom-async --key-file $WORK/sr-keys/wal-async.key --async-spool $WORK/sr-spool" \
     "$WORK/sr-spool" "${SEG_PATHS[@]}"
 R[sr.walasync_s]=$SECS R[sr.walasync_rss]=$RSS_MIB
 R[pgbr.wal_repo]=$(dir_bytes "$WORK/repo-wal-pgbackrest")

@@ -519,7 +519,9 @@ int cmd_key_add(const Common& c, const std::string& new_key_file) {
   if (!new_key_file.empty()) {
     std::string secret = repo::generate_key_file_secret();
     Fd fd(::open(new_key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd) throw_errno("cannot create the key file " + new_key_file + " (it must not exist)");
+    if (!fd)
+      throw_errno("cannot create the key file " + new_key_file +
+                  (errno == EEXIST ? " (it must not exist yet)" : ""));
     write_all(fd.get(), as_bytes(secret + "\n"), new_key_file);
     if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + new_key_file);
     std::string id;
