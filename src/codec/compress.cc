@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace sr::codec {
 
@@ -54,6 +55,24 @@ std::optional<size_t> compress_into(ByteSpan in, int level, Bytes& scratch) {
   size_t bound = ZSTD_compressBound(in.size());
   if (scratch.size() < bound) scratch.resize(bound);
   size_t n = ZSTD_compressCCtx(cctx(), scratch.data(), scratch.size(), in.data(), in.size(), level);
+  if (ZSTD_isError(n)) throw Error(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n + in.size() / 32 >= in.size()) return std::nullopt;
+  return n;
+}
+
+std::optional<size_t> compress_into_parallel(ByteSpan in, int level, Bytes& scratch) {
+  if (looks_incompressible(in)) return std::nullopt;
+  thread_local std::unique_ptr<ZSTD_CCtx, CctxDeleter> mt([] {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    unsigned n = std::thread::hardware_concurrency();
+    // Ignored (0 workers) when the library was built without multithreading.
+    ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, static_cast<int>(n > 1 ? n : 0));
+    return c;
+  }());
+  ZSTD_CCtx_setParameter(mt.get(), ZSTD_c_compressionLevel, level);
+  size_t bound = ZSTD_compressBound(in.size());
+  if (scratch.size() < bound) scratch.resize(bound);
+  size_t n = ZSTD_compress2(mt.get(), scratch.data(), scratch.size(), in.data(), in.size());
   if (ZSTD_isError(n)) throw Error(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
   if (n + in.size() / 32 >= in.size()) return std::nullopt;
   return n;

@@ -19,6 +19,9 @@ bool compress(ByteSpan in, int level, Bytes& out);
 // archives, encrypted files) skips the full compression, which would be wasted work.
 std::optional<size_t> compress_into(ByteSpan in, int level, Bytes& scratch);
 Bytes compress_always(ByteSpan in, int level);
+// compress_into for one large object on all cores (zstd's own worker threads): WAL segments,
+// which arrive one at a time and would otherwise compress on a single core.
+std::optional<size_t> compress_into_parallel(ByteSpan in, int level, Bytes& scratch);
 // Decompresses into `out`; `expected_size` is the known plaintext size (from the index).
 void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what);
 Bytes decompress_any(ByteSpan in, size_t max_size, const char* what);

@@ -42,7 +42,7 @@ Bytes seal_wal(const KeySet& keys, const std::string& key, ByteSpan content) {
   payload.u64(content.size());
   payload.raw(codec::sha256(content));
   Bytes compressed;
-  auto n = codec::compress_into(content, 1, compressed);
+  auto n = codec::compress_into_parallel(content, 1, compressed);
   payload.u8(n ? 1 : 0);
   payload.raw(n ? ByteSpan(compressed).first(*n) : content);
   codec::seal_append(file_key, payload.buffer(), aad("wal", key), out);
