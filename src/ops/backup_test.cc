@@ -10,6 +10,7 @@
 #include "base/random.h"
 #include "ops/restore.h"
 #include "testing/temp_dir.h"
+#include "testing/test_repository.h"
 
 namespace sr::ops {
 namespace {
@@ -17,10 +18,7 @@ namespace {
 class BackupTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::setenv("STRONGROOM_CACHE_DIR", (dir_ / "cache").c_str(), 1);
-    repo::InitOptions o;
-    o.scrypt = {1024, 8, 1};
-    repo::Repository::init(dir_ / "repo", "pw", o);
+    sr::testing::init_test_repository(dir_);
     mkdirs(dir_ / "src/sub");
     for (int i = 0; i < 5; ++i)
       write_file_atomic(dir_ / ("src/sub/f" + std::to_string(i)), random_bytes(100000));

@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "repo/tree_stream.h"
 #include "testing/temp_dir.h"
+#include "testing/test_repository.h"
 
 namespace sr::ops {
 namespace {
@@ -20,10 +21,7 @@ using repo::EntryKind;
 class RestoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::setenv("STRONGROOM_CACHE_DIR", (dir_ / "cache").c_str(), 1);
-    repo::InitOptions o;
-    o.scrypt = {1024, 8, 1};
-    repo::Repository::init(dir_ / "repo", "pw", o);
+    sr::testing::init_test_repository(dir_);
     repo_ = repo::Repository::open(dir_ / "repo", "pw");
     repo_->load_index();
     mkdirs(dir_ / "outside");

@@ -12,18 +12,14 @@
 #include "repo/lock.h"
 #include "repo/tree_stream.h"
 #include "testing/temp_dir.h"
+#include "testing/test_repository.h"
 
 namespace sr::repo {
 namespace {
 
 class RepositoryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ::setenv("STRONGROOM_CACHE_DIR", (dir_ / "cache").c_str(), 1);
-    InitOptions o;
-    o.scrypt = {1024, 8, 1};  // fast for tests
-    Repository::init(url(), "pw", o);
-  }
+  void SetUp() override { sr::testing::init_test_repository(dir_); }
   std::string url() { return dir_ / "repo"; }
   std::unique_ptr<Repository> open_repo() { return Repository::open(url(), "pw"); }
   sr::testing::TempDir dir_;
