@@ -99,6 +99,14 @@ json Manifest::to_listing_json() const {
     j["exit_status"] = exit_status;
   }
   if (!parent.empty()) j["parent"] = parent;
+  if (extra.contains("pg") && extra["pg"].is_object()) {
+    // PostgreSQL backups: what a restore test and an operator need, without the large fields.
+    nlohmann::json pg = extra["pg"];
+    pg.erase("backup_label");
+    pg.erase("tablespace_map");
+    pg.erase("stop_xip");
+    j["pg"] = pg;
+  }
   return j;
 }
 
