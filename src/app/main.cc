@@ -81,17 +81,9 @@ std::string repo_url(const Common& c) {
 
 std::unique_ptr<repo::Repository> open_repo(const Common& c) {
   std::string url = repo_url(c);
-  if (std::string kf = key_file_path(c); !kf.empty()) {
-    Bytes raw;
-    try {
-      raw = read_file(kf);
-    } catch (const Error&) {
-      throw Error(Errc::kUsage, "cannot read the key file " + kf);
-    }
-    std::string secret(as_chars(raw));
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    return repo::Repository::open(url, repo::Credential{secret, true});
-  }
+  if (std::string kf = key_file_path(c); !kf.empty())
+    return repo::Repository::open(
+        url, repo::Credential{read_secret_file(kf, "the key file " + kf), true});
   if (!c.password_file.empty()) ::setenv("STRONGROOM_PASSWORD_FILE", c.password_file.c_str(), 1);
   std::string pw = read_password("STRONGROOM", "Repository password: ", false);
   return repo::Repository::open(url, pw);

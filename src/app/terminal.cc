@@ -36,22 +36,24 @@ std::string prompt_tty(const std::string& prompt) {
 }
 }  // namespace
 
+std::string read_secret_file(const std::string& path, const std::string& what) {
+  Bytes raw;
+  try {
+    raw = read_file(path);
+  } catch (const Error&) {
+    throw Error(Errc::kUsage, "cannot read " + what);
+  }
+  std::string secret(as_chars(raw));
+  if (auto nl = secret.find('\n'); nl != std::string::npos) secret.resize(nl);
+  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  if (secret.empty()) throw Error(Errc::kUsage, what + " is empty");
+  return secret;
+}
+
 std::string read_password(const std::string& prefix, const std::string& prompt, bool confirm) {
   std::string file_var = prefix + "_PASSWORD_FILE", var = prefix + "_PASSWORD";
-  if (const char* f = std::getenv(file_var.c_str()); f && *f) {
-    Bytes raw;
-    try {
-      raw = read_file(f);
-    } catch (const Error&) {
-      throw Error(Errc::kUsage, "cannot read the password file named by " + file_var);
-    }
-    std::string pw(as_chars(raw));
-    if (auto nl = pw.find('\n'); nl != std::string::npos) pw.resize(nl);
-    if (!pw.empty() && pw.back() == '\r') pw.pop_back();
-    if (pw.empty())
-      throw Error(Errc::kUsage, "the password file named by " + file_var + " is empty");
-    return pw;
-  }
+  if (const char* f = std::getenv(file_var.c_str()); f && *f)
+    return read_secret_file(f, "the password file named by " + file_var);
   if (const char* p = std::getenv(var.c_str()); p && *p) return p;
   if (!::isatty(0)) {
     Fd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC));

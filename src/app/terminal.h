@@ -14,6 +14,9 @@ namespace sr::app {
 // prompt on the terminal (asked twice when `confirm`). `prefix` selects the variables
 // ("STRONGROOM" or "STRONGROOM_NEW"). Throws kUsage when none is available.
 std::string read_password(const std::string& prefix, const std::string& prompt, bool confirm);
+// The first line of a file holding a secret (password or key file), without its line end.
+// `what` names the file in errors (never the secret). Throws kUsage when unreadable or empty.
+std::string read_secret_file(const std::string& path, const std::string& what);
 
 std::string human_bytes(uint64_t n);
 std::string human_duration(double seconds);

@@ -133,19 +133,19 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
       std::string kdf = slot.at("kdf").get<std::string>();
       if (kdf != "scrypt" && kdf != "key") throw Error(Errc::kCorrupt, "unknown kdf");
       if ((kdf == "key") != credential.key_file) continue;  // a slot for the other kind of secret
-      if (kdf == "key") {
-        wrap = key_file_wrap(credential.secret, base64_decode(slot.at("salt").get<std::string>()));
-        sealed = base64_decode(slot.at("sealed").get<std::string>());
-        goto try_open;
-      }
-      codec::ScryptParams p{json_int<uint64_t>(slot, "n", key), json_int<uint64_t>(slot, "r", key),
-                            json_int<uint64_t>(slot, "p", key)};
-      // Slots are not authenticated before use: bound the memory an altered one can demand.
-      if (p.n < 2 || (p.n & (p.n - 1)) != 0 || p.r == 0 || p.p == 0 || p.p > 4 ||
-          p.r > (uint64_t{1} << 23) / p.n)
-        throw Error(Errc::kCorrupt, "unreasonable scrypt parameters");
       Bytes salt = base64_decode(slot.at("salt").get<std::string>());
-      wrap = codec::derive_password_key(credential.secret, salt, p);
+      if (kdf == "key") {
+        wrap = key_file_wrap(credential.secret, salt);
+      } else {
+        codec::ScryptParams p{json_int<uint64_t>(slot, "n", key),
+                              json_int<uint64_t>(slot, "r", key),
+                              json_int<uint64_t>(slot, "p", key)};
+        // Slots are not authenticated before use: bound the memory an altered one can demand.
+        if (p.n < 2 || (p.n & (p.n - 1)) != 0 || p.r == 0 || p.p == 0 || p.p > 4 ||
+            p.r > (uint64_t{1} << 23) / p.n)
+          throw Error(Errc::kCorrupt, "unreasonable scrypt parameters");
+        wrap = codec::derive_password_key(credential.secret, salt, p);
+      }
       sealed = base64_decode(slot.at("sealed").get<std::string>());
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
@@ -155,7 +155,6 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
       damaged.push_back(id);
       continue;
     }
-  try_open:
     Bytes plain;
     try {
       plain = codec::open(wrap, sealed, as_bytes(slot_aad(id)), "key slot");
