@@ -220,19 +220,24 @@ struct PitrArgs {
   bool start = false, archive = false;
   int port = 0;
   std::string pg_bin;
+  std::vector<std::string> tablespace_map;
+  std::string tablespace_dir;
   bool any() const {
     return !time.empty() || !lsn.empty() || !xid.empty() || !name.empty() || !target.empty() ||
-           start;
+           start || !tablespace_map.empty() || !tablespace_dir.empty();
   }
 };
 
 int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& backup,
-                   const std::string& to, bool force, const PitrArgs& p) {
+                   const std::string& to, bool force, bool delta, const PitrArgs& p) {
   ops::PgRestoreOptions o;
   o.stanza = c.stanza;
   o.target_dir = to;
   o.backup = backup;
   o.force = force;
+  o.delta = delta;
+  o.tablespace_map = p.tablespace_map;
+  o.tablespace_dir = p.tablespace_dir;
   int kinds =
       !p.time.empty() + !p.lsn.empty() + !p.xid.empty() + !p.name.empty() + !p.target.empty();
   if (kinds > 1) throw Error(Errc::kUsage, "give at most one recovery target");
@@ -271,6 +276,10 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
               {"files", r.files.files},
               {"bytes", r.files.bytes},
               {"restore_seconds", r.restore_seconds}};
+    if (delta) {
+      j["bytes_unchanged"] = r.files.bytes_unchanged;
+      j["removed"] = r.files.removed;
+    }
     if (o.start) {
       j["state"] = r.state;
       j["recovery_seconds"] = r.recovery_seconds;
@@ -281,6 +290,9 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
     std::cout << "restored PostgreSQL backup " << r.backup_id << " to " << to << ": "
               << r.files.files << " files, " << human_bytes(r.files.bytes) << " in "
               << human_duration(r.restore_seconds) << "\n";
+    if (delta)
+      std::cout << "delta: " << human_bytes(r.files.bytes_unchanged) << " already in place, "
+                << r.files.removed << " entries removed\n";
     if (o.start)
       std::cout << "server " << r.state << " after recovery; RTO " << human_duration(total)
                 << " (files " << human_duration(r.restore_seconds) << ", recovery "
@@ -293,23 +305,25 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
 }
 
 int cmd_restore(const Common& c, const std::string& backup, const std::string& to, bool force,
-                const PitrArgs& pitr) {
+                bool delta, const PitrArgs& pitr) {
   auto repo = open_repo(c);
-  if (backup == "latest" && pitr.any()) return cmd_restore_pg(c, *repo, "", to, force, pitr);
+  if (backup == "latest" && pitr.any()) return cmd_restore_pg(c, *repo, "", to, force, delta, pitr);
   std::string id = repo->resolve_backup(backup);
   repo::Manifest m = repo->load_manifest(id);
-  if (m.type == "postgres") return cmd_restore_pg(c, *repo, id, to, force, pitr);
+  if (m.type == "postgres") return cmd_restore_pg(c, *repo, id, to, force, delta, pitr);
   if (pitr.any())
     throw Error(Errc::kUsage, "recovery targets and --start apply to PostgreSQL backups only");
   ops::Counters counters;
   double start = monotonic_seconds();
   ops::RestoreResult r;
   if (m.type == "command") {
+    if (delta) throw Error(Errc::kUsage, "--delta applies to file and PostgreSQL backups");
     r = ops::restore_command(*repo, m, to, force);
     if (to == "-") return 0;
   } else {
     ProgressLine progress("restore", counters, !c.json);
     ops::RestoreOptions o{to, force, &counters};
+    o.delta = delta;
     r = ops::restore_files(*repo, m, o);
   }
   double seconds = monotonic_seconds() - start;
@@ -319,6 +333,8 @@ int cmd_restore(const Common& c, const std::string& backup, const std::string& t
                 {"files", r.files},
                 {"dirs", r.dirs},
                 {"bytes", r.bytes},
+                {"bytes_unchanged", r.bytes_unchanged},
+                {"removed", r.removed},
                 {"seconds", seconds}});
   } else {
     std::cout << "restored backup " << m.id << " to " << to << ": " << r.files << " files, "
@@ -326,6 +342,9 @@ int cmd_restore(const Common& c, const std::string& backup, const std::string& t
               << human_bytes(static_cast<uint64_t>(
                      seconds > 0 ? static_cast<double>(r.bytes) / seconds : 0))
               << "/s)\n";
+    if (delta)
+      std::cout << "delta: " << human_bytes(r.bytes_unchanged) << " already in place, " << r.removed
+                << " entries removed\n";
   }
   return 0;
 }
@@ -632,7 +651,7 @@ int run(int argc, char** argv) {
   backups->callback([&] { result = cmd_backups(common); });
 
   std::string backup_id = "latest", to;
-  bool force = false;
+  bool force = false, delta = false;
   auto* restore = app.add_subcommand("restore", "Restore a backup");
   add_repo_option(restore, common, true);
   restore->add_option("--backup,-b", backup_id, "Backup id (or unique prefix) or 'latest'")
@@ -640,6 +659,9 @@ int run(int argc, char** argv) {
   restore->add_option("--to,-t", to, "Target directory (files); a file or - (command output)")
       ->required();
   restore->add_flag("--force", force, "Restore into a non-empty target, replacing what is there");
+  restore->add_flag("--delta", delta,
+                    "Update a target that holds an older copy: remove what the backup lacks, "
+                    "write only the pieces and pages that differ (content is compared)");
   PitrArgs pitr;
   restore->add_option("--stanza", common.stanza, "PostgreSQL cluster in the repository")
       ->capture_default_str();
@@ -659,9 +681,13 @@ int run(int argc, char** argv) {
   restore->add_option("--port", pitr.port, "PostgreSQL: port for --start");
   restore->add_flag("--archive", pitr.archive,
                     "PostgreSQL: keep archive_mode on in the restored server");
+  restore->add_option("--tablespace-map", pitr.tablespace_map,
+                      "PostgreSQL: restore tablespace OID into DIR (OID=DIR; repeatable)");
+  restore->add_option("--tablespace-dir", pitr.tablespace_dir,
+                      "PostgreSQL: restore every tablespace into DIR/OID");
   restore->add_option("--pg-bin", pitr.pg_bin,
                       "PostgreSQL: directory of pg_ctl (default /usr/lib/postgresql/<major>/bin)");
-  restore->callback([&] { result = cmd_restore(common, backup_id, to, force, pitr); });
+  restore->callback([&] { result = cmd_restore(common, backup_id, to, force, delta, pitr); });
 
   std::string mark_name;
   std::vector<std::string> mark_conns, mark_stanzas;

@@ -1,5 +1,6 @@
 #include "base/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -135,6 +136,19 @@ void mkdirs(const std::string& path, int mode) {
   }
   // Make the new directory's entry durable: later fsyncs inside it do not cover its parent.
   fsync_dir(parent == "." ? std::string(".") : parent);
+}
+
+bool dir_is_empty(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return true;
+  bool empty = true;
+  while (struct dirent* e = ::readdir(d))
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  ::closedir(d);
+  return empty;
 }
 
 bool path_exists(const std::string& path) {

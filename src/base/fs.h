@@ -50,6 +50,8 @@ void write_file_atomic(const std::string& path, ByteSpan data);
 std::string write_temp_synced(const std::string& dir, ByteSpan data);
 void mkdirs(const std::string& path, int mode = 0755);
 bool path_exists(const std::string& path);
+// True when `path` has no entries (or cannot be listed: it does not exist).
+bool dir_is_empty(const std::string& path);
 std::string dirname_of(const std::string& path);
 
 }  // namespace sr

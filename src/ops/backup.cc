@@ -311,10 +311,12 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   if (parent_tree) advance_parent();
   // A parent's chunk list is reused only when every chunk is still indexed.
   auto chunks_present = [&](const Entry& p) {
-    return std::all_of(p.chunks.begin(), p.chunks.end(), [&](const ChunkRef& c) {
-      return c.hole || (repo.lookup(c.id).has_value() &&
-                        (!c.has_delta || repo.lookup(c.delta_id).has_value()));
-    });
+    return std::all_of(p.chunks.begin(), p.chunks.end(),
+                       [&](const ChunkRef& c) {
+                         return c.hole || (repo.lookup(c.id).has_value() &&
+                                           (!c.has_delta || repo.lookup(c.delta_id).has_value()));
+                       }) &&
+           (!p.page_map_blob || repo.lookup(p.page_map_base).has_value());
   };
 
   // Emits finished entries from the front, in walk order. With `all`, waits for every entry.
@@ -388,8 +390,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
               pcur->ctime_ns == e.ctime_ns && pcur->inode == e.inode &&
               e.ctime_ns < parent->time_ns - kTimestampMarginNs && chunks_present(*pcur)) {
             e.chunks = pcur->chunks;
-            e.page_size = pcur->page_size;
-            e.page_hashes = pcur->page_hashes;
+            repo::copy_page_map(*pcur, e);
             slot->reused = true;
             if (options.counters) options.counters->bytes += e.size;
           } else {

@@ -18,6 +18,38 @@ using repo::ChunkRef;
 namespace {
 constexpr uint32_t kPagesPerPiece = 128;
 constexpr int kChecksumRetries = 5;
+// Maps of fewer pages stay inline in the tree entry.
+constexpr size_t kInlineMapPages = 256;
+// A new map blob once more than 1 / kRebaseFraction of the pages differ from the stored one.
+constexpr size_t kRebaseFraction = 6;
+
+// Stores the block map of `out` (page_hashes filled): inline, as changes against the parent's
+// map blob `base`, or as a new blob.
+void store_page_map(repo::Repository& repo, const repo::Entry* parent,
+                    const std::vector<uint64_t>* base, repo::Entry& out) {
+  const auto& h = out.page_hashes;
+  out.page_map_blob = false;
+  out.page_map_delta.clear();
+  if (h.size() < kInlineMapPages) return;
+  out.page_map_blob = true;
+  out.page_count = h.size();
+  if (parent && base) {
+    std::vector<std::pair<uint32_t, uint64_t>> delta;
+    for (size_t i = 0; i < h.size() && delta.size() * kRebaseFraction <= h.size(); ++i)
+      if (i >= base->size() || (*base)[i] != h[i])
+        delta.emplace_back(static_cast<uint32_t>(i), h[i]);
+    if (delta.size() * kRebaseFraction <= h.size()) {
+      out.page_map_base = parent->page_map_base;
+      out.page_map_delta = std::move(delta);
+      out.page_hashes.clear();
+      return;
+    }
+  }
+  ByteWriter w;
+  for (uint64_t v : h) w.u64(v);
+  out.page_map_base = repo.store_chunk(repo::BlobType::kTree, w.buffer()).ref.id;
+  out.page_hashes.clear();
+}
 
 struct Pending {
   std::mutex mu;
@@ -34,7 +66,12 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
   const uint32_t ps = o.page_size;
   const size_t piece_size = size_t{ps} * kPagesPerPiece;
   // A parent map is usable only with the same page size.
-  if (parent && (parent->page_size != ps || parent->page_hashes.empty())) parent = nullptr;
+  if (parent && parent->page_size != ps) parent = nullptr;
+  std::vector<uint64_t> parent_hashes, parent_base;
+  if (parent) {
+    parent_hashes = load_page_map(repo, *parent, &parent_base);
+    if (parent_hashes.empty()) parent = nullptr;
+  }
   // The parent's pieces by index (all full pieces except maybe the last).
   std::vector<const ChunkRef*> parent_pieces;
   if (parent)
@@ -106,7 +143,7 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
                    "): the page is backed up as it is");
           }
         }
-        out.page_hashes.push_back(XXH3_64bits_withSeed(page.data(), page.size(), o.hash_seed));
+        out.page_hashes.push_back(page_hash(page, o.hash_seed));
       }
       if (counters) counters->bytes += n;
       // Compare with the parent's piece.
@@ -116,7 +153,7 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
       if (prev) {
         for (uint32_t p = 0; p < pages; ++p) {
           size_t i = first_page + p;
-          if (i >= parent->page_hashes.size() || parent->page_hashes[i] != out.page_hashes[i])
+          if (i >= parent_hashes.size() || parent_hashes[i] != out.page_hashes[i])
             changed.push_back(static_cast<uint16_t>(p));
         }
       }
@@ -157,6 +194,43 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
   }
   out.chunks.assign(refs.begin(), refs.end());
   out.size = total;
+  store_page_map(repo, parent && parent->page_map_blob ? parent : nullptr,
+                 parent && parent->page_map_blob ? &parent_base : nullptr, out);
+}
+
+uint64_t page_hash_seed(const repo::Repository& repo) {
+  codec::Key32 seed = codec::hmac_sha256(repo.keys().id_key, as_bytes("page hash seed"));
+  uint64_t v;
+  std::memcpy(&v, seed.data(), sizeof v);
+  return v;
+}
+
+uint64_t page_hash(ByteSpan page, uint64_t seed) {
+  return XXH3_64bits_withSeed(page.data(), page.size(), seed);
+}
+
+std::vector<uint64_t> load_page_map(repo::Repository& repo, const repo::Entry& e,
+                                    std::vector<uint64_t>* base) {
+  if (!e.page_map_blob) return e.page_hashes;
+  const std::string what = "block map of " + e.path;
+  Bytes blob = repo.read_chunk(e.page_map_base);
+  if (blob.size() % 8 != 0) throw Error(Errc::kCorrupt, what + ": bad length");
+  std::vector<uint64_t> stored(blob.size() / 8);
+  ByteReader r(blob, what);
+  for (auto& v : stored) v = r.u64();
+  std::vector<uint64_t> h(stored.begin(),
+                          stored.begin() + static_cast<std::ptrdiff_t>(
+                                               std::min<uint64_t>(stored.size(), e.page_count)));
+  h.resize(static_cast<size_t>(e.page_count));
+  for (auto [page, hash] : e.page_map_delta) h[page] = hash;  // decode_entry checked the range
+  // Pages beyond the stored map must all be in the delta.
+  size_t covered = 0;
+  for (auto [page, hash] : e.page_map_delta)
+    if (page >= stored.size()) ++covered;
+  if (e.page_count > stored.size() && covered != e.page_count - stored.size())
+    throw Error(Errc::kCorrupt, what + ": pages missing from the map");
+  if (base) *base = std::move(stored);
+  return h;
 }
 
 }  // namespace sr::ops

@@ -8,7 +8,10 @@
 //     with every page that differs from that base (the parent's delta pages plus the new ones),
 //     so restores apply at most one delta per piece, however long the chain of incrementals;
 //   - a piece with more than half of its pages changed is stored whole again (a new base).
-// Memory: one piece per file in flight plus the block map (8 bytes per page).
+// Memory: one piece per file in flight plus the block maps (8 bytes per page).
+// The block map of a large file is stored as a blob; while fewer than 1/6 of its pages changed
+// since, later backups record only the changed pages' hashes against that blob (a few bytes per
+// changed page in the tree instead of 8 bytes per page).
 // With checksums, every page's checksum is verified while reading; a failing page is re-read
 // (a write may have torn it), and one whose LSN is at or after the backup's start is accepted
 // (WAL replay rewrites it); others are reported with file and block.
@@ -35,5 +38,16 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
                      const std::string& path, uint32_t segment_block_base,
                      const repo::Entry* parent, const PageOptions& options, repo::Entry& out,
                      const std::function<void(const std::string&)>& warn);
+
+// The keyed seed of page hashes, derived from the repository's id key.
+uint64_t page_hash_seed(const repo::Repository& repo);
+// The page hash of one page (or the shorter last page of a file).
+uint64_t page_hash(ByteSpan page, uint64_t seed);
+
+// The block map of `e` (a file backed up with read_block_file) as one hash per page: the inline
+// hashes, or the map blob with the changed pages applied. Throws Errc::kCorrupt when the blob
+// does not match the entry. `base` (optional) receives the blob's hashes as stored.
+std::vector<uint64_t> load_page_map(repo::Repository& repo, const repo::Entry& e,
+                                    std::vector<uint64_t>* base = nullptr);
 
 }  // namespace sr::ops

@@ -134,8 +134,7 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
     fo.pages.page_size = page_size;
     fo.pages.verify_checksums = checksums;
     fo.pages.start_lsn = start_lsn.value;
-    codec::Key32 seed = codec::hmac_sha256(repo.keys().id_key, as_bytes("page hash seed"));
-    std::memcpy(&fo.pages.hash_seed, seed.data(), sizeof fo.pages.hash_seed);
+    fo.pages.hash_seed = page_hash_seed(repo);
     result = backup_files(repo, fo);
   } catch (...) {
     try {

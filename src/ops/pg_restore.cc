@@ -1,5 +1,6 @@
 #include "ops/pg_restore.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -10,10 +11,12 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "base/fs.h"
 #include "base/time_util.h"
+#include "ops/block_file.h"
 #include "ops/pg_mark.h"
 #include "pg/libpq_session.h"
 #include "pg/lsn.h"
@@ -196,6 +199,64 @@ int run_wait(const std::vector<std::string>& argv) {
 
 }  // namespace
 
+// The tablespaces of a backup (its tablespace_map: "OID PATH" lines, '\' escaping newlines
+// and backslashes in PATH) and where a restore puts them.
+std::vector<RestoreOptions::Relocation> tablespace_destinations(const std::string& map,
+                                                                const PgRestoreOptions& o) {
+  std::map<std::string, std::string> original;
+  std::istringstream in(map);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    auto sp = line.find(' ');
+    if (sp == std::string::npos || sp == 0) throw Error(Errc::kCorrupt, "bad tablespace_map line");
+    std::string path;
+    for (size_t i = sp + 1; i < line.size(); ++i) {
+      if (line[i] == '\\' && i + 1 < line.size()) ++i;
+      path += line[i];
+    }
+    original[line.substr(0, sp)] = path;
+  }
+  std::map<std::string, std::string> mapped;
+  for (const auto& m : o.tablespace_map) {
+    auto eq = m.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size())
+      throw Error(Errc::kUsage, "--tablespace-map takes OID=DIR, not '" + m + "'");
+    std::string oid = m.substr(0, eq);
+    if (!original.count(oid)) {
+      std::string known;
+      for (const auto& [k, v] : original) known += (known.empty() ? "" : ", ") + k;
+      throw Error(Errc::kUsage, "--tablespace-map: the backup has no tablespace " + oid +
+                                    (known.empty() ? " (it has none)" : " (it has " + known + ")"));
+    }
+    mapped[oid] = m.substr(eq + 1);
+  }
+  std::vector<RestoreOptions::Relocation> out;
+  for (const auto& [oid, path] : original) {
+    std::string dest = mapped.count(oid)           ? mapped[oid]
+                       : !o.tablespace_dir.empty() ? o.tablespace_dir + "/" + oid
+                                                   : path;
+    if (dest.empty() || dest[0] != '/')
+      throw Error(Errc::kUsage,
+                  "tablespace " + oid + ": destination '" + dest + "' is not an absolute path");
+    if (path_exists(dest) && !dir_is_empty(dest)) {
+      bool is_tablespace = false;
+      if (DIR* d = ::opendir(dest.c_str())) {
+        while (struct dirent* e = ::readdir(d))
+          if (std::string(e->d_name).rfind("PG_", 0) == 0) is_tablespace = true;
+        ::closedir(d);
+      }
+      if (!(o.delta || o.force) || !is_tablespace)
+        throw Error(Errc::kAlreadyExists,
+                    "tablespace " + oid + " would be restored to " + dest + ", which is not empty" +
+                        (o.delta && !is_tablespace ? " and holds no tablespace" : "") +
+                        "; map it elsewhere with --tablespace-map " + oid +
+                        "=DIR (or --tablespace-dir DIR)");
+    }
+    out.push_back({"pg_tblspc/" + oid, dest});
+  }
+  return out;
+}
+
 PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions& o) {
   double t0 = monotonic_seconds();
   repo::validate_stanza(o.stanza);
@@ -211,6 +272,25 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
     throw Error(Errc::kUsage,
                 "a PostgreSQL restore writes a restore_command that must read the password from a "
                 "file: set STRONGROOM_PASSWORD_FILE (or --password-file, or use --key-file)");
+
+  if (o.delta && path_exists(o.target_dir)) {
+    // A delta restore removes what the backup lacks: only into a PostgreSQL data directory
+    // (or an empty one), and never under a running server.
+    std::string pid_file = o.target_dir + "/postmaster.pid";
+    if (path_exists(pid_file)) {
+      Bytes pid = read_file(pid_file);
+      pid.push_back(0);
+      long n = std::strtol(reinterpret_cast<const char*>(pid.data()), nullptr, 10);
+      if (n > 0 && (::kill(static_cast<pid_t>(n), 0) == 0 || errno == EPERM))
+        throw Error(Errc::kUsage, "a PostgreSQL server (pid " + std::to_string(n) +
+                                      ") is running in " + o.target_dir +
+                                      "; stop it before a delta restore");
+    }
+    if (!path_exists(o.target_dir + "/PG_VERSION") && !dir_is_empty(o.target_dir))
+      throw Error(Errc::kUsage, "--delta: " + o.target_dir +
+                                    " is not a PostgreSQL data directory (no PG_VERSION); a "
+                                    "delta restore would remove its contents");
+  }
 
   auto backups = pg_backups(repo, o.stanza);
   if (backups.empty())
@@ -290,10 +370,17 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
                                      " is after the newest archived WAL (which ends at " +
                                      covered.str() + ")");
 
+  // Tablespaces: where each goes, checked before anything is written.
+  std::vector<RestoreOptions::Relocation> relocate =
+      tablespace_destinations(pginfo.value("tablespace_map", ""), o);
+
   // Files.
   PgRestoreResult result;
   result.backup_id = chosen->manifest.id;
   RestoreOptions ro{o.target_dir, o.force, o.counters};
+  ro.delta = o.delta;
+  ro.relocate = relocate;
+  ro.page_hash_seed = page_hash_seed(repo);
   result.files = restore_files(repo, chosen->manifest, ro);
   std::string dir = o.target_dir;
   ::chmod(dir.c_str(), 0700);

@@ -24,6 +24,13 @@ struct PgRestoreOptions {
   std::string target_value;
   std::string target_action = "promote";  // promote | pause | shutdown
   bool force = false;
+  // Update the data directory in place (restore --delta); refused while a server runs there.
+  bool delta = false;
+  // Tablespaces go back to the locations recorded in the backup, which must be empty or absent
+  // (or, with delta, hold that tablespace), unless mapped: "OID=DIR" entries, or `tablespace_dir`
+  // for every tablespace (DIR/OID). The target gets pg_tblspc/OID symlinks to them.
+  std::vector<std::string> tablespace_map;
+  std::string tablespace_dir;
   bool start = false;
   int port = 0;
   bool archive = false;  // keep archive_mode of the restored configuration

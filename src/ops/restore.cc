@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -13,6 +14,7 @@
 
 #include "base/fs.h"
 #include "base/random.h"
+#include "ops/block_file.h"
 #include "repo/lock.h"
 #include "repo/tree_stream.h"
 
@@ -45,24 +47,48 @@ std::pair<std::string, std::string> split(const std::string& path) {
 // Caches the parent directory descriptor: entries come grouped by directory.
 class ParentDirs {
  public:
-  explicit ParentDirs(int root, const std::string& target) : root_(root), target_(target) {}
-  int get(const std::string& dir) {
-    if (fd_ && dir == dir_) return fd_.get();
-    int fd = open_beneath(root_, dir, O_RDONLY | O_DIRECTORY);
+  int get(int root, const std::string& dir, const std::string& where) {
+    if (fd_ && root == root_ && dir == dir_) return fd_.get();
+    int fd = open_beneath(root, dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
-      throw_errno("cannot open directory " + target_ + "/" + dir +
+      throw_errno("cannot open directory " + where + "/" + dir +
                   " (a path in the backup is not "
                   "a plain directory beneath the target)");
     fd_ = Fd(fd);
+    root_ = root;
     dir_ = dir;
     return fd;
   }
 
  private:
-  int root_;
-  std::string target_;
+  int root_ = -1;
   Fd fd_;
   std::string dir_;
+};
+
+// Where entries go: the target, or for a relocated directory (a tablespace) its destination.
+struct Roots {
+  struct Moved {
+    std::string prefix, dest;
+    Fd fd;
+  };
+  int target = -1;
+  std::string target_path;
+  std::vector<Moved> moved;
+  // The relocated directory `path` is, if any.
+  const Moved* relocated(const std::string& path) const {
+    for (const auto& m : moved)
+      if (m.prefix == path) return &m;
+    return nullptr;
+  }
+  // (root fd, path relative to it, root path for messages) of a path in the backup.
+  std::tuple<int, std::string, std::string> locate(const std::string& path) const {
+    for (const auto& m : moved)
+      if (path.size() > m.prefix.size() && path.compare(0, m.prefix.size(), m.prefix) == 0 &&
+          path[m.prefix.size()] == '/')
+        return {m.fd.get(), path.substr(m.prefix.size() + 1), m.dest};
+    return {target, path, target_path};
+  }
 };
 
 bool is_root() { return ::geteuid() == 0; }
@@ -100,17 +126,80 @@ void clear_existing(int dirfd, const std::string& name, bool want_dir) {
   if (::unlinkat(dirfd, name.c_str(), 0) != 0) throw_errno("cannot replace " + name);
 }
 
-bool dir_is_empty(const std::string& path) {
-  DIR* d = ::opendir(path.c_str());
-  if (!d) return true;
-  bool empty = true;
-  while (struct dirent* e = ::readdir(d))
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-      empty = false;
-      break;
+// Everything in the directory `dirfd` (recursively, never following symlinks), as paths
+// relative to the target with a flag for directories.
+void list_existing(int dirfd, const std::string& prefix,
+                   std::vector<std::pair<std::string, bool>>& out) {
+  int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) throw_errno("cannot list " + prefix);
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    ::close(dup);
+    throw_errno("cannot list " + prefix);
+  }
+  std::vector<std::pair<std::string, bool>> here;
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    struct stat st;
+    if (::fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      ::closedir(d);
+      throw_errno("cannot stat " + prefix + e->d_name);
     }
+    here.emplace_back(e->d_name, S_ISDIR(st.st_mode));
+  }
   ::closedir(d);
-  return empty;
+  for (auto& [name, is_dir] : here) {
+    out.emplace_back(prefix + name, is_dir);
+    if (!is_dir) continue;
+    Fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) throw_errno("cannot open " + prefix + name);
+    list_existing(sub.get(), prefix + name + "/", out);
+  }
+}
+
+// Delta restore, first pass: removes from the target what the backup does not have, and what
+// has another type there (a directory where the backup has a file, or the reverse). Returns the
+// number of entries removed.
+// `prefix` (a relocated directory, or "" for the target) limits the comparison to the entries
+// beneath it; relocated directories inside the target are expected as symlinks.
+uint64_t remove_extraneous(repo::Repository& repo, const repo::Manifest& m, int root,
+                           const std::string& prefix, const Roots& roots) {
+  std::vector<std::pair<std::string, bool>> have;
+  list_existing(root, "", have);
+  std::sort(have.begin(), have.end(),
+            [](const auto& a, const auto& b) { return repo::path_less(a.first, b.first); });
+  std::vector<const std::pair<std::string, bool>*> remove;
+  size_t i = 0;
+  repo::TreeReader tree(repo, m);
+  while (auto e = tree.next()) {
+    std::string path = e->path;
+    bool as_dir = e->kind == EntryKind::kDir;
+    if (!prefix.empty()) {
+      if (path.size() <= prefix.size() || path.compare(0, prefix.size(), prefix) != 0 ||
+          path[prefix.size()] != '/')
+        continue;
+      path = path.substr(prefix.size() + 1);
+    } else {
+      if (std::get<0>(roots.locate(path)) != root) continue;  // beneath a relocated directory
+      if (roots.relocated(path)) as_dir = false;              // a symlink to it
+    }
+    while (i < have.size() && repo::path_less(have[i].first, path)) remove.push_back(&have[i++]);
+    if (i < have.size() && have[i].first == path) {
+      if (have[i].second != as_dir) remove.push_back(&have[i]);
+      ++i;
+    }
+  }
+  while (i < have.size()) remove.push_back(&have[i++]);
+  // Children sort after their directory: remove in reverse order.
+  for (auto it = remove.rbegin(); it != remove.rend(); ++it) {
+    auto [dir, name] = split((*it)->first);
+    Fd pfd(open_beneath(root, dir, O_RDONLY | O_DIRECTORY));
+    if (!pfd) throw_errno("cannot open directory " + dir);
+    if (::unlinkat(pfd.get(), name.c_str(), (*it)->second ? AT_REMOVEDIR : 0) != 0)
+      throw_errno("cannot remove " + (*it)->first + " (not in the backup)");
+  }
+  return remove.size();
 }
 
 // A file being written by several tasks; the last one to finish applies its metadata.
@@ -118,12 +207,84 @@ struct OpenFile {
   Fd fd;
   Entry entry;
   std::atomic<size_t> remaining{0};
+  // Delta restore of a file already in the target: compare before writing.
+  bool existing = false;
+  std::vector<uint64_t> page_map;  // block-structured files: the backup's page hashes
+  uint64_t page_hash_seed = 0;
+  std::atomic<uint64_t>* unchanged = nullptr;
 };
+
+// Reads [offset, offset + len) of an existing file; a short file reads as a shorter buffer.
+Bytes read_existing(int fd, uint64_t offset, size_t len, const std::string& path) {
+  Bytes b(len);
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = ::pread(fd, b.data() + got, len - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("cannot read " + path + " in the target");
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  b.resize(got);
+  return b;
+}
+
+// Delta restore of one piece: the pages (or the whole chunk) that differ from what the target
+// holds. Returns the [begin, end) byte ranges of `data` to write; empty when nothing differs.
+std::vector<std::pair<size_t, size_t>> differing(OpenFile& f, const repo::ChunkRef& c,
+                                                 uint64_t offset, repo::Repository& repo) {
+  Bytes have = read_existing(f.fd.get(), offset, c.raw_length, f.entry.path);
+  if (c.hole) {
+    bool zero = have.size() == c.raw_length &&
+                std::all_of(have.begin(), have.end(), [](uint8_t b) { return b == 0; });
+    if (zero) return {};
+    return {{0, c.raw_length}};
+  }
+  const uint32_t ps = f.entry.page_size;
+  if (ps && !f.page_map.empty()) {
+    std::vector<std::pair<size_t, size_t>> out;
+    const size_t first_page = static_cast<size_t>(offset / ps);
+    for (size_t off = 0; off < c.raw_length; off += ps) {
+      size_t len = std::min<size_t>(ps, c.raw_length - off);
+      size_t page = first_page + off / ps;
+      bool same = off + len <= have.size() && page < f.page_map.size() &&
+                  page_hash(ByteSpan(have.data() + off, len), f.page_hash_seed) == f.page_map[page];
+      if (same) continue;
+      if (!out.empty() && out.back().second == off)
+        out.back().second = off + len;
+      else
+        out.emplace_back(off, off + len);
+    }
+    return out;
+  }
+  if (have.size() == c.raw_length && !c.has_delta && repo.chunk_id(have) == c.id) return {};
+  return {{0, c.raw_length}};
+}
 
 void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last, uint64_t offset,
                  Counters* counters) {
   for (size_t i = first; i < last; ++i) {
     const auto& c = f.entry.chunks[i];
+    std::vector<std::pair<size_t, size_t>> ranges{{0, c.raw_length}};
+    if (f.existing) {
+      ranges = differing(f, c, offset, repo);
+      size_t changed = 0;
+      for (auto [a, b] : ranges) changed += b - a;
+      *f.unchanged += c.raw_length - changed;
+      if (ranges.empty()) {
+        if (counters) counters->bytes += c.raw_length;
+        offset += c.raw_length;
+        continue;
+      }
+      if (c.hole) {
+        // Make the range a hole again (or zeros where the file system cannot punch).
+        if (::fallocate(f.fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                        static_cast<off_t>(offset), static_cast<off_t>(c.raw_length)) != 0) {
+          Bytes zeros(c.raw_length, 0);
+          pwrite_all(f.fd.get(), zeros, offset, f.entry.path);
+        }
+      }
+    }
     if (!c.hole) {
       auto loc = repo.lookup(c.id);
       if (!loc)
@@ -148,7 +309,8 @@ void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last,
           at += len;
         }
       }
-      pwrite_all(f.fd.get(), data, offset, f.entry.path);
+      for (auto [a, b] : ranges)
+        pwrite_all(f.fd.get(), ByteSpan(data.data() + a, b - a), offset + a, f.entry.path);
       if (counters) counters->bytes += data.size();
     } else if (counters) {
       counters->bytes += c.raw_length;
@@ -163,10 +325,13 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
   if (m.type == "command")
     throw Error(Errc::kUsage, "backup " + m.id + " is a " + m.type +
                                   " backup; restore it with --to FILE or --to -");
-  if (path_exists(options.target) && !dir_is_empty(options.target) && !options.force)
+  if (path_exists(options.target) && !dir_is_empty(options.target) && !options.force &&
+      !options.delta)
     throw Error(Errc::kAlreadyExists,
                 "restore target " + options.target +
-                    " is not empty; choose an empty directory or pass --force");
+                    " is not empty; choose an empty directory, or pass --delta to update it "
+                    "or --force to replace its files");
+  const bool replace = options.force || options.delta;
   auto lock = repo::RepoLock::acquire_for_reading(repo, "restore");
   repo.load_index();
   mkdirs(options.target, 0700);
@@ -177,17 +342,42 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
     options.counters->total_known = true;
   }
 
+  Roots roots;
+  roots.target = root.get();
+  roots.target_path = options.target;
+  for (const auto& r : options.relocate) {
+    if (!repo::valid_relative_path(r.dir))
+      throw Error(Errc::kUsage, "cannot relocate '" + r.dir + "': not a relative path");
+    if (path_exists(r.dest) && !dir_is_empty(r.dest) && !options.force && !options.delta)
+      throw Error(Errc::kAlreadyExists, "restore destination " + r.dest + " of " + r.dir +
+                                            " is not empty; choose an empty directory or pass "
+                                            "--delta to update it");
+    mkdirs(r.dest, 0700);
+    Fd fd(::open(r.dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw_errno("cannot open " + r.dest);
+    roots.moved.push_back({r.dir, r.dest, std::move(fd)});
+  }
+
   RestoreResult result;
+  std::atomic<uint64_t> unchanged{0};
+  if (options.delta) {
+    result.removed = remove_extraneous(repo, m, root.get(), "", roots);
+    for (const auto& mv : roots.moved)
+      result.removed += remove_extraneous(repo, m, mv.fd.get(), mv.prefix, roots);
+  }
   const size_t threads = WorkerPool::default_threads();
   WorkerPool pool(threads, 2 * threads);
-  ParentDirs parents(root.get(), options.target);
+  ParentDirs parents;
   // Directories whose entries are still being created. A directory's metadata is applied when
   // the walk leaves it (children first), so a read-only or non-searchable mode never blocks the
   // creation of its own entries, and its mtime is set after they changed it. Depth-bounded.
   std::vector<Entry> open_dirs;
   auto close_dir = [&] {
     const Entry& d = open_dirs.back();
-    Fd fd(open_beneath(root.get(), d.path, O_RDONLY | O_DIRECTORY));
+    const Roots::Moved* mv = roots.relocated(d.path);
+    auto [droot, drel, dwhere] = roots.locate(d.path);
+    Fd fd(mv ? ::fcntl(mv->fd.get(), F_DUPFD_CLOEXEC, 0)
+             : open_beneath(droot, drel, O_RDONLY | O_DIRECTORY));
     if (!fd) throw_errno("cannot open directory " + d.path);
     set_fd_metadata(fd.get(), d);
     open_dirs.pop_back();
@@ -200,22 +390,44 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
                e->path.compare(0, open_dirs.back().path.size(), open_dirs.back().path) == 0 &&
                e->path[open_dirs.back().path.size()] == '/'))
         close_dir();
-      auto [dir, name] = split(e->path);
-      int pfd = parents.get(dir);
+      auto [eroot, erel, ewhere] = roots.locate(e->path);
+      auto [dir, name] = split(erel);
+      int pfd = parents.get(eroot, dir, ewhere);
+      if (e->kind == EntryKind::kDir && roots.relocated(e->path)) {
+        // A relocated directory: a symlink to its destination (which gets its metadata).
+        clear_existing(pfd, name, false);
+        if (::symlinkat(roots.relocated(e->path)->dest.c_str(), pfd, name.c_str()) != 0)
+          throw_errno("cannot create symlink " + e->path);
+        ++result.dirs;
+        open_dirs.push_back(*e);
+        continue;
+      }
       switch (e->kind) {
         case EntryKind::kDir:
-          if (options.force) clear_existing(pfd, name, true);
+          if (replace) clear_existing(pfd, name, true);
           if (::mkdirat(pfd, name.c_str(), 0700) != 0 && errno != EEXIST)
             throw_errno("cannot create directory " + e->path);
           ++result.dirs;
           open_dirs.push_back(*e);
           break;
         case EntryKind::kFile: {
-          if (options.force) clear_existing(pfd, name, false);
-          int fd = ::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                            0600);
-          if (fd < 0) throw_errno("cannot create " + e->path);
           auto f = std::make_shared<OpenFile>();
+          int fd = -1;
+          struct stat st;
+          if (options.delta && ::fstatat(pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+              S_ISREG(st.st_mode) && st.st_nlink == 1) {
+            fd = ::openat(pfd, name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) throw_errno("cannot open " + e->path + " in the target");
+            f->existing = true;
+            f->unchanged = &unchanged;
+            f->page_hash_seed = options.page_hash_seed;
+            if (e->page_size) f->page_map = load_page_map(repo, *e);
+          } else {
+            if (replace) clear_existing(pfd, name, false);
+            fd = ::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0600);
+            if (fd < 0) throw_errno("cannot create " + e->path);
+          }
           f->fd = Fd(fd);
           if (::ftruncate(fd, static_cast<off_t>(e->size)) != 0)
             throw_errno("cannot size " + e->path);
@@ -251,17 +463,18 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
           break;
         }
         case EntryKind::kHardlink: {
-          auto [tdir, tname] = split(e->link_target);
-          Fd tfd(open_beneath(root.get(), tdir, O_RDONLY | O_DIRECTORY));
+          auto [troot, trel, twhere] = roots.locate(e->link_target);
+          auto [tdir, tname] = split(trel);
+          Fd tfd(open_beneath(troot, tdir, O_RDONLY | O_DIRECTORY));
           if (!tfd) throw_errno("cannot open directory of hardlink target " + e->link_target);
-          if (options.force) clear_existing(pfd, name, false);
+          if (replace) clear_existing(pfd, name, false);
           if (::linkat(tfd.get(), tname.c_str(), pfd, name.c_str(), 0) != 0)
             throw_errno("cannot create hardlink " + e->path + " -> " + e->link_target);
           ++result.files;
           break;
         }
         case EntryKind::kSymlink:
-          if (options.force) clear_existing(pfd, name, false);
+          if (replace) clear_existing(pfd, name, false);
           if (::symlinkat(e->link_target.c_str(), pfd, name.c_str()) != 0)
             throw_errno("cannot create symlink " + e->path);
           set_owner_and_times(pfd, name, *e, AT_SYMLINK_NOFOLLOW);
@@ -273,7 +486,7 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
                         : e->kind == EntryKind::kCharDev ? S_IFCHR
                                                          : S_IFBLK;
           if (e->kind != EntryKind::kFifo && !is_root()) break;  // devices need root
-          if (options.force) clear_existing(pfd, name, false);
+          if (replace) clear_existing(pfd, name, false);
           if (::mknodat(pfd, name.c_str(), type | e->mode, static_cast<dev_t>(e->rdev)) != 0)
             throw_errno("cannot create " + e->path);
           if (::fchmodat(pfd, name.c_str(), e->mode, AT_SYMLINK_NOFOLLOW) != 0)
@@ -289,6 +502,7 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
 
   while (!open_dirs.empty()) close_dir();
   if (::syncfs(root.get()) != 0) throw_errno("cannot sync " + options.target);
+  result.bytes_unchanged = unchanged;
   return result;
 }
 

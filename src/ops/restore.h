@@ -7,9 +7,13 @@
 // pieces of several chunks, with pwrite; holes of sparse files are left unwritten (the file is
 // sized with ftruncate first). Directory metadata is applied in a second pass over the tree, and
 // the target file system is synced (syncfs) before the restore reports success.
+// With delta, a file already in the target is rewritten in place only where it differs, and only
+// when it is a regular file with a single link (otherwise it is replaced), so a hardlink into the
+// target cannot make a restore modify a file elsewhere.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "ops/chunk_pipeline.h"
 #include "repo/repository.h"
@@ -20,10 +24,25 @@ struct RestoreOptions {
   std::string target;
   bool force = false;  // allow a non-empty target (existing files are replaced)
   Counters* counters = nullptr;
+  // Delta restore into a target that already holds an older or damaged copy: what is not in the
+  // backup is removed; a regular file already there is compared piece by piece (chunk ids, or
+  // page hashes for block-structured files) and only the pieces or pages that differ are
+  // written. Content is always compared, never trusted from sizes or times.
+  bool delta = false;
+  uint64_t page_hash_seed = 0;  // for block maps (ops/block_file.h page_hash_seed)
+  // Directories of the backup restored elsewhere (PostgreSQL tablespaces): `dir` (relative, in
+  // the backup) becomes a symlink in the target to `dest`, which receives its contents. `dest`
+  // must be empty unless force or delta.
+  struct Relocation {
+    std::string dir, dest;
+  };
+  std::vector<Relocation> relocate;
 };
 
 struct RestoreResult {
   uint64_t files = 0, dirs = 0, bytes = 0;
+  // Delta restores: bytes found identical in the target (not written), entries removed.
+  uint64_t bytes_unchanged = 0, removed = 0;
 };
 
 RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -128,6 +129,49 @@ TEST_F(RestoreTest, NonEmptyTargetNeedsForce) {
   EXPECT_FALSE(path_exists(dir_ / "target/f"));
   restore_files(*repo_, m, {dir_ / "target", true, nullptr});
   EXPECT_EQ(as_chars(read_file(dir_ / "target/f")), "new");
+}
+
+TEST_F(RestoreTest, DeltaWritesOnlyWhatDiffersAndRemovesWhatTheBackupLacks) {
+  Entry d;
+  d.kind = EntryKind::kDir;
+  d.path = "d";
+  d.mode = 0755;
+  std::string big(300000, 'x');
+  auto m = crafted({d, file("d/changed", "new content"), file("d/same", big), file("f", "f")});
+  mkdirs(dir_ / "target/d/extra_dir/deep");
+  write_file_atomic(dir_ / "target/d/same", as_bytes(big));
+  write_file_atomic(dir_ / "target/d/changed", as_bytes("old content, longer than the new"));
+  write_file_atomic(dir_ / "target/d/extra_dir/deep/x", as_bytes("x"));
+  write_file_atomic(dir_ / "target/stray", as_bytes("s"));
+  mkdirs(dir_ / "target/f");  // a directory where the backup has a file
+  // A symlink to outside: removed as a link, its target untouched.
+  std::filesystem::create_directory_symlink(dir_ / "outside", dir_ / "target/d/link");
+  write_file_atomic(dir_ / "outside/keep", as_bytes("k"));
+  RestoreOptions o{dir_ / "target", false, nullptr};
+  o.delta = true;
+  auto r = restore_files(*repo_, m, o);
+  EXPECT_EQ(r.bytes_unchanged, big.size());
+  // d/extra_dir, d/extra_dir/deep, d/extra_dir/deep/x, stray, f (a directory), d/link.
+  EXPECT_EQ(r.removed, 6u);
+  EXPECT_EQ(as_chars(read_file(dir_ / "target/d/same")), big);
+  EXPECT_EQ(as_chars(read_file(dir_ / "target/d/changed")), "new content");
+  EXPECT_EQ(as_chars(read_file(dir_ / "target/f")), "f");
+  EXPECT_FALSE(path_exists(dir_ / "target/d/extra_dir"));
+  EXPECT_FALSE(path_exists(dir_ / "target/stray"));
+  EXPECT_FALSE(path_exists(dir_ / "target/d/link"));
+  EXPECT_EQ(as_chars(read_file(dir_ / "outside/keep")), "k");
+}
+
+TEST_F(RestoreTest, DeltaNeverWritesThroughAHardlinkIntoAnotherFile) {
+  auto m = crafted({file("f", "restored")});
+  mkdirs(dir_ / "target");
+  write_file_atomic(dir_ / "outside/other", as_bytes("precious"));
+  ASSERT_EQ(::link((dir_ / "outside/other").c_str(), (dir_ / "target/f").c_str()), 0);
+  RestoreOptions o{dir_ / "target", false, nullptr};
+  o.delta = true;
+  restore_files(*repo_, m, o);
+  EXPECT_EQ(as_chars(read_file(dir_ / "target/f")), "restored");
+  EXPECT_EQ(as_chars(read_file(dir_ / "outside/other")), "precious");
 }
 
 }  // namespace

@@ -129,12 +129,14 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
       }
       if (!report.damaged_backups.count(id)) {
         repo::TreeReader tree(repo, m);
-        while (auto e = tree.next())
+        while (auto e = tree.next()) {
           for (const auto& c : e->chunks)
             if (!c.hole) {
               check_chunk(c.id, "file " + e->path);
               if (c.has_delta) check_chunk(c.delta_id, "file " + e->path);
             }
+          if (e->page_map_blob) check_chunk(e->page_map_base, "block map of " + e->path);
+        }
       }
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt && e.code() != Errc::kNotFound) throw;

@@ -384,6 +384,10 @@ Bytes Repository::read_blob(const codec::ChunkId& id, const ChunkLocation& loc, 
   return open_blob(id, loc, sealed, check_id);
 }
 
+codec::ChunkId Repository::chunk_id(ByteSpan plaintext) const {
+  return codec::keyed_id(keys_.id_key, plaintext);
+}
+
 Bytes Repository::read_chunk(const codec::ChunkId& id) {
   auto loc = lookup(id);
   if (!loc)

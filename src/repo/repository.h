@@ -104,6 +104,8 @@ class Repository {
   // id (verify --read-data); AES-GCM with the id as associated data already binds them.
   Bytes read_blob(const codec::ChunkId& id, const ChunkLocation& loc, bool check_id = false);
   Bytes read_chunk(const codec::ChunkId& id);
+  // The id a chunk with this plaintext has (or would have) in this repository.
+  codec::ChunkId chunk_id(ByteSpan plaintext) const;
   // Decrypts a blob already read from a pack.
   Bytes open_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
                   bool check_id);

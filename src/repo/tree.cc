@@ -67,6 +67,15 @@ bool path_less(std::string_view a, std::string_view b) {
   return a.size() < b.size();
 }
 
+void copy_page_map(const Entry& from, Entry& to) {
+  to.page_size = from.page_size;
+  to.page_hashes = from.page_hashes;
+  to.page_map_blob = from.page_map_blob;
+  to.page_count = from.page_count;
+  to.page_map_base = from.page_map_base;
+  to.page_map_delta = from.page_map_delta;
+}
+
 void encode_entry(const Entry& e, ByteWriter& w) {
   w.u8(static_cast<uint8_t>(e.kind));
   w.str(e.path);
@@ -98,8 +107,21 @@ void encode_entry(const Entry& e, ByteWriter& w) {
       }
       w.varint(e.page_size);
       if (e.page_size) {
-        w.varint(e.page_hashes.size());
-        for (uint64_t h : e.page_hashes) w.u64(h);
+        w.u8(e.page_map_blob ? 1 : 0);
+        if (!e.page_map_blob) {
+          w.varint(e.page_hashes.size());
+          for (uint64_t h : e.page_hashes) w.u64(h);
+        } else {
+          w.varint(e.page_count);
+          w.raw(e.page_map_base);
+          w.varint(e.page_map_delta.size());
+          uint32_t prev = 0;
+          for (auto [page, hash] : e.page_map_delta) {
+            w.varint(page - prev);  // ascending: gaps
+            w.u64(hash);
+            prev = page;
+          }
+        }
       }
       break;
     case EntryKind::kSymlink:
@@ -176,10 +198,30 @@ Entry decode_entry(ByteSpan record, const std::string& what) {
       if (page_size > (1u << 20)) r.fail("bad page size");
       e.page_size = static_cast<uint32_t>(page_size);
       if (e.page_size) {
-        uint64_t n = r.varint();
-        if (n > r.remaining() / 8) r.fail("bad block map");
-        e.page_hashes.resize(static_cast<size_t>(n));
-        for (auto& h : e.page_hashes) h = r.u64();
+        uint8_t form = r.u8();
+        if (form > 1) r.fail("unknown block map form");
+        if (form == 0) {
+          uint64_t n = r.varint();
+          if (n > r.remaining() / 8) r.fail("bad block map");
+          e.page_hashes.resize(static_cast<size_t>(n));
+          for (auto& h : e.page_hashes) h = r.u64();
+        } else {
+          e.page_map_blob = true;
+          e.page_count = r.varint();
+          if (e.page_count > UINT32_MAX) r.fail("bad block map page count");
+          std::memcpy(e.page_map_base.data(), r.raw(32).data(), 32);
+          uint64_t n = r.varint();
+          if (n > e.page_count || n > r.remaining() / 9) r.fail("bad block map delta");
+          e.page_map_delta.reserve(static_cast<size_t>(n));
+          uint64_t page = 0;
+          for (uint64_t i = 0; i < n; ++i) {
+            uint64_t gap = r.varint();
+            if (i > 0 && gap == 0) r.fail("block map delta pages not ascending");
+            page += gap;
+            if (page >= e.page_count) r.fail("block map delta page out of range");
+            e.page_map_delta.emplace_back(static_cast<uint32_t>(page), r.u64());
+          }
+        }
       }
       break;
     }

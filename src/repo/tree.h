@@ -55,11 +55,22 @@ struct Entry {
   uint64_t size = 0;
   std::string link_target;  // symlink target, or hardlink: path of the first link
   std::vector<ChunkRef> chunks;
-  // Block-structured files (PostgreSQL relations): a keyed 64-bit hash of every page, which
-  // the next backup compares to find changed pages without reading the repository.
+  // Block-structured files (PostgreSQL relations): a keyed 64-bit hash of every page (the block
+  // map), which the next backup compares to find changed pages without reading file data.
+  // Small maps are kept inline (page_hashes). Larger ones are a blob holding the map as it was
+  // when stored (page_map_base) plus the pages whose hash changed since (page_map_delta), so an
+  // incremental costs a few bytes per changed page in the tree, not 8 bytes per page; see
+  // ops/block_file.h (load_page_map) for reading it back.
   uint32_t page_size = 0;  // 0: no block map
   std::vector<uint64_t> page_hashes;
+  bool page_map_blob = false;
+  uint64_t page_count = 0;  // pages in the map (blob form)
+  codec::ChunkId page_map_base{};
+  std::vector<std::pair<uint32_t, uint64_t>> page_map_delta;  // (page, hash), ascending pages
 };
+
+// Copies the block map fields of `from` into `to`.
+void copy_page_map(const Entry& from, Entry& to);
 
 // A delta chunk's plaintext: u32 page size | u32 count | count × u16 page number (ascending) |
 // the pages. decode_delta checks it against the piece it patches (raw_length bytes).
