@@ -28,6 +28,8 @@ std::string LocalStorage::staging_dir() {
   return dir;
 }
 
+void LocalStorage::create_if_missing() { mkdirs(root_); }
+
 void LocalStorage::publish(const std::string& tmp, const std::string& key, bool if_absent) {
   std::string dst = path_of(key);
   std::string dir = dirname_of(dst);

@@ -22,6 +22,7 @@ class LocalStorage final : public Storage {
             const std::function<void(const ObjectInfo&)>& visit) override;
   void remove(const std::string& key) override;
   std::string staging_dir() override;
+  void create_if_missing() override;
 
  private:
   std::string path_of(const std::string& key) const;

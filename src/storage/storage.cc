@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "storage/azure_storage.h"
 #include "storage/local_storage.h"
+#include "storage/s3_storage.h"
 
 namespace sr::storage {
 
@@ -25,12 +27,20 @@ std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key) {
 std::unique_ptr<Storage> open_storage(const std::string& url) {
   if (url.empty())
     throw Error(Errc::kUsage, "no repository given: use --repo or STRONGROOM_REPOSITORY");
+  if (url.rfind("s3://", 0) == 0)
+    return std::make_unique<S3Storage>(S3Config::from_env(url), HttpOptions::from_env(),
+                                       TransferOptions::from_env());
+  if (url.rfind("azure://", 0) == 0)
+    return std::make_unique<AzureStorage>(AzureConfig::from_env(url), HttpOptions::from_env(),
+                                          TransferOptions::from_env());
   std::string path = url;
   if (url.rfind("file://", 0) == 0) {
     path = url.substr(7);
   } else if (auto p = url.find("://"); p != std::string::npos) {
-    throw Error(Errc::kUsage, "unsupported repository URL scheme '" + url.substr(0, p) +
-                                  "' (supported: a path or file:///path)");
+    throw Error(
+        Errc::kUsage,
+        "unsupported repository URL scheme '" + url.substr(0, p) +
+            "' (supported: a path, file:///path, s3://BUCKET/PREFIX, azure://CONTAINER/PREFIX)");
   }
   if (path.empty()) throw Error(Errc::kUsage, "repository URL '" + url + "' has no path");
   return std::make_unique<LocalStorage>(path);

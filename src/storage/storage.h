@@ -49,12 +49,18 @@ class Storage {
   virtual void remove(const std::string& key) = 0;
   // A local directory where large objects are assembled before put_file.
   virtual std::string staging_dir() = 0;
+  // Creates the container the objects live in (directory, S3 bucket, Azure container) when it is
+  // missing; an existing one is fine. Object stores also create it on the first put that finds
+  // it missing, so callers need this only to fail early (e.g. `init` with bad credentials).
+  virtual void create_if_missing() {}
 };
 
 // get() of the whole object, or nullopt when it does not exist.
 std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key);
 
-// Opens the backend for a repository URL: a path or file:///path (later s3://, azure://).
+// Opens the backend for a repository URL: a path, file:///path, s3://BUCKET[/PREFIX] or
+// azure://CONTAINER[/PREFIX] (credentials and endpoints from the environment: see
+// s3_config.h and azure_config.h).
 std::unique_ptr<Storage> open_storage(const std::string& url);
 
 }  // namespace sr::storage

@@ -1,0 +1,81 @@
+// storage/http_client.h: HTTP requests over libcurl for the object-store backends.
+//
+// One CURL easy handle per thread, kept for the thread's life, so connections are reused
+// (keep-alive) without locking. Bodies come from memory or from a range of a local file (read with
+// pread while sending: a multi-GiB file is never held in memory); response bodies go to memory.
+// Timeouts: connect (STRONGROOM_HTTP_CONNECT_TIMEOUT, 10 s) and stall (a transfer that moves
+// nothing for STRONGROOM_HTTP_STALL_SECONDS, 30 s, is aborted and retried).
+//
+// send() retries by RetryPolicy: 5xx, 408, 429 and transport failures (refused, reset, timed out,
+// empty reply), each attempt signed afresh by the caller's `sign` callback (dates change). The
+// final response is returned whatever its status; if none arrived within the budget, send throws
+// Error(kIo). attempts > 1 in the response tells a caller that an earlier attempt may have taken
+// effect on the server (e.g. a put whose answer was lost) — see the backends' if_absent handling.
+//
+// STRONGROOM_HTTP_TRACE=1 writes one line per attempt to stderr, with signatures, SAS tokens,
+// keys and Authorization headers redacted (redact_url / redact_header).
+// Thread-safe: an HttpClient may be shared by any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.h"
+#include "storage/retry_policy.h"
+#include "storage/sigv4.h"
+
+namespace sr::storage {
+
+struct HttpBody {
+  ByteSpan memory;   // used when file is empty (must outlive send)
+  std::string file;  // a local file: [offset, offset+length) is sent
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t size() const { return file.empty() ? memory.size() : length; }
+};
+
+struct HttpRequest {
+  std::string method;  // GET, HEAD, PUT, POST, DELETE
+  std::string url;     // complete and encoded
+  HeaderList headers;  // Content-Length is added from the body for PUT and POST
+  HttpBody body;
+};
+
+struct HttpResponse {
+  long status = 0;
+  HeaderList headers;  // names lower-cased
+  Bytes body;
+  int attempts = 1;
+  // Value of a header (name lower-case), or "" when absent.
+  std::string header(std::string_view name) const;
+};
+
+struct HttpOptions {
+  RetryPolicy retry;
+  long connect_timeout_seconds = 10;
+  long stall_seconds = 30;
+  bool trace = false;
+  static HttpOptions from_env();
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpOptions options);
+  // `what` names the operation in messages, e.g. "azure: PUT data/ab/ab12…".
+  HttpResponse send(const HttpRequest& request, const std::function<void(HttpRequest&)>& sign,
+                    const std::string& what) const;
+  const HttpOptions& options() const { return options_; }
+
+ private:
+  HttpOptions options_;
+};
+
+// The URL with the values of signature-bearing query parameters (sig, X-Amz-Signature,
+// X-Amz-Credential, X-Amz-Security-Token, …) replaced by "REDACTED".
+std::string redact_url(const std::string& url);
+// "Name: value" for a log, with the value of Authorization and secret-bearing headers redacted.
+std::string redact_header(const std::string& name, const std::string& value);
+
+}  // namespace sr::storage
