@@ -421,9 +421,17 @@ void start_pusher(const Common& c, const std::string& spool) {
 
 int cmd_wal_push(const Common& c, const std::string& path, const std::string& spool) {
   if (!spool.empty()) {
-    // Asynchronous: durable in the local spool, pushed by a background pusher.
-    ops::spool_wal(spool, path);
+    // Asynchronous: pushed ahead by the background pusher, else now, else spooled locally.
+    ops::note_wal_source(spool, path);
     start_pusher(c, spool);
+    auto how = ops::async_push(
+        [&] { return open_repo(c); }, c.stanza, spool, path,
+        [](const std::string& m) { std::fprintf(stderr, "strongroom: warning: %s\n", m.c_str()); });
+    if (c.json)
+      print_json({{"file", path},
+                  {"result", how == ops::AsyncPush::kPushedAhead ? "pushed ahead"
+                             : how == ops::AsyncPush::kPushed    ? "pushed"
+                                                                 : "spooled"}});
     return 0;
   }
   auto repo = open_repo(c);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +137,23 @@ void mkdirs(const std::string& path, int mode) {
   }
   // Make the new directory's entry durable: later fsyncs inside it do not cover its parent.
   fsync_dir(parent == "." ? std::string(".") : parent);
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  Fd fd = open_or_throw(path, O_RDONLY);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + path);
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ == 0) return;
+  data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+  if (data_ == MAP_FAILED) {
+    data_ = nullptr;
+    throw_errno("cannot map " + path);
+  }
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(data_, size_);
 }
 
 bool dir_is_empty(const std::string& path) {

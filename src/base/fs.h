@@ -43,6 +43,19 @@ void pwrite_all(int fd, ByteSpan data, uint64_t offset, const std::string& what)
 size_t read_full(int fd, std::span<uint8_t> buf, const std::string& what);
 void pread_exact(int fd, std::span<uint8_t> buf, uint64_t offset, const std::string& what);
 Bytes read_file(const std::string& path);
+// A whole file mapped read-only (no copy, no zero-filled buffer): for large inputs read once.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ByteSpan span() const { return {static_cast<const uint8_t*>(data_), size_}; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
 void fsync_dir(const std::string& dir);
 void write_file_atomic(const std::string& path, ByteSpan data);
 // Writes data to a new ".tmp-*" file in dir and fsyncs it; returns its path (for a rename or

@@ -2,9 +2,13 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+#include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace sr::codec {
 
@@ -60,22 +64,66 @@ std::optional<size_t> compress_into(ByteSpan in, int level, Bytes& scratch) {
   return n;
 }
 
-std::optional<size_t> compress_into_parallel(ByteSpan in, int level, Bytes& scratch) {
+namespace {
+constexpr size_t kMinSplitPart = 4u << 20;
+
+size_t split_parts(size_t n) {
+  size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<size_t>(1, std::min(cores, n / kMinSplitPart));
+}
+}  // namespace
+
+size_t compress_split_bound(size_t n) {
+  size_t parts = split_parts(n);
+  return ZSTD_compressBound(n / parts + n % parts) * parts;
+}
+
+std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_t capacity) {
   if (looks_incompressible(in)) return std::nullopt;
-  thread_local std::unique_ptr<ZSTD_CCtx, CctxDeleter> mt([] {
-    ZSTD_CCtx* c = ZSTD_createCCtx();
-    unsigned n = std::thread::hardware_concurrency();
-    // Ignored (0 workers) when the library was built without multithreading.
-    ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, static_cast<int>(n > 1 ? n : 0));
-    return c;
-  }());
-  ZSTD_CCtx_setParameter(mt.get(), ZSTD_c_compressionLevel, level);
-  size_t bound = ZSTD_compressBound(in.size());
-  if (scratch.size() < bound) scratch.resize(bound);
-  size_t n = ZSTD_compress2(mt.get(), scratch.data(), scratch.size(), in.data(), in.size());
-  if (ZSTD_isError(n)) throw Error(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
-  if (n + in.size() / 32 >= in.size()) return std::nullopt;
-  return n;
+  if (capacity < compress_split_bound(in.size()))
+    throw Error(Errc::kInternal, "compress_split: output buffer too small");
+  const size_t parts = split_parts(in.size());
+  const size_t part = in.size() / parts;
+  auto span_of = [&](size_t i) {
+    size_t begin = i * part;
+    return in.subspan(begin, i + 1 == parts ? in.size() - begin : part);
+  };
+  auto compress_part = [level](ByteSpan src, uint8_t* out, size_t cap) {
+    size_t n = ZSTD_compressCCtx(cctx(), out, cap, src.data(), src.size(), level);
+    if (ZSTD_isError(n)) throw Error(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
+    return n;
+  };
+  // Parts after the first go to scratch buffers (not zero-filled) on their own threads.
+  std::vector<std::unique_ptr<uint8_t[]>> scratch(parts);
+  std::vector<size_t> sizes(parts, 0);
+  std::vector<std::exception_ptr> errors(parts);
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < parts; ++i) {
+    size_t cap = ZSTD_compressBound(span_of(i).size());
+    scratch[i].reset(new uint8_t[cap]);
+    threads.emplace_back([&, i, cap] {
+      try {
+        sizes[i] = compress_part(span_of(i), scratch[i].get(), cap);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  try {
+    sizes[0] = compress_part(span_of(0), dst, capacity);
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  size_t total = sizes[0];
+  for (size_t i = 1; i < parts; ++i) {
+    std::memcpy(dst + total, scratch[i].get(), sizes[i]);
+    total += sizes[i];
+  }
+  if (total + in.size() / 32 >= in.size()) return std::nullopt;
+  return total;
 }
 
 Bytes compress_always(ByteSpan in, int level) {

@@ -19,9 +19,13 @@ bool compress(ByteSpan in, int level, Bytes& out);
 // archives, encrypted files) skips the full compression, which would be wasted work.
 std::optional<size_t> compress_into(ByteSpan in, int level, Bytes& scratch);
 Bytes compress_always(ByteSpan in, int level);
-// compress_into for one large object on all cores (zstd's own worker threads): WAL segments,
-// which arrive one at a time and would otherwise compress on a single core.
-std::optional<size_t> compress_into_parallel(ByteSpan in, int level, Bytes& scratch);
+// For one large object on all cores (WAL segments, which arrive one at a time): `in` is cut
+// into parts (at least 4 MiB each, at most one per core), each compressed as its own zstd frame
+// on its own thread, straight into `dst` (capacity >= compress_split_bound(in.size())); the
+// frames are concatenated, and decompress() reads them as one. Returns the compressed length,
+// or nullopt when compression does not save 1/32 (or a probe says it would not).
+size_t compress_split_bound(size_t n);
+std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_t capacity);
 // Decompresses into `out`; `expected_size` is the known plaintext size (from the index).
 void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what);
 Bytes decompress_any(ByteSpan in, size_t max_size, const char* what);

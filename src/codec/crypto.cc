@@ -62,29 +62,43 @@ Key32 sha256(ByteSpan data) {
   return out;
 }
 
+namespace {
+// Encrypts `len` bytes from `in` to `ct` (which may be `in`) under a fresh nonce written to
+// `nonce`, and the tag to ct + len.
+void seal_to(const Key32& key, ByteSpan aad, uint8_t* nonce, const uint8_t* in, uint8_t* ct,
+             size_t len) {
+  random_fill({nonce, kNonceSize});
+  EVP_CIPHER_CTX* ctx = thread_ctx();
+  int out_len = 0;
+  if (!EVP_EncryptInit_ex2(ctx, aes_gcm(), key.data(), nonce, nullptr)) crypto_fail("seal init");
+  if (!aad.empty() &&
+      !EVP_EncryptUpdate(ctx, nullptr, &out_len, aad.data(), static_cast<int>(aad.size())))
+    crypto_fail("seal aad");
+  // EVP lengths are int: feed large buffers in slices.
+  size_t done = 0;
+  while (done < len) {
+    size_t n = std::min<size_t>(len - done, 1 << 30);
+    if (!EVP_EncryptUpdate(ctx, ct + done, &out_len, in + done, static_cast<int>(n)))
+      crypto_fail("seal");
+    done += n;
+  }
+  if (!EVP_EncryptFinal_ex(ctx, ct + done, &out_len)) crypto_fail("seal final");
+  if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, ct + len)) crypto_fail("seal tag");
+}
+}  // namespace
+
 void seal_append(const Key32& key, ByteSpan plaintext, ByteSpan aad, Bytes& out) {
   size_t base = out.size();
   out.resize(base + kNonceSize + plaintext.size() + kTagSize);
   uint8_t* nonce = out.data() + base;
-  random_fill({nonce, kNonceSize});
-  EVP_CIPHER_CTX* ctx = thread_ctx();
-  int len = 0;
-  if (!EVP_EncryptInit_ex2(ctx, aes_gcm(), key.data(), nonce, nullptr)) crypto_fail("seal init");
-  if (!aad.empty() &&
-      !EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())))
-    crypto_fail("seal aad");
-  uint8_t* ct = nonce + kNonceSize;
-  // EVP lengths are int: feed large buffers in slices.
-  size_t done = 0;
-  while (done < plaintext.size()) {
-    size_t n = std::min<size_t>(plaintext.size() - done, 1 << 30);
-    if (!EVP_EncryptUpdate(ctx, ct + done, &len, plaintext.data() + done, static_cast<int>(n)))
-      crypto_fail("seal");
-    done += n;
-  }
-  if (!EVP_EncryptFinal_ex(ctx, ct + done, &len)) crypto_fail("seal final");
-  if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, ct + plaintext.size()))
-    crypto_fail("seal tag");
+  seal_to(key, aad, nonce, plaintext.data(), nonce + kNonceSize, plaintext.size());
+}
+
+void seal_region(const Key32& key, ByteSpan aad, std::span<uint8_t> region) {
+  if (region.size() < kSealOverhead) throw Error(Errc::kInternal, "seal_region: region too small");
+  uint8_t* nonce = region.data();
+  size_t len = region.size() - kSealOverhead;
+  seal_to(key, aad, nonce, nonce + kNonceSize, nonce + kNonceSize, len);
 }
 
 Bytes seal(const Key32& key, ByteSpan plaintext, ByteSpan aad) {

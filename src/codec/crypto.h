@@ -29,6 +29,9 @@ Key32 sha256(ByteSpan data);
 // Appends nonce || ciphertext || tag to `out`.
 void seal_append(const Key32& key, ByteSpan plaintext, ByteSpan aad, Bytes& out);
 Bytes seal(const Key32& key, ByteSpan plaintext, ByteSpan aad);
+// Seals in place: `region` is nonce space (kNonceSize) | plaintext | tag space (kTagSize); the
+// nonce is chosen, the plaintext encrypted where it is, and the tag written after it.
+void seal_region(const Key32& key, ByteSpan aad, std::span<uint8_t> region);
 // Decrypts nonce || ciphertext || tag into `out` (resized). `what` names the object in errors.
 void open_into(const Key32& key, ByteSpan sealed, ByteSpan aad, Bytes& out, const char* what);
 Bytes open(const Key32& key, ByteSpan sealed, ByteSpan aad, const char* what);

@@ -89,5 +89,36 @@ TEST(Compress, RoundTripAndIncompressible) {
   EXPECT_THROW(decompress(random, 100, back, "t"), Error);
 }
 
+TEST(Compress, SplitFramesDecompressAsOne) {
+  // 10 MiB of text: more than one part (>= 4 MiB each), a frame per part.
+  Bytes text;
+  for (uint64_t i = 0; text.size() < (10u << 20); ++i) {
+    std::string line = "wal record " + std::to_string(i * 7919 % 100003) + " payload\n";
+    text.insert(text.end(), line.begin(), line.end());
+  }
+  size_t cap = compress_split_bound(text.size());
+  Bytes out(cap);
+  auto n = compress_split(text, 1, out.data(), cap);
+  ASSERT_TRUE(n.has_value());
+  EXPECT_LT(*n, text.size() / 2);
+  Bytes back;
+  decompress(ByteSpan(out).first(*n), text.size(), back, "t");
+  EXPECT_EQ(back, text);
+  // Random data is reported as not worth compressing.
+  Bytes noise = seal(random_key(), text, {});
+  Bytes out2(compress_split_bound(noise.size()));
+  EXPECT_FALSE(compress_split(noise, 1, out2.data(), out2.size()).has_value());
+}
+
+TEST(Crypto, SealRegionMatchesOpen) {
+  Key32 k = random_key();
+  Bytes msg(5000, 'm');
+  Bytes region(kNonceSize + msg.size() + kTagSize);
+  std::copy(msg.begin(), msg.end(), region.begin() + kNonceSize);
+  seal_region(k, as_bytes("aad"), region);
+  EXPECT_EQ(open(k, region, as_bytes("aad"), "t"), msg);
+  EXPECT_THROW(open(k, region, as_bytes("other"), "t"), Error);
+}
+
 }  // namespace
 }  // namespace sr::codec

@@ -34,7 +34,8 @@ WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const 
   std::string name = base_name(path);
   if (!pg::is_archive_file_name(name))
     throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
-  Bytes content = read_file(path);
+  MappedFile mapped(path);
+  ByteSpan content = mapped.span();
   repo::WalStore store(repo, stanza);
   if (pg::is_segment_file_name(name)) {
     if (auto sysid = segment_system_identifier(content)) {

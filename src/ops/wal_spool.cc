@@ -2,13 +2,19 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "base/fs.h"
+#include "base/random.h"
 #include "base/time_util.h"
 #include "base/worker_pool.h"
 #include "ops/wal_archive.h"
@@ -40,16 +46,101 @@ std::string spool_wal(const std::string& spool_dir, const std::string& path) {
     throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
   mkdirs(spool_dir, 0700);
   std::string dst = spool_dir + "/" + name;
-  Bytes content = read_file(path);
   if (path_exists(dst)) {
-    if (read_file(dst) == content) return dst;  // a retry of the same file
+    MappedFile have(dst), given(path);
+    if (std::ranges::equal(have.span(), given.span())) return dst;  // a retry of the same file
     throw Error(Errc::kAlreadyExists, "the spool already holds a different " + name);
   }
-  write_file_atomic(dst, content);
+  // Copied by the kernel (copy_file_range: no user-space buffer), fsynced, renamed into place.
+  Fd in = open_or_throw(path, O_RDONLY);
+  std::string tmp = spool_dir + "/.tmp-" + name + "-" + random_hex(6);
+  Fd out = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  try {
+    for (;;) {
+      ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("cannot copy " + path + " into the spool");
+      if (n == 0) break;
+    }
+    if (::fsync(out.get()) != 0) throw_errno("cannot fsync " + tmp);
+    if (::rename(tmp.c_str(), dst.c_str()) != 0) throw_errno("cannot rename " + tmp);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  fsync_dir(spool_dir);
   return dst;
 }
 
 size_t spooled_count(const std::string& spool_dir) { return spooled(spool_dir).size(); }
+
+void note_wal_source(const std::string& spool_dir, const std::string& path) {
+  mkdirs(spool_dir, 0700);
+  char buf[PATH_MAX];
+  std::string dir = dirname_of(path);
+  if (!::realpath(dir.c_str(), buf)) return;  // no look-ahead; the call pushes its own file
+  std::string source = buf;
+  std::string file = spool_dir + "/source";
+  if (path_exists(file) && as_chars(read_file(file)) == source) return;
+  write_file_atomic(file, as_bytes(source));
+}
+
+namespace {
+bool pusher_running(const std::string& spool_dir) {
+  Fd lock(::open((spool_dir + "/pusher.lock").c_str(), O_RDWR | O_CLOEXEC));
+  if (!lock) return false;
+  if (::flock(lock.get(), LOCK_SH | LOCK_NB) == 0) return false;  // nobody holds it exclusively
+  return true;
+}
+
+// `.ready` segments (and history/backup files) in the source's archive_status, oldest first.
+std::vector<std::string> ready_files(const std::string& pg_wal) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir((pg_wal + "/archive_status").c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 6 && n.compare(n.size() - 6, 6, ".ready") == 0 &&
+        pg::is_archive_file_name(n.substr(0, n.size() - 6)))
+      out.push_back(n.substr(0, n.size() - 6));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void touch(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+}
+}  // namespace
+
+AsyncPush async_push(const std::function<std::unique_ptr<repo::Repository>()>& open_repo,
+                     const std::string& stanza, const std::string& spool_dir,
+                     const std::string& path, const std::function<void(const std::string&)>& log) {
+  std::string name = base_name(path);
+  if (!pg::is_archive_file_name(name))
+    throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
+  const std::string done = spool_dir + "/done/" + name, claim = spool_dir + "/claim/" + name;
+  // The pusher is pushing it now: wait for it (while it lives).
+  for (int i = 0; path_exists(claim) && !path_exists(done); ++i) {
+    if (i % 50 == 0 && !pusher_running(spool_dir)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (path_exists(done)) return AsyncPush::kPushedAhead;
+  try {
+    auto repo = open_repo();
+    wal_push(*repo, stanza, path);
+    return AsyncPush::kPushed;
+  } catch (const Error& e) {
+    if (e.code() == Errc::kUsage || e.code() == Errc::kAlreadyExists) throw;
+    if (log)
+      log(std::string("the repository cannot take ") + name + " now (" + e.what() +
+          "); spooled, the pusher retries");
+  }
+  spool_wal(spool_dir, path);
+  return AsyncPush::kSpooled;
+}
 
 bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_repo,
                 const std::string& stanza, const std::string& spool_dir, double idle_seconds,
@@ -57,36 +148,120 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
   mkdirs(spool_dir, 0700);
   Fd lock = open_or_throw(spool_dir + "/pusher.lock", O_RDWR | O_CREAT, 0600);
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return false;  // another pusher runs
+  mkdirs(spool_dir + "/done", 0700);
+  mkdirs(spool_dir + "/claim", 0700);
+  // Claims of a pusher that died are void.
+  if (DIR* d = ::opendir((spool_dir + "/claim").c_str())) {
+    while (struct dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ::unlink((spool_dir + "/claim/" + e->d_name).c_str());
+    ::closedir(d);
+  }
+  constexpr size_t kAhead = 4;  // segments in flight at once
   std::unique_ptr<repo::Repository> repo;
-  double idle_since = monotonic_seconds(), backoff = 0.5;
+  std::mutex mu;
+  std::set<std::string> in_flight;
+  std::optional<std::string> failure;
+  double idle_since = monotonic_seconds(), backoff = 0.5, last_sweep = 0;
+  WorkerPool pool(2, kAhead);
+  auto finish = [&](const std::string& name, const std::optional<std::string>& error) {
+    std::lock_guard g(mu);
+    in_flight.erase(name);
+    if (error && !failure) failure = error;
+  };
   for (;;) {
+    std::string source;
+    if (path_exists(spool_dir + "/source")) source = as_chars(read_file(spool_dir + "/source"));
+    std::vector<std::string> ready =
+        source.empty() ? std::vector<std::string>{} : ready_files(source);
     auto files = spooled(spool_dir);
-    if (files.empty()) {
-      if (monotonic_seconds() - idle_since > idle_seconds) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bool busy;
+    {
+      std::lock_guard g(mu);
+      busy = !in_flight.empty();
+    }
+    bool work = !files.empty();
+    for (const auto& n : ready)
+      if (!path_exists(spool_dir + "/done/" + n)) work = true;
+    if (!work && !busy) {
+      // Markers of segments PostgreSQL has archived since (no longer .ready) are spent.
+      if (monotonic_seconds() - last_sweep > 5 && !source.empty()) {
+        std::set<std::string> still(ready.begin(), ready.end());
+        if (DIR* d = ::opendir((spool_dir + "/done").c_str())) {
+          std::vector<std::string> spent;
+          while (struct dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.' && !still.count(e->d_name)) spent.emplace_back(e->d_name);
+          ::closedir(d);
+          for (const auto& n : spent) ::unlink((spool_dir + "/done/" + n).c_str());
+        }
+        last_sweep = monotonic_seconds();
+      }
+      if (monotonic_seconds() - idle_since > idle_seconds) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
       continue;
     }
-    try {
-      if (!repo) repo = open_repo();
-      WorkerPool pool(2, 4);
-      for (const auto& name : files)
-        pool.submit([&, name] {
-          std::string p = spool_dir + "/" + name;
-          wal_push(*repo, stanza, p);  // durable in the repository when it returns
-          ::unlink(p.c_str());
-        });
-      pool.wait();
-      fsync_dir(spool_dir);
-      backoff = 0.5;
-    } catch (const Error& e) {
-      // The repository is unreachable or refuses: keep the files, try again later.
-      if (log) log(std::string("pushing the spool failed: ") + e.what() + "; retrying");
-      repo.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(backoff * 1000)));
-      backoff = std::min(backoff * 2, 30.0);
-    }
     idle_since = monotonic_seconds();
+    {
+      std::lock_guard g(mu);
+      if (failure) {
+        // The repository is unreachable or refuses: calls spool meanwhile; try again later.
+        if (log) log("pushing failed: " + *failure + "; retrying");
+        failure.reset();
+        repo.reset();
+      }
+    }
+    if (!repo) {
+      try {
+        repo = open_repo();
+        backoff = 0.5;
+      } catch (const Error& e) {
+        if (log) log(std::string("cannot open the repository: ") + e.what() + "; retrying");
+        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(backoff * 1000)));
+        backoff = std::min(backoff * 2, 30.0);
+        continue;
+      }
+    }
+    // Spooled files first (the oldest backlog), then segments ahead of PostgreSQL's calls.
+    std::vector<std::pair<std::string, bool>> next;  // (name, from the spool)
+    for (const auto& n : files) next.emplace_back(n, true);
+    for (const auto& n : ready)
+      if (!path_exists(spool_dir + "/done/" + n) && !path_exists(spool_dir + "/" + n))
+        next.emplace_back(n, false);
+    bool submitted = false;
+    for (const auto& [name, spooled_file] : next) {
+      {
+        std::lock_guard g(mu);
+        if (failure || in_flight.size() >= kAhead) break;
+        if (!in_flight.insert(name).second) continue;
+      }
+      submitted = true;
+      std::string from = spooled_file ? spool_dir + "/" + name : source + "/" + name;
+      if (!spooled_file) touch(spool_dir + "/claim/" + name);
+      pool.submit([&, name, from, spooled_file = spooled_file] {
+        std::optional<std::string> error;
+        try {
+          // Still waiting to be archived? (Once archived, PostgreSQL may recycle the file.)
+          if (spooled_file || path_exists(source + "/archive_status/" + name + ".ready")) {
+            wal_push(*repo, stanza, from);  // durable in the repository when it returns
+            if (spooled_file)
+              ::unlink(from.c_str());
+            else
+              touch(spool_dir + "/done/" + name);
+          }
+        } catch (const Error& e) {
+          // A segment archived and recycled meanwhile reads as missing or different: not a
+          // repository failure. Anything else is.
+          bool gone = !spooled_file && !path_exists(source + "/archive_status/" + name + ".ready");
+          if (!gone) error = e.what();
+        }
+        if (!spooled_file) ::unlink((spool_dir + "/claim/" + name).c_str());
+        finish(name, error);
+      });
+    }
+    if (!submitted) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!files.empty()) fsync_dir(spool_dir);
   }
+  pool.wait();
+  return true;
 }
 
 }  // namespace sr::ops

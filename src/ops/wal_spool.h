@@ -1,12 +1,18 @@
-// ops/wal_spool.h: asynchronous WAL archiving through a local spool.
+// ops/wal_spool.h: asynchronous WAL archiving: pushing ahead, and a local spool.
 //
-// `wal-push --async --spool DIR`: the file PostgreSQL hands over is copied into DIR (temporary
-// name, fsync, rename, directory fsync) and archive_command returns at once, without touching
-// the repository — so archiving never holds back a busy server and keeps accepting segments
-// while the repository is unreachable. A pusher process (started on demand, one per spool,
-// guarded by an flock) pushes spooled files to the repository in parallel and removes each only
-// once it is durable there; it retries while the repository is unreachable and exits after a
-// quiet period. The spool must be on durable local storage and belongs to one stanza.
+// `wal-push --async-spool DIR %p` never makes PostgreSQL wait for more than its own segment, and
+// never refuses a segment because the repository is away:
+//  - A pusher process (started on demand, one per spool, guarded by an flock, exiting after a
+//    quiet period) pushes ahead: it watches pg_wal/archive_status for `.ready` segments and
+//    pushes the oldest ones in parallel straight from pg_wal (they cannot be recycled before
+//    they are archived), marking each done (DIR/done/NAME) once it is durable in the
+//    repository. When PostgreSQL then asks for that segment, the call returns at once.
+//  - A segment not pushed yet is pushed by the call itself (or, if the pusher is at it, the
+//    call waits for it).
+//  - When the repository cannot take it (unreachable, failing), the segment is copied into the
+//    spool (temporary name, fsync, rename, directory fsync) and the call succeeds; the pusher
+//    pushes spooled files later and removes each only once it is durable in the repository.
+// The spool must be on durable local storage and belongs to one stanza and one cluster.
 #pragma once
 
 #include <functional>
@@ -18,6 +24,17 @@ namespace sr::ops {
 
 // Durably copies `path` into the spool; returns the spooled file's path.
 std::string spool_wal(const std::string& spool_dir, const std::string& path);
+
+// Records the pg_wal directory of `path` (the file archive_command was given) as the pusher's
+// source of `.ready` segments.
+void note_wal_source(const std::string& spool_dir, const std::string& path);
+
+enum class AsyncPush { kPushedAhead, kPushed, kSpooled };
+// One archive_command call in asynchronous mode (see above). Throws only for errors that
+// spooling cannot help: not a WAL file, another cluster's segment, different content.
+AsyncPush async_push(const std::function<std::unique_ptr<repo::Repository>()>& open_repo,
+                     const std::string& stanza, const std::string& spool_dir,
+                     const std::string& path, const std::function<void(const std::string&)>& log);
 
 // Runs the pusher if no other holds the spool's lock; returns false at once otherwise.
 // `open_repo` is called only when there is work (so a locked-out pusher costs nothing).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Asynchronous archiving: archive_command spools WAL durably and returns; a background pusher
-# sends the spool to the repository. While the repository is unreachable archiving goes on (no
-# failed archive_command, the spool grows); once it is back the spool drains, and a restore to the
-# end of the WAL has every transfer.
+# Asynchronous archiving: a background pusher pushes .ready segments ahead of archive_command;
+# a call pushes its own segment if the pusher has not, and spools it durably when the repository
+# cannot take it. While the repository is unreachable archiving goes on (no failed
+# archive_command, the spool grows); once it is back the spool drains, and a restore to the end
+# of the WAL has every transfer.
 source "$(dirname "$0")/lib.sh"
 pg_e2e_setup
 init_repo
@@ -18,6 +19,15 @@ pg_start "$DATA" "$PORT" \
 CONN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres"
 bank_init bank 100 >/dev/null
 sr backup --repo "$REPO" --key-file "$T/host.key" --pg-data "$DATA" --pg-conn "$CONN" --type full
+
+# With the repository there, nothing is spooled.
+for i in 1 2; do
+  pg_psql bank "INSERT INTO transfers(src, dst, amount) SELECT 1, 2, 0 FROM generate_series(1, 2000)" >/dev/null
+  pg_switch_wal >/dev/null
+done
+sleep 1
+[[ $(find "$SPOOL" -maxdepth 1 -name '0000000*' | wc -l) == 0 ]] || fail "segments spooled while the repository was there"
+[[ $(pg_psql postgres "SELECT archived_count FROM pg_stat_archiver") -ge 2 ]] || fail "nothing archived"
 
 # The repository goes away: archiving must go on into the spool.
 mv "$REPO" "$T/repo-away"
