@@ -34,6 +34,8 @@ std::string block_id(uint64_t i) {
 AzureStorage::AzureStorage(AzureConfig config, HttpOptions http, const TransferOptions& transfer)
     : config_(std::move(config)), http_(std::move(http)), transfer_(transfer) {}
 
+AzureStorage::~AzureStorage() { remove_staging_dir(staging_); }
+
 std::string AzureStorage::describe() const {
   return "azure://" + config_.container + (config_.prefix.empty() ? "" : "/" + config_.prefix);
 }

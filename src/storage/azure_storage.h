@@ -25,6 +25,7 @@ namespace sr::storage {
 class AzureStorage final : public Storage {
  public:
   AzureStorage(AzureConfig config, HttpOptions http, const TransferOptions& transfer);
+  ~AzureStorage() override;
   std::string describe() const override;
   bool supports_conditional_put() const override { return true; }
   void put(const std::string& key, ByteSpan data, bool if_absent) override;

@@ -156,7 +156,7 @@ HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) { glo
 
 HttpResponse HttpClient::send(const HttpRequest& request,
                               const std::function<void(HttpRequest&)>& sign,
-                              const std::string& what) const {
+                              const std::string& what, const std::function<bool()>& landed) const {
   Fd file;
   if (!request.body.file.empty()) file = open_or_throw(request.body.file, O_RDONLY);
   const bool has_body = request.method == "PUT" || request.method == "POST";
@@ -224,6 +224,13 @@ HttpResponse HttpClient::send(const HttpRequest& request,
       retry = true;
     }
     if (!retry) return response;
+    if (landed && landed()) {
+      HttpResponse done;
+      done.status = 200;
+      done.attempts = attempt;
+      done.landed = true;
+      return done;
+    }
     double elapsed = monotonic_seconds() - start;
     auto delay = options_.retry.next_delay(attempt, elapsed, thread_rng());
     if (!delay) {

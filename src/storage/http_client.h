@@ -48,6 +48,7 @@ struct HttpResponse {
   HeaderList headers;  // names lower-cased
   Bytes body;
   int attempts = 1;
+  bool landed = false;  // no answer of its own: the `landed` check of send() saw its effect
   // Value of a header (name lower-case), or "" when absent.
   std::string header(std::string_view name) const;
 };
@@ -63,9 +64,12 @@ struct HttpOptions {
 class HttpClient {
  public:
   explicit HttpClient(HttpOptions options);
-  // `what` names the operation in messages, e.g. "azure: PUT data/ab/ab12…".
+  // `what` names the operation in messages, e.g. "azure: PUT data/ab/ab12…". `landed`, when
+  // given, is asked before each retry whether a failed attempt took effect anyway (for requests
+  // that cannot simply be repeated, like CompleteMultipartUpload); if it did, send returns a
+  // response with status 200 and landed = true.
   HttpResponse send(const HttpRequest& request, const std::function<void(HttpRequest&)>& sign,
-                    const std::string& what) const;
+                    const std::string& what, const std::function<bool()>& landed = nullptr) const;
   const HttpOptions& options() const { return options_; }
 
  private:

@@ -25,6 +25,8 @@ struct Unlinker {
 S3Storage::S3Storage(S3Config config, HttpOptions http, const TransferOptions& transfer)
     : config_(std::move(config)), http_(std::move(http)), transfer_(transfer) {}
 
+S3Storage::~S3Storage() { remove_staging_dir(staging_); }
+
 std::string S3Storage::describe() const {
   return "s3://" + config_.bucket + (config_.prefix.empty() ? "" : "/" + config_.prefix);
 }
@@ -42,7 +44,7 @@ std::string S3Storage::what(const Call& c) const {
   return "s3: " + c.method + " " + (c.bucket_level ? "bucket " + config_.bucket : c.key);
 }
 
-HttpResponse S3Storage::call(const Call& c) const {
+HttpResponse S3Storage::call(const Call& c, const std::function<bool()>& landed) const {
   std::string path = config_.endpoint.base_path;
   if (config_.path_style) path += "/" + config_.bucket;
   if (!c.bucket_level)
@@ -70,7 +72,7 @@ HttpResponse S3Storage::call(const Call& c) const {
     r.headers.emplace_back("Authorization",
                            sigv4_authorization(s, config_.credentials, date, scope));
   };
-  return http_.send(req, sign, what(c));
+  return http_.send(req, sign, what(c), landed);
 }
 
 void S3Storage::fail(const Call& c, const HttpResponse& r) const {
@@ -202,7 +204,13 @@ HttpResponse S3Storage::multipart(const std::string& key, const std::string& pat
     Call done{"POST", key, false, {{"uploadId", upload_id}}, {}, {}, ""};
     done.body.memory = as_bytes(xml);
     if (if_absent) done.headers.emplace_back("If-None-Match", "*");
-    HttpResponse dr = call(done);
+    // A Complete whose answer was lost cannot be repeated everywhere (s3rver answers 500 to a
+    // finished upload id): before each retry, look whether our object is there.
+    auto completed = [&] {
+      HttpResponse h = call(Call{"HEAD", key, false, {}, {}, {}, ""});
+      return h.status == 200 && h.header(kShaMeta) == sha256;
+    };
+    HttpResponse dr = call(done, completed);
     // CompleteMultipartUpload may answer 200 with an <Error> body.
     if (dr.status == 200 && !parse_xml_error(dr.body).code.empty()) {
       XmlError e = parse_xml_error(dr.body);

@@ -26,6 +26,7 @@ namespace sr::storage {
 class S3Storage final : public Storage {
  public:
   S3Storage(S3Config config, HttpOptions http, const TransferOptions& transfer);
+  ~S3Storage() override;
   std::string describe() const override;
   bool supports_conditional_put() const override { return !config_.custom_endpoint; }
   void put(const std::string& key, ByteSpan data, bool if_absent) override;
@@ -48,7 +49,7 @@ class S3Storage final : public Storage {
     HttpBody body;
     std::string payload_hash;  // "" → hash of the memory body
   };
-  HttpResponse call(const Call& c) const;
+  HttpResponse call(const Call& c, const std::function<bool()>& landed = nullptr) const;
   [[noreturn]] void fail(const Call& c, const HttpResponse& r) const;
   std::string object_path(const std::string& key) const;
   std::string what(const Call& c) const;

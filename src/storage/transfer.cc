@@ -91,6 +91,11 @@ std::string make_staging_dir() {
   return dir;
 }
 
+void remove_staging_dir(const std::string& dir) {
+  const char* v = std::getenv("STRONGROOM_STAGING_DIR");
+  if (!dir.empty() && !(v && *v)) ::rmdir(dir.c_str());  // fails harmlessly when not empty
+}
+
 uint64_t local_file_size(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw_errno("cannot stat " + path);

@@ -31,6 +31,8 @@ void run_parallel(uint64_t count, unsigned parallelism, const std::function<void
 
 // $STRONGROOM_STAGING_DIR, or ${TMPDIR:-/tmp}/strongroom-staging-<pid>, created with mode 0700.
 std::string make_staging_dir();
+// Removes a directory make_staging_dir created if it is empty (never $STRONGROOM_STAGING_DIR).
+void remove_staging_dir(const std::string& dir);
 
 // Size of a local file; throws Errc::kIo.
 uint64_t local_file_size(const std::string& path);

@@ -1,7 +1,7 @@
 # The foundation's round trip against an object-store repository. Source after tests/e2e/lib.sh
 # and servers.sh; set REPO (s3://… or azure://…) and the backend's environment first.
 #
-#   backend_tree DIR            gen_tree plus a few hundred small files and one file larger than
+#   backend_tree DIR [N]        gen_tree plus N (default 300) small files and one file larger than
 #                               the multipart threshold (STRONGROOM_MULTIPART_THRESHOLD=6M here)
 #   backend_roundtrip SRC MARK  init, backup, second backup (dedup), backups, restore, compare,
 #                               verify --read-data; MARK is a string the HTTP trace of the first
@@ -10,11 +10,11 @@
 export STRONGROOM_MULTIPART_THRESHOLD=6M STRONGROOM_MULTIPART_PART_SIZE=5M
 
 backend_tree() {
-  local d=$1 i j
+  local d=$1 n=${2:-300} i j
   gen_tree "$d" 256
   for ((i = 0; i < 10; i++)); do
     mkdir -p "$d/many/dir$i"
-    for ((j = 0; j < 30; j++)); do
+    for ((j = 0; j < n / 10; j++)); do
       printf 'file %d/%d %s\n' "$i" "$j" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
         >"$d/many/dir$i/f$j.txt"
     done
@@ -39,8 +39,9 @@ backend_roundtrip() {
   ((added < 1024 * 1024)) || fail "second backup added $added bytes: no deduplication"
   sr backups --repo "$REPO"
   grep -q "${id1:0:8}" "$OUT" || fail "backups does not list $id1"
-  sr restore --repo "$REPO" --backup "$id2" --to "$T/restore"
-  compare_trees "$src" "$T/restore"
-  cmp "$src/large.bin" "$T/restore/large.bin" || fail "large.bin differs"
+  local restore=$T/restore-$RANDOM
+  sr restore --repo "$REPO" --backup "$id2" --to "$restore"
+  compare_trees "$src" "$restore"
+  cmp "$src/large.bin" "$restore/large.bin" || fail "large.bin differs"
   sr verify --repo "$REPO" --read-data
 }
