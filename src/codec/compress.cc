@@ -139,6 +139,12 @@ void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what)
     throw Error(Errc::kCorrupt, std::string(what) + " is damaged: it does not decompress");
 }
 
+void decompress_to(ByteSpan in, std::span<uint8_t> out, const char* what) {
+  size_t n = ZSTD_decompressDCtx(dctx(), out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(n) || n != out.size())
+    throw Error(Errc::kCorrupt, std::string(what) + " is damaged: it does not decompress");
+}
+
 Bytes decompress_any(ByteSpan in, size_t max_size, const char* what) {
   unsigned long long size = ZSTD_getFrameContentSize(in.data(), in.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size)

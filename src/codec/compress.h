@@ -28,6 +28,8 @@ size_t compress_split_bound(size_t n);
 std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_t capacity);
 // Decompresses into `out`; `expected_size` is the known plaintext size (from the index).
 void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what);
+// Decompresses into `out`, which must be exactly the known plaintext size.
+void decompress_to(ByteSpan in, std::span<uint8_t> out, const char* what);
 Bytes decompress_any(ByteSpan in, size_t max_size, const char* what);
 
 }  // namespace sr::codec

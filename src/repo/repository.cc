@@ -384,6 +384,23 @@ Bytes Repository::read_blob(const codec::ChunkId& id, const ChunkLocation& loc, 
   return open_blob(id, loc, sealed, check_id);
 }
 
+size_t Repository::read_blob_into(const codec::ChunkId& id, const ChunkLocation& loc,
+                                  std::span<uint8_t> dst) {
+  if (dst.size() < loc.raw_length) throw Error(Errc::kInternal, "read_blob_into: buffer too small");
+  Bytes sealed = storage_->get(pack_object_key(loc.pack), loc.offset, loc.length);
+  codec::Key32 key = pack_key(loc.pack);
+  std::string what = "chunk " + to_hex(id).substr(0, 16) + " in pack " + loc.pack;
+  thread_local Bytes plain;
+  codec::open_into(key, sealed, blob_aad(id, loc.type, loc.flags), plain, what.c_str());
+  if (loc.flags & kFlagCompressed) {
+    codec::decompress_to(plain, dst.first(loc.raw_length), what.c_str());
+  } else {
+    if (plain.size() != loc.raw_length) throw Error(Errc::kCorrupt, what + " has the wrong length");
+    std::memcpy(dst.data(), plain.data(), plain.size());
+  }
+  return loc.raw_length;
+}
+
 codec::ChunkId Repository::chunk_id(ByteSpan plaintext) const {
   return codec::keyed_id(keys_.id_key, plaintext);
 }

@@ -104,6 +104,9 @@ class Repository {
   // id (verify --read-data); AES-GCM with the id as associated data already binds them.
   Bytes read_blob(const codec::ChunkId& id, const ChunkLocation& loc, bool check_id = false);
   Bytes read_chunk(const codec::ChunkId& id);
+  // read_blob into `dst` (at least loc.raw_length bytes): no buffer of the chunk's size is
+  // allocated (restores write from one aligned buffer per thread). Returns loc.raw_length.
+  size_t read_blob_into(const codec::ChunkId& id, const ChunkLocation& loc, std::span<uint8_t> dst);
   // The id a chunk with this plaintext has (or would have) in this repository.
   codec::ChunkId chunk_id(ByteSpan plaintext) const;
   // Decrypts a blob already read from a pack.
