@@ -244,6 +244,7 @@ void AzureStorage::list(const std::string& prefix,
   for (;;) {
     Call c{
         "GET", "", {{"restype", "container"}, {"comp", "list"}, {"prefix", base + prefix}}, {}, {}};
+    c.query.emplace_back("maxresults", std::to_string(transfer_.list_page_size));
     if (!marker.empty()) c.query.emplace_back("marker", marker);
     HttpResponse r = call(c);
     if (r.status == 404 && error_code(r) == "ContainerNotFound") return;

@@ -279,7 +279,15 @@ void S3Storage::list(const std::string& prefix,
   const std::string base = config_.prefix.empty() ? "" : config_.prefix + "/";
   std::string token;
   for (;;) {
-    Call c{"GET", "", true, {{"list-type", "2"}, {"prefix", base + prefix}}, {}, {}, ""};
+    Call c{"GET",
+           "",
+           true,
+           {{"list-type", "2"},
+            {"prefix", base + prefix},
+            {"max-keys", std::to_string(transfer_.list_page_size)}},
+           {},
+           {},
+           ""};
     if (!token.empty()) c.query.emplace_back("continuation-token", token);
     HttpResponse r = call(c);
     if (r.status == 404 && parse_xml_error(r.body).code == "NoSuchBucket") return;

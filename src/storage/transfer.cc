@@ -47,6 +47,12 @@ TransferOptions TransferOptions::from_env() {
       throw Error(Errc::kUsage, "STRONGROOM_TRANSFER_PARALLELISM must be between 1 and 64");
     o.parallelism = static_cast<unsigned>(p);
   }
+  if (const char* v = std::getenv("STRONGROOM_LIST_PAGE_SIZE"); v && *v) {
+    uint64_t n = parse_size(v, "STRONGROOM_LIST_PAGE_SIZE");
+    if (n < 1 || n > 5000)
+      throw Error(Errc::kUsage, "STRONGROOM_LIST_PAGE_SIZE must be between 1 and 5000");
+    o.list_page_size = static_cast<unsigned>(n);
+  }
   return o;
 }
 

@@ -4,7 +4,8 @@
 // (S3 multipart upload, Azure staged blocks), at most `parallelism` parts at a time per object.
 // Environment: STRONGROOM_MULTIPART_THRESHOLD (bytes, suffix K/M/G allowed; default 64M),
 // STRONGROOM_MULTIPART_PART_SIZE (default 16M, at least 5M: S3's minimum part),
-// STRONGROOM_TRANSFER_PARALLELISM (default 4).
+// STRONGROOM_TRANSFER_PARALLELISM (default 4), STRONGROOM_LIST_PAGE_SIZE (objects per listing
+// request; default 1000, the stores' own maximum — small values let tests reach continuation).
 //
 // run_parallel runs fn(0..count-1) on up to `parallelism` threads, stops handing out work after
 // the first failure and rethrows it. make_staging_dir creates the private local directory where
@@ -21,6 +22,7 @@ struct TransferOptions {
   uint64_t multipart_threshold = 64ull << 20;
   uint64_t part_size = 16ull << 20;
   unsigned parallelism = 4;
+  unsigned list_page_size = 1000;
   static TransferOptions from_env();
 };
 

@@ -8,6 +8,7 @@
 #                               backup must contain (proof that the multipart path ran)
 
 export STRONGROOM_MULTIPART_THRESHOLD=6M STRONGROOM_MULTIPART_PART_SIZE=5M
+export STRONGROOM_LIST_PAGE_SIZE=1  # every listing of 2+ objects pages (continuation token / marker)
 
 backend_tree() {
   local d=$1 n=${2:-300} i j
@@ -43,5 +44,6 @@ backend_roundtrip() {
   sr restore --repo "$REPO" --backup "$id2" --to "$restore"
   compare_trees "$src" "$restore"
   cmp "$src/large.bin" "$restore/large.bin" || fail "large.bin differs"
-  sr verify --repo "$REPO" --read-data
+  STRONGROOM_HTTP_TRACE=1 sr verify --repo "$REPO" --read-data
+  grep -Eq -- "continuation-token=|marker=" "$ERR" || fail "no listing went past its first page"
 }
