@@ -18,6 +18,9 @@ using repo::ChunkRef;
 namespace {
 constexpr uint32_t kPagesPerPiece = 128;
 constexpr int kChecksumRetries = 5;
+// zstd level for pages: on PostgreSQL heap and index pages level 1 is both faster and smaller
+// than 3 (pgbench heap in 1 MiB pieces: 5 % smaller; a ledger table: 12 %; indexes: 1 % larger).
+constexpr int kPageCompressionLevel = 1;
 // Maps of fewer pages stay inline in the tree entry.
 constexpr size_t kInlineMapPages = 256;
 // A new map blob once more than 1 / kRebaseFraction of the pages differ from the stored one.
@@ -95,7 +98,7 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
     auto buf = std::make_shared<Bytes>(std::move(data));
     pool.submit([&repo, pending, buf, slot, counters] {
       try {
-        *slot = repo.store_chunk(repo::BlobType::kData, *buf).ref;
+        *slot = repo.store_chunk(repo::BlobType::kData, *buf, kPageCompressionLevel).ref;
       } catch (...) {
         std::lock_guard lock(pending->mu);
         if (!pending->error) pending->error = std::current_exception();

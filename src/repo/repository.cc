@@ -177,7 +177,8 @@ void Repository::load_index() {
   }
 }
 
-Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext) {
+Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
+                                           std::optional<int> level) {
   Stored out;
   out.ref.id = codec::keyed_id(keys_.id_key, plaintext);
   out.ref.raw_length = static_cast<uint32_t>(plaintext.size());
@@ -189,7 +190,8 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext) {
   uint8_t flags = 0;
   ByteSpan payload = plaintext;
   if (config_.compression_level != 0 && plaintext.size() >= 64) {
-    if (auto n = codec::compress_into(plaintext, config_.compression_level, compressed)) {
+    if (auto n = codec::compress_into(plaintext, level.value_or(config_.compression_level),
+                                      compressed)) {
       flags |= kFlagCompressed;
       payload = ByteSpan(compressed).first(*n);
     }

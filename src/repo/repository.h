@@ -85,7 +85,9 @@ class Repository {
     ChunkRef ref;
     bool added = false;
   };
-  Stored store_chunk(BlobType type, ByteSpan plaintext);
+  // `level` overrides the repository's compression level for this chunk (unless the repository
+  // stores uncompressed).
+  Stored store_chunk(BlobType type, ByteSpan plaintext, std::optional<int> level = std::nullopt);
   // Publishes open packs and the index objects for everything stored so far.
   void flush();
   // Bytes newly written to packs by this process (sealed blob bytes).
