@@ -12,6 +12,10 @@ random schedule picks, per request and with probability --rate, one fault:
   stall          forward, send a few bytes of the answer, then go silent for --stall seconds
                  (longer than the client's stall timeout) and close
 
+With --strict-conditional the proxy also enforces "If-None-Match: *" on PUT and on POST
+?uploadId= (CompleteMultipartUpload) for servers that ignore it (s3rver): it asks the server with
+a HEAD first and answers 412 PreconditionFailed itself when the object exists, the way AWS does.
+
 Each injected fault is appended to --log as "KIND METHOD PATH". Requests go upstream with
 "Connection: close" (one upstream connection per request, the answer read to EOF); the client's
 connection is kept alive whenever the answer's framing allows it.
@@ -110,7 +114,8 @@ def reset(sock):
 def canned(status, code):
     body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
             f"<Message>injected by faultproxy</Message></Error>").encode()
-    reason = {503: "Service Unavailable", 500: "Internal Server Error"}[status]
+    reason = {503: "Service Unavailable", 500: "Internal Server Error",
+              412: "Precondition Failed"}[status]
     return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\n"
             f"x-ms-error-code: {code}\r\nContent-Length: {len(body)}\r\n"
             f"Connection: keep-alive\r\n\r\n").encode() + body
@@ -138,6 +143,10 @@ class Handler(socketserver.BaseRequestHandler):
                     body, buf = read_chunked(client, buf)
                 else:
                     body, buf = recv_exact(client, buf, int(length or 0))
+                if self.server.strict and self.exists_already(lines, method, path):
+                    self.server.schedule.record("precondition", method, path)
+                    client.sendall(canned(412, "PreconditionFailed"))
+                    continue
                 if kind in ("503", "500"):
                     self.server.schedule.record(kind, method, path)
                     client.sendall(canned(int(kind), "ServerBusy" if kind == "503" else
@@ -164,6 +173,21 @@ class Handler(socketserver.BaseRequestHandler):
                 client.close()
             except OSError:
                 pass
+
+    def exists_already(self, lines, method, path):
+        if header_value(lines, b"if-none-match") != b"*":
+            return False
+        if not (method == "PUT" and "partNumber=" not in path or
+                method == "POST" and "uploadId=" in path):
+            return False
+        head = [f"HEAD {path.split('?')[0]} HTTP/1.1".encode()]
+        for line in lines[1:]:
+            k = line.partition(b":")[0].strip().lower()
+            if k not in (b"content-length", b"content-type", b"if-none-match", b"expect",
+                         b"transfer-encoding", b"connection"):
+                head.append(line)
+        answer, _ = self.forward(head, b"", "HEAD")
+        return answer.startswith(b"HTTP/1.1 200") or answer.startswith(b"HTTP/1.0 200")
 
     def forward(self, lines, body, method):
         out = [lines[0]]
@@ -216,12 +240,15 @@ def main():
     p.add_argument("--rate", type=float, default=0.15, help="share of requests given a fault")
     p.add_argument("--stall", type=float, default=6.0, help="seconds a stall lasts")
     p.add_argument("--log", default="", help="file receiving one line per injected fault")
+    p.add_argument("--strict-conditional", action="store_true",
+                   help="enforce If-None-Match: * for servers that ignore it")
     a = p.parse_args()
     host, _, port = a.target.rpartition(":")
     server = Server(("127.0.0.1", a.listen), Handler)
     server.target = (host, int(port))
     server.schedule = Schedule(a.seed, a.rate, a.log)
     server.stall = a.stall
+    server.strict = a.strict_conditional
     server.serve_forever()
 
 
