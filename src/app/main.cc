@@ -21,6 +21,7 @@
 #include "ops/pg_backup.h"
 #include "ops/pg_mark.h"
 #include "ops/pg_restore.h"
+#include "ops/replicate.h"
 #include "ops/restore.h"
 #include "ops/verify.h"
 #include "ops/wal_archive.h"
@@ -345,6 +346,50 @@ int cmd_restore(const Common& c, const std::string& backup, const std::string& t
     if (delta)
       std::cout << "delta: " << human_bytes(r.bytes_unchanged) << " already in place, " << r.removed
                 << " entries removed\n";
+  }
+  return 0;
+}
+
+int cmd_replicate(const Common& c, const std::string& to, bool dry_run) {
+  auto source = open_repo(c);
+  auto target = storage::open_storage(to);
+  ops::Counters counters;
+  ops::ReplicateOptions o;
+  o.dry_run = dry_run;
+  o.counters = &counters;
+  double start = monotonic_seconds();
+  ops::ReplicateResult r;
+  {
+    ProgressLine progress("replicate", counters, !c.json && !dry_run);
+    r = ops::replicate(*source, *target, o);
+  }
+  double seconds = monotonic_seconds() - start;
+  double age = r.newest_missing_backup_ns
+                   ? static_cast<double>(now_ns() - r.newest_missing_backup_ns) / 1e9
+                   : 0;
+  if (c.json) {
+    json j = {{"source", source->storage().describe()},
+              {"target", target->describe()},
+              {"created", r.created},
+              {"source_objects", r.source_objects},
+              {"lag", {{"objects", r.missing_objects}, {"bytes", r.missing_bytes}}},
+              {"copied_objects", r.copied_objects},
+              {"copied_bytes", r.copied_bytes},
+              {"seconds", seconds}};
+    if (r.newest_missing_backup_ns) {
+      j["lag"]["newest_unreplicated_backup"] = format_rfc3339(r.newest_missing_backup_ns);
+      j["lag"]["newest_unreplicated_backup_age_seconds"] = age;
+    }
+    print_json(j);
+  } else {
+    std::cout << (dry_run ? "lag: " : "replicated: ") << r.missing_objects << " objects, "
+              << human_bytes(r.missing_bytes) << " missing from " << target->describe();
+    if (r.newest_missing_backup_ns)
+      std::cout << " (newest unreplicated backup ended " << human_duration(age) << " ago)";
+    std::cout << "\n";
+    if (!dry_run)
+      std::cout << "copied " << r.copied_objects << " objects, " << human_bytes(r.copied_bytes)
+                << " in " << human_duration(seconds) << (r.created ? " (new replica)" : "") << "\n";
   }
   return 0;
 }
@@ -758,6 +803,19 @@ int run(int argc, char** argv) {
   add_repo_option(verify, common, true);
   verify->add_flag("--read-data", read_data, "Read and authenticate every chunk");
   verify->callback([&] { result = cmd_verify(common, read_data); });
+
+  std::string replicate_to;
+  bool replicate_dry_run = false;
+  auto* replicate = app.add_subcommand(
+      "replicate",
+      "Copy what a replica lacks (another disk, region or backend), authenticating every object");
+  add_repo_option(replicate, common, true);
+  replicate->add_option("--from", common.repo, "Source repository URL (same as --repo)");
+  replicate->add_option("--to", replicate_to, "Replica URL (empty, or a replica of the source)")
+      ->required();
+  replicate->add_flag("--dry-run", replicate_dry_run,
+                      "Only report the lag: objects and bytes the replica lacks");
+  replicate->callback([&] { result = cmd_replicate(common, replicate_to, replicate_dry_run); });
 
   auto* key = app.add_subcommand("key", "Manage the password key slots");
   key->require_subcommand(1);

@@ -166,6 +166,10 @@ PgInfo WalStore::check_identity(const PgInfo& info) {
   return *known;
 }
 
+Bytes open_wal_object(const KeySet& keys, const std::string& key, ByteSpan stored) {
+  return open_wal(keys, key, stored).content;
+}
+
 WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content) {
   std::string key = object_key(name);
   if (content.size() > kMaxWalFile)
@@ -235,7 +239,14 @@ void WalStore::remove_increments(const std::string& segment) {
   std::vector<std::string> keys;
   repo_.storage().list(increment_prefix(stanza_, segment),
                        [&](const storage::ObjectInfo& o) { keys.push_back(o.key); });
-  for (const auto& k : keys) repo_.storage().remove(k);
+  for (const auto& k : keys) {
+    try {
+      repo_.storage().remove(k);
+    } catch (const Error&) {
+      // Superseded by the whole segment, which readers prefer; an immutable store (retention
+      // policy, object lock) may refuse deletes. Left for prune.
+    }
+  }
 }
 
 void WalStore::list_streamed(const std::function<void(const std::string& segment)>& visit) {

@@ -6,7 +6,8 @@
 //   pg/<stanza>/info                                          the cluster's identity (envelope)
 // A WAL object is self-contained and written once, atomically (see docs/FORMAT.md):
 //   "SRWL" | version 1 | wrap 1 | pack-style wrapped key (60) | sealed(key, payload)
-// with payload = u8 version | u64 size | SHA-256 of the file | u8 compressed | zstd or raw bytes.
+// with payload = u8 version (2) | u64 size | u8 compressed | zstd frames or raw bytes (version 1,
+// still read, also held a SHA-256 of the file).
 // Pushing a file that is already stored succeeds when the content is identical (a retried
 // archive_command) and fails loudly when it differs. Thread-safe.
 #pragma once
@@ -24,6 +25,10 @@ struct PgInfo {
   int version = 0;  // server_version_num, e.g. 150004
   uint64_t segment_size = 16ull << 20;
 };
+
+// Authenticates a stored WAL object (the bytes of `key`) and returns its content. Throws
+// Errc::kCorrupt when it is damaged or not a WAL object.
+Bytes open_wal_object(const KeySet& keys, const std::string& key, ByteSpan stored);
 
 class WalStore {
  public:
