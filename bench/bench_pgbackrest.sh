@@ -6,7 +6,8 @@
 # (`strongroom wal-push … %p && pgbackrest … archive-push %p`), so each tool's backup can wait
 # for its own WAL.  Both tools run as srpg (the server's OS user), like in production.
 # pgBackRest: repo1-path in the work dir, process-max=2, compress-type=zst, compress-level=1,
-# start-fast=y.  strongroom: repository defaults (zstd 3).
+# start-fast=y.  strongroom: repository defaults (zstd 3 for files; PostgreSQL pages and WAL use
+# zstd 1).
 #
 # Phases, each timed with /usr/bin/time (wall seconds, peak RSS) after dropping caches:
 #   1. full backup (pgBackRest --type=full, strongroom --type full); repository size
@@ -284,7 +285,13 @@ pg_checkpoint >/dev/null
 # updated row), the pages the new versions went to, and a pkey leaf page per updated row.
 CHANGE_BYTES=$((LEDGER_BYTES + (UPDATED * 2 + ACC_PAGES_AFTER - ACC_PAGES_BEFORE) * 8192))
 CHANGE_PCT=$(calc "100 * $CHANGE_BYTES / $DB_BYTES")
-CHANGE_DESC="INSERT $LEDGER_ROWS rows into a new table ledger ($(mib "$LEDGER_BYTES") MiB with its index), UPDATE $UPDATED random pgbench_accounts rows; ~$(mib "$CHANGE_BYTES") MiB of pages written = ~$CHANGE_PCT% of the $(mib "$DB_BYTES") MiB of databases (upper estimate)"
+# What any tool must store for the new table alone: its files compressed with zstd -1.
+LEDGER_ZSTD=0
+for rel in ledger ledger_pkey; do
+    f=$DATA/$(q "SELECT pg_relation_filepath('$rel')")
+    LEDGER_ZSTD=$((LEDGER_ZSTD + $(zstd -1 -q -c "$f" | wc -c)))
+done
+CHANGE_DESC="INSERT $LEDGER_ROWS rows into a new table ledger ($(mib "$LEDGER_BYTES") MiB with its index, $(mib "$LEDGER_ZSTD") MiB with zstd -1 = $(calc "100 * $LEDGER_ZSTD / $(sr_data_bytes)")% of strongroom's full backup), UPDATE $UPDATED random pgbench_accounts rows; ~$(mib "$CHANGE_BYTES") MiB of pages written = ~$CHANGE_PCT% of the $(mib "$DB_BYTES") MiB of databases (upper estimate)"
 
 # backup_pair PHASE: pgBackRest --type=diff, strongroom --type $SR_TYPE; seconds, bytes added
 backup_pair() {
@@ -384,14 +391,22 @@ R[pgbr.walasync_s]=$SECS R[pgbr.walasync_rss]=$RSS_MIB
 run_timed walpush-sr "${AS[@]}" bash -c "$PUSH_LOOP" _ \
     "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom --key-file $WORK/sr-keys/wal.key" "${SEG_PATHS[@]}"
 R[sr.wal_s]=$SECS R[sr.wal_rss]=$RSS_MIB
-# Asynchronous: every call spools and returns; the time runs until the spool has drained into
-# the repository (pgBackRest's async calls likewise return once their segment is pushed).
+# Asynchronous: the pusher pushes the .ready segments ahead and each call returns once its
+# segment is in the repository (like pgBackRest's async archive-push); the time also waits until
+# nothing is left in the spool. The pusher is a detached process: its peak RSS (VmHWM, read while
+# it idles after the run) is reported on a row of its own.
 SR_ASYNC_LOOP='cmd=$1; spool=$2; shift 2; for f in "$@"; do eval "$cmd \"\$f\"" || exit 1; done
-  while ls "$spool" | grep -q "^0"; do sleep 0.05; done'
+  while ls "$spool" | grep -q "^0"; do sleep 0.05; done
+  hwm=0; for p in $(pgrep -f -- "--async-spool $spool"); do
+    k=$(sed -n "s/^VmHWM: *\([0-9]*\) kB/\1/p" /proc/$p/status 2>/dev/null); ((${k:-0} > hwm)) && hwm=$k; done
+  echo "$hwm" >"$spool/pusher-hwm-kb"'
 run_timed walpush-sr-async "${AS[@]}" bash -c "$SR_ASYNC_LOOP" _ \
     "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom-async --key-file $WORK/sr-keys/wal-async.key --async-spool $WORK/sr-spool" \
     "$WORK/sr-spool" "${SEG_PATHS[@]}"
 R[sr.walasync_s]=$SECS R[sr.walasync_rss]=$RSS_MIB
+R[sr.pusher_rss]=$(calc "$(cat "$WORK/sr-spool/pusher-hwm-kb" 2>/dev/null || echo 0) / 1024")
+pkill -f -- "--async-spool $WORK/sr-spool" || true # the pusher would idle on for 10 s
+R[pgbr.pusher_rss]="-"
 R[pgbr.wal_repo]=$(dir_bytes "$WORK/repo-wal-pgbackrest")
 R[sr.wal_repo]=$(dir_bytes "$WORK/repo-wal-strongroom")
 # Every pushed segment must be in each repository.
@@ -419,7 +434,8 @@ R[sr.walasync_segs]=$(calc "$WAL_SEGMENTS / $(nz "${R[sr.walasync_s]}")" %.1f)
 n=$(find "$WORK/repo-wal-strongroom-async/wal" -type f -name '0*' | wc -l)
 ((n >= WAL_SEGMENTS)) || die "strongroom async archive holds $n segments, expected $WAL_SEGMENTS"
 R[sr.rss_max]=$(printf '%s\n' "${R[sr.full_rss]}" "${R[sr.rs_rss]}" "${R[sr.chg_rss]}" \
-    "${R[sr.bench_rss]}" "${R[sr.rs2_rss]}" "${R[sr.wal_rss]}" | sort -g | tail -n 1)
+    "${R[sr.bench_rss]}" "${R[sr.rs2_rss]}" "${R[sr.wal_rss]}" "${R[sr.walasync_rss]}" \
+    "${R[sr.pusher_rss]}" | sort -g | tail -n 1)
 R[pgbr.rss_max]=$(printf '%s\n' "${R[pgbr.full_rss]}" "${R[pgbr.rs_rss]}" "${R[pgbr.chg_rss]}" \
     "${R[pgbr.bench_rss]}" "${R[pgbr.rs2_rss]}" "${R[pgbr.wal_rss]}" "${R[pgbr.walasync_rss]}" |
     sort -g | tail -n 1)
@@ -451,7 +467,7 @@ report() {
     echo "- kernel: $(uname -r)"
     echo "- work dir filesystem: $(df --output=fstype "$WORK" | tail -n 1) ($(df --output=source "$WORK" | tail -n 1))"
     echo "- pgBackRest: $(pgbackrest version); repo1 posix, process-max=2, compress-type=zst, compress-level=1, start-fast=y, no encryption"
-    echo "- strongroom: $("$STRONGROOM_BIN" --version 2>/dev/null | head -n 1); binary sha256 $SR_BIN_FACTS (run from a copy); repository defaults (zstd 3, encrypted); after the full: --type $SR_TYPE"
+    echo "- strongroom: $("$STRONGROOM_BIN" --version 2>/dev/null | head -n 1); binary sha256 $SR_BIN_FACTS (run from a copy); repository defaults (encrypted; zstd 1 for PostgreSQL pages and WAL); after the full: --type $SR_TYPE"
     echo "- cache: $CACHE_STATE"
     echo "- cluster: $(mib "$DB_BYTES") MiB of databases, data dir without pg_wal $(mib "$DATA_BYTES") MiB; both tools run as the server's OS user ($PGU); archive_command pushes each segment to both tools"
     echo "- change before the first diff/incr: $CHANGE_DESC"
@@ -491,6 +507,8 @@ report() {
     row "WAL push, sync: repository MiB" wal_repo_mib
     row "WAL push, async (process-max=2): seconds" walasync_s
     row "WAL push, async: segments/s" walasync_segs
+    row "WAL push, async: peak RSS MiB of the calls" walasync_rss
+    row "WAL push, async: peak RSS MiB of strongroom's pusher (detached)" pusher_rss
     row "peak RSS MiB, any phase (pgBackRest: largest single process)" rss_max
     echo
     echo "Targets:"

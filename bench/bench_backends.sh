@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# strongroom on each backend: local disk, Azure Blob (Azurite) and S3 (s3rver), on loopback, with
+# the same generated tree, in the same run.
+#
+# For each backend: first backup of the tree into a new repository, then a restore of it into an
+# empty dir (verified with diff -r), each timed with /usr/bin/time (wall seconds, peak RSS) after
+# dropping caches; the object servers' own CPU time over each phase is recorded too (from
+# /proc/PID/stat), since on a 2-core machine they compete with strongroom for the CPU.
+# Targets (issue 4): backup and restore throughput to each object store >= 80% of local disk.
+#
+# Usage: bench/bench_backends.sh [--size-mib N] [--workdir DIR] [--out FILE] [--keep] [--seed N]
+#   --size-mib N   tree size (default 1024)
+#   --out FILE     markdown report (default bench/results-backends.md)
+# Env: STRONGROOM_BIN (default build/strongroom). The npm servers come from tests/servers
+# (`npm ci --prefix tests/servers`, done here when missing). Run as root (drop_caches).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SIZE_MIB=1024
+WORKDIR_PARENT=/var/tmp
+OUT=$BENCH_DIR/results-backends.md
+KEEP=0
+SEED=1
+while (($#)); do
+    case $1 in
+        --size-mib) SIZE_MIB=$2; shift 2 ;;
+        --workdir) WORKDIR_PARENT=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        --seed) SEED=$2; shift 2 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+[[ -x $STRONGROOM_BIN ]] || die "strongroom binary not found at $STRONGROOM_BIN"
+[[ -x /usr/bin/time ]] || die "GNU time is missing (apt-get install time)"
+
+mkdir -p "$WORKDIR_PARENT" "$(dirname "$OUT")"
+WORK=$(mktemp -d "$WORKDIR_PARENT/strongroom-backends.XXXXXX")
+LOGS=$WORK/logs
+mkdir -p "$LOGS"
+# The servers' helpers (free ports, start/stop by PID, data dirs removed at exit).
+T=$WORK
+SR_SOURCE_DIR=$PROJECT_DIR
+# shellcheck source=../tests/servers/servers.sh
+source "$PROJECT_DIR/tests/servers/servers.sh"
+cleanup() { servers_stop_all; if ((KEEP)); then log "kept $WORK"; else rm -rf "$WORK"; fi; }
+trap cleanup EXIT
+
+cp "$STRONGROOM_BIN" "$WORK/strongroom"
+SR=$WORK/strongroom
+echo "bench-password-$RANDOM$RANDOM" >"$WORK/password"
+export STRONGROOM_PASSWORD_FILE=$WORK/password STRONGROOM_CACHE_DIR=$WORK/cache
+unset STRONGROOM_REPOSITORY STRONGROOM_PASSWORD
+
+log "generating a ${SIZE_MIB} MiB tree"
+python3 "$BENCH_DIR/gentree.py" mixed "$WORK/tree" --size-mib "$SIZE_MIB" --seed "$SEED" >"$LOGS/gentree.log"
+TREE_BYTES=$(tree_bytes "$WORK/tree")
+
+start_azurite "$WORK/azurite-data"
+AZ_PID=${SERVER_PIDS[-1]}
+start_s3rver "$WORK/s3rver-data"
+S3_PID=${SERVER_PIDS[-1]}
+
+# CPU seconds (user + system) a process has used so far.
+cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+declare -A R
+phase() { # NAME BACKEND SERVER_PID CMD...: timed, with the server's CPU seconds over the phase
+    local name=$1 backend=$2 pid=$3; shift 3
+    local before=0 after=0
+    [[ $pid != - ]] && before=$(cpu_secs "$pid")
+    run_timed "$name-$backend" "$@"
+    [[ $pid != - ]] && after=$(cpu_secs "$pid")
+    R[$backend.${name}_s]=$SECS
+    R[$backend.${name}_rss]=$RSS_MIB
+    R[$backend.${name}_mibs]=$(calc "$TREE_BYTES / 1048576 / $SECS" %.1f)
+    R[$backend.${name}_server_cpu]=$(calc "$after - $before")
+}
+
+for backend in local azure s3; do
+    case $backend in
+        local) repo=$WORK/repo-local pid=- ;;
+        azure) repo=azure://bench/repo pid=$AZ_PID ;;
+        s3) repo=s3://bench/repo pid=$S3_PID ;;
+    esac
+    "$SR" init --repo "$repo" >"$LOGS/init-$backend.log" 2>&1 || die "init on $backend failed"
+    phase backup "$backend" "$pid" "$SR" backup --repo "$repo" --path "$WORK/tree"
+    phase restore "$backend" "$pid" "$SR" restore --repo "$repo" --to "$WORK/restore-$backend"
+    verify_restore "$backend" "$WORK/tree" "$WORK/restore-$backend"
+    rm -rf "$WORK/restore-$backend"
+done
+
+{
+    echo "## strongroom on local disk, Azurite and s3rver (bench/bench_backends.sh)"
+    echo
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); CPU: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), nproc $(nproc)"
+    echo "- tree: $(mib "$TREE_BYTES") MiB (gentree.py mixed, seed $SEED): half incompressible, half text"
+    echo "- servers on loopback: Azurite $(node -p "require('$PROJECT_DIR/tests/servers/node_modules/azurite/package.json').version" 2>/dev/null), s3rver $(node -p "require('$PROJECT_DIR/tests/servers/node_modules/s3rver/package.json').version" 2>/dev/null); caches dropped before each phase; restores verified with diff -r"
+    echo
+    echo "| metric | local | Azurite | s3rver |"
+    echo "|---|---:|---:|---:|"
+    for m in backup_s backup_mibs backup_rss backup_server_cpu restore_s restore_mibs restore_rss restore_server_cpu; do
+        echo "| $m | ${R[local.$m]} | ${R[azure.$m]} | ${R[s3.$m]} |"
+    done
+    echo
+    for b in azure s3; do
+        for p in backup restore; do
+            ratio=$(calc "${R[$b.${p}_mibs]} / ${R[local.${p}_mibs]}")
+            verdict=FAIL
+            awk "BEGIN { exit !($ratio >= 0.8) }" && verdict=PASS
+            echo "- **$verdict** $p throughput to $b >= 80% of local disk (measured: ${ratio}x; the server used ${R[$b.${p}_server_cpu]} CPU s over ${R[$b.${p}_s]} s)"
+        done
+    done
+} | tee "$OUT"
