@@ -308,8 +308,54 @@ void write_at(OpenFile& f, std::span<const uint8_t> data, uint64_t offset) {
   pwrite_all(f.fd.get(), data, offset, f.entry.path);
 }
 
+// Chunks that lie back to back in one pack are fetched with one ranged read of up to kMaxSpan
+// (a file's chunks are usually stored in order): object stores charge per request, and a
+// request costs their servers more than the bytes.
+constexpr uint64_t kMaxSpan = 16ull << 20;
+
+class SpanReader {
+ public:
+  SpanReader(repo::Repository& repo, const std::vector<std::optional<repo::ChunkLocation>>& locs)
+      : repo_(repo), locs_(locs) {}
+  // The sealed bytes of locs[i].
+  ByteSpan sealed(size_t i) {
+    const repo::ChunkLocation& loc = *locs_[i];
+    if (loc.pack != pack_ || loc.offset < start_ ||
+        loc.offset + loc.length > start_ + data_.size()) {
+      uint64_t end = loc.offset + loc.length;
+      for (size_t j = i + 1; j < locs_.size(); ++j) {
+        if (!locs_[j]) continue;  // a hole
+        const auto& n = *locs_[j];
+        if (n.pack != loc.pack || n.offset != end || end + n.length - loc.offset > kMaxSpan) break;
+        end = n.offset + n.length;
+      }
+      data_ = repo_.storage().get(repo::pack_object_key(loc.pack), loc.offset, end - loc.offset);
+      pack_ = loc.pack;
+      start_ = loc.offset;
+    }
+    return ByteSpan(data_).subspan(static_cast<size_t>(loc.offset - start_), loc.length);
+  }
+
+ private:
+  repo::Repository& repo_;
+  const std::vector<std::optional<repo::ChunkLocation>>& locs_;
+  Bytes data_;
+  std::string pack_;
+  uint64_t start_ = 0;
+};
+
 void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last, uint64_t offset,
                  Counters* counters) {
+  std::vector<std::optional<repo::ChunkLocation>> locs(last - first);
+  for (size_t i = first; i < last; ++i) {
+    const auto& c = f.entry.chunks[i];
+    if (c.hole) continue;
+    locs[i - first] = repo.lookup(c.id);
+    if (!locs[i - first])
+      throw Error(Errc::kCorrupt, "chunk " + to_hex(c.id) + " of " + f.entry.path +
+                                      " is missing from the repository (run verify)");
+  }
+  SpanReader reader(repo, locs);
   for (size_t i = first; i < last; ++i) {
     const auto& c = f.entry.chunks[i];
     std::vector<std::pair<size_t, size_t>> ranges{{0, c.raw_length}};
@@ -333,15 +379,12 @@ void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last,
       }
     }
     if (!c.hole) {
-      auto loc = repo.lookup(c.id);
-      if (!loc)
-        throw Error(Errc::kCorrupt, "chunk " + to_hex(c.id) + " of " + f.entry.path +
-                                        " is missing from the repository (run verify)");
+      const auto& loc = locs[i - first];
       if (loc->raw_length != c.raw_length)
         throw Error(Errc::kCorrupt,
                     "chunk " + to_hex(c.id) + " of " + f.entry.path + " has the wrong length");
       std::span<uint8_t> data = thread_buffer(c.raw_length);
-      repo.read_blob_into(c.id, *loc, data);
+      repo.open_blob_into(c.id, *loc, reader.sealed(i - first), data);
       if (c.has_delta) {  // patch the changed pages into the base before writing it
         auto dloc = repo.lookup(c.delta_id);
         if (!dloc)

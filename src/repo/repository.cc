@@ -55,6 +55,7 @@ std::string open_cache_path(const std::string& repo_id) {
 std::string Repository::init(const std::string& url, std::string_view password,
                              const InitOptions& options) {
   auto storage = storage::open_storage(url);
+  storage->create_if_missing();  // the directory, bucket or container
   if (storage->stat("config"))
     throw Error(Errc::kAlreadyExists, "a repository already exists at " + storage->describe());
   if (options.compression_level < -7 || options.compression_level > 19)
@@ -388,8 +389,13 @@ Bytes Repository::read_blob(const codec::ChunkId& id, const ChunkLocation& loc, 
 
 size_t Repository::read_blob_into(const codec::ChunkId& id, const ChunkLocation& loc,
                                   std::span<uint8_t> dst) {
-  if (dst.size() < loc.raw_length) throw Error(Errc::kInternal, "read_blob_into: buffer too small");
   Bytes sealed = storage_->get(pack_object_key(loc.pack), loc.offset, loc.length);
+  return open_blob_into(id, loc, sealed, dst);
+}
+
+size_t Repository::open_blob_into(const codec::ChunkId& id, const ChunkLocation& loc,
+                                  ByteSpan sealed, std::span<uint8_t> dst) {
+  if (dst.size() < loc.raw_length) throw Error(Errc::kInternal, "open_blob_into: buffer too small");
   codec::Key32 key = pack_key(loc.pack);
   std::string what = "chunk " + to_hex(id).substr(0, 16) + " in pack " + loc.pack;
   thread_local Bytes plain;

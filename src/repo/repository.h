@@ -109,6 +109,9 @@ class Repository {
   // read_blob into `dst` (at least loc.raw_length bytes): no buffer of the chunk's size is
   // allocated (restores write from one aligned buffer per thread). Returns loc.raw_length.
   size_t read_blob_into(const codec::ChunkId& id, const ChunkLocation& loc, std::span<uint8_t> dst);
+  // The same for a blob already read from its pack (`sealed`: its loc.length bytes).
+  size_t open_blob_into(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
+                        std::span<uint8_t> dst);
   // The id a chunk with this plaintext has (or would have) in this repository.
   codec::ChunkId chunk_id(ByteSpan plaintext) const;
   // Decrypts a blob already read from a pack.

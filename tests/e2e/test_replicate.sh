@@ -62,7 +62,7 @@ cp -r "$REPO" "$T/damaged"
 pack=$(find "$T/damaged/data" -type f | head -1)
 printf 'XXXX' | dd of="$pack" bs=1 seek=300 conv=notrunc status=none
 expect_exit 3 "$SR" replicate --from "$T/damaged" --to "$T/replica-of-damaged"
-grep -q "failed authentication" "$ERR" || fail "damage not named: $(cat "$ERR")"
+grep -Eq "pack [0-9a-f]{64} (failed authentication|is damaged)" "$ERR" || fail "damage not named: $(cat "$ERR")"
 [[ -z $(find "$T/replica-of-damaged" -path '*manifests*' -type f) ]] || fail "a manifest was copied"
 
 # Somewhere else's data is never written into.
