@@ -96,7 +96,7 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
       ++pending->outstanding;
     }
     auto buf = std::make_shared<Bytes>(std::move(data));
-    pool.submit([&repo, pending, buf, slot, counters] {
+    pool.submit([&repo, pending, buf, slot] {
       try {
         *slot = repo.store_chunk(repo::BlobType::kData, *buf, kPageCompressionLevel).ref;
       } catch (...) {

@@ -227,7 +227,9 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
       if (!path_exists(spool_dir + "/done/" + n) && !path_exists(spool_dir + "/" + n))
         next.emplace_back(n, false);
     bool submitted = false;
-    for (const auto& [name, spooled_file] : next) {
+    for (const auto& item : next) {
+      const std::string name = item.first;
+      const bool spooled_file = item.second;
       {
         std::lock_guard g(mu);
         if (failure || in_flight.size() >= kAhead) break;
@@ -236,7 +238,7 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
       submitted = true;
       std::string from = spooled_file ? spool_dir + "/" + name : source + "/" + name;
       if (!spooled_file) touch(spool_dir + "/claim/" + name);
-      pool.submit([&, name, from, spooled_file = spooled_file] {
+      pool.submit([&, name, from, spooled_file] {
         std::optional<std::string> error;
         try {
           // Still waiting to be archived? (Once archived, PostgreSQL may recycle the file.)

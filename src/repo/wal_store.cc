@@ -170,6 +170,11 @@ Bytes open_wal_object(const KeySet& keys, const std::string& key, ByteSpan store
   return open_wal(keys, key, stored).content;
 }
 
+Bytes seal_wal_object(const KeySet& keys, const std::string& key, ByteSpan content) {
+  SealedWal s = seal_wal(keys, key, content);
+  return Bytes(s.buf.get(), s.buf.get() + s.size);
+}
+
 WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content) {
   std::string key = object_key(name);
   if (content.size() > kMaxWalFile)

@@ -29,6 +29,8 @@ struct PgInfo {
 // Authenticates a stored WAL object (the bytes of `key`) and returns its content. Throws
 // Errc::kCorrupt when it is damaged or not a WAL object.
 Bytes open_wal_object(const KeySet& keys, const std::string& key, ByteSpan stored);
+// Seals `content` as the WAL object `key` (what push stores; for tests and fuzzing).
+Bytes seal_wal_object(const KeySet& keys, const std::string& key, ByteSpan content);
 
 class WalStore {
  public:

@@ -249,19 +249,9 @@ void AzureStorage::list(const std::string& prefix,
     HttpResponse r = call(c);
     if (r.status == 404 && error_code(r) == "ContainerNotFound") return;
     if (r.status != 200) fail(c, r);
-    tinyxml2::XMLDocument doc;
-    if (!parse_xml(doc, r.body) || !doc.RootElement())
-      throw Error(Errc::kPermanent, what(c) + ": the listing is not XML");
-    const tinyxml2::XMLElement* root = doc.RootElement();
-    if (const auto* blobs = root->FirstChildElement("Blobs")) {
-      for (const auto* b = blobs->FirstChildElement("Blob"); b; b = b->NextSiblingElement("Blob")) {
-        std::string name = xml_child_text(b, "Name");
-        if (name.rfind(base, 0) != 0) continue;
-        std::string size = xml_child_text(b->FirstChildElement("Properties"), "Content-Length");
-        visit(ObjectInfo{name.substr(base.size()), std::stoull("0" + size)});
-      }
-    }
-    marker = xml_child_text(root, "NextMarker");
+    ListPage page = parse_azure_list(r.body, base);
+    for (auto& [key, size] : page.objects) visit(ObjectInfo{key, size});
+    marker = page.next;
     if (marker.empty()) return;
   }
 }

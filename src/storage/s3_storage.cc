@@ -292,18 +292,10 @@ void S3Storage::list(const std::string& prefix,
     HttpResponse r = call(c);
     if (r.status == 404 && parse_xml_error(r.body).code == "NoSuchBucket") return;
     if (r.status != 200) fail(c, r);
-    tinyxml2::XMLDocument doc;
-    if (!parse_xml(doc, r.body) || !doc.RootElement())
-      throw Error(Errc::kPermanent, what(c) + ": the listing is not XML");
-    const tinyxml2::XMLElement* root = doc.RootElement();
-    for (const auto* e = root->FirstChildElement("Contents"); e;
-         e = e->NextSiblingElement("Contents")) {
-      std::string name = xml_child_text(e, "Key");
-      if (name.rfind(base, 0) != 0) continue;
-      visit(ObjectInfo{name.substr(base.size()), std::stoull("0" + xml_child_text(e, "Size"))});
-    }
-    token = xml_child_text(root, "NextContinuationToken");
-    if (xml_child_text(root, "IsTruncated") != "true" || token.empty()) return;
+    ListPage page = parse_s3_list(r.body, base);
+    for (auto& [key, size] : page.objects) visit(ObjectInfo{key, size});
+    token = page.next;
+    if (token.empty()) return;
   }
 }
 

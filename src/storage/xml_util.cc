@@ -1,5 +1,7 @@
 #include "storage/xml_util.h"
 
+#include "base/error.h"
+
 namespace sr::storage {
 
 bool parse_xml(tinyxml2::XMLDocument& doc, ByteSpan body) {
@@ -51,6 +53,67 @@ std::string xml_escape(const std::string& text) {
     }
   }
   return out;
+}
+
+namespace {
+uint64_t parse_size(const std::string& text, const char* what) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(Errc::kPermanent, std::string(what) + ": bad object size '" + text + "'");
+  return std::stoull(text);
+}
+
+bool valid_key(const std::string& k) {
+  if (k.empty() || k.front() == '/' || k.back() == '/') return false;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = k.find('/', start);
+    std::string part =
+        k.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string::npos)
+      return false;
+    if (slash == std::string::npos) return true;
+    start = slash + 1;
+  }
+}
+
+void add(ListPage& page, const std::string& name, const std::string& base, uint64_t size,
+         const char* what) {
+  if (name.rfind(base, 0) != 0) return;
+  std::string key = name.substr(base.size());
+  if (!valid_key(key)) throw Error(Errc::kPermanent, std::string(what) + ": invalid object name");
+  page.objects.emplace_back(std::move(key), size);
+}
+}  // namespace
+
+ListPage parse_s3_list(ByteSpan body, const std::string& base) {
+  tinyxml2::XMLDocument doc;
+  if (!parse_xml(doc, body) || !doc.RootElement())
+    throw Error(Errc::kPermanent, "s3: the listing is not XML");
+  const tinyxml2::XMLElement* root = doc.RootElement();
+  ListPage page;
+  for (const auto* e = root->FirstChildElement("Contents"); e;
+       e = e->NextSiblingElement("Contents"))
+    add(page, xml_child_text(e, "Key"), base, parse_size(xml_child_text(e, "Size"), "s3 listing"),
+        "s3 listing");
+  if (xml_child_text(root, "IsTruncated") == "true")
+    page.next = xml_child_text(root, "NextContinuationToken");
+  return page;
+}
+
+ListPage parse_azure_list(ByteSpan body, const std::string& base) {
+  tinyxml2::XMLDocument doc;
+  if (!parse_xml(doc, body) || !doc.RootElement())
+    throw Error(Errc::kPermanent, "azure: the listing is not XML");
+  const tinyxml2::XMLElement* root = doc.RootElement();
+  ListPage page;
+  if (const auto* blobs = root->FirstChildElement("Blobs"))
+    for (const auto* b = blobs->FirstChildElement("Blob"); b; b = b->NextSiblingElement("Blob"))
+      add(page, xml_child_text(b, "Name"), base,
+          parse_size(xml_child_text(b->FirstChildElement("Properties"), "Content-Length"),
+                     "azure listing"),
+          "azure listing");
+  page.next = xml_child_text(root, "NextMarker");
+  return page;
 }
 
 }  // namespace sr::storage

@@ -6,7 +6,10 @@
 
 #include <tinyxml2.h>
 
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/bytes.h"
 
@@ -22,6 +25,19 @@ struct XmlError {
   std::string message;  // first line of <Message>
 };
 XmlError parse_xml_error(ByteSpan body);
+
+// One page of a listing: objects below `base` (names with `base` removed), and the token of the
+// next page ("" on the last page). Throws Errc::kPermanent on a body that is not a listing, or an
+// object size that is not a decimal number; names must be valid storage keys (no "..", not
+// absolute, no empty components), since they become keys of later requests.
+struct ListPage {
+  std::vector<std::pair<std::string, uint64_t>> objects;
+  std::string next;
+};
+// S3 ListObjectsV2 (<ListBucketResult>: Contents/Key, Size; IsTruncated, NextContinuationToken).
+ListPage parse_s3_list(ByteSpan body, const std::string& base);
+// Azure List Blobs (<EnumerationResults>: Blobs/Blob/Name, Properties/Content-Length; NextMarker).
+ListPage parse_azure_list(ByteSpan body, const std::string& base);
 
 // Escapes &, <, >, " and ' for element text.
 std::string xml_escape(const std::string& text);
