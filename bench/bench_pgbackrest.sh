@@ -398,7 +398,7 @@ R[sr.wal_s]=$SECS R[sr.wal_rss]=$RSS_MIB
 SR_ASYNC_LOOP='cmd=$1; spool=$2; shift 2; for f in "$@"; do eval "$cmd \"\$f\"" || exit 1; done
   while ls "$spool" | grep -q "^0"; do sleep 0.05; done
   hwm=0; for p in $(pgrep -f -- "--async-spool $spool"); do
-    k=$(sed -n "s/^VmHWM: *\([0-9]*\) kB/\1/p" /proc/$p/status 2>/dev/null); ((${k:-0} > hwm)) && hwm=$k; done
+    k=$(sed -n "s/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p" /proc/$p/status 2>/dev/null); ((${k:-0} > hwm)) && hwm=$k; done
   echo "$hwm" >"$spool/pusher-hwm-kb"'
 run_timed walpush-sr-async "${AS[@]}" bash -c "$SR_ASYNC_LOOP" _ \
     "$STRONGROOM_BIN wal-push --repo $WORK/repo-wal-strongroom-async --key-file $WORK/sr-keys/wal-async.key --async-spool $WORK/sr-spool" \

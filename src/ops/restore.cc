@@ -27,6 +27,9 @@ using repo::EntryKind;
 namespace {
 constexpr uint64_t kTaskBytes = 8ull << 20;
 constexpr size_t kDirectAlign = 4096;
+// Files below this size are restored in batches of up to kBatchFiles files / kTaskBytes.
+constexpr uint64_t kBatchFileBytes = 1ull << 20;
+constexpr size_t kBatchFiles = 64;  // open descriptors: a few batches in flight
 constexpr uint64_t kDirectMinFile = 1ull << 20;
 
 // Opens `rel` (a directory, or "" for the target itself) beneath the target.
@@ -315,9 +318,26 @@ constexpr uint64_t kMaxSpan = 16ull << 20;
 
 class SpanReader {
  public:
-  SpanReader(repo::Repository& repo, const std::vector<std::optional<repo::ChunkLocation>>& locs)
-      : repo_(repo), locs_(locs) {}
-  // The sealed bytes of locs[i].
+  explicit SpanReader(repo::Repository& repo) : repo_(repo) {}
+  // Locations of chunks in the order they will be read (nullopt: a hole); returns the index of
+  // the first one added.
+  size_t add(const Entry& e, size_t first, size_t last) {
+    size_t base = locs_.size();
+    for (size_t i = first; i < last; ++i) {
+      const auto& c = e.chunks[i];
+      if (c.hole) {
+        locs_.emplace_back();
+        continue;
+      }
+      locs_.push_back(repo_.lookup(c.id));
+      if (!locs_.back())
+        throw Error(Errc::kCorrupt, "chunk " + to_hex(c.id) + " of " + e.path +
+                                        " is missing from the repository (run verify)");
+    }
+    return base;
+  }
+  const repo::ChunkLocation& location(size_t i) const { return *locs_[i]; }
+  // The sealed bytes of chunk i.
   ByteSpan sealed(size_t i) {
     const repo::ChunkLocation& loc = *locs_[i];
     if (loc.pack != pack_ || loc.offset < start_ ||
@@ -338,24 +358,16 @@ class SpanReader {
 
  private:
   repo::Repository& repo_;
-  const std::vector<std::optional<repo::ChunkLocation>>& locs_;
+  std::vector<std::optional<repo::ChunkLocation>> locs_;
   Bytes data_;
   std::string pack_;
   uint64_t start_ = 0;
 };
 
+// Writes chunks [first, last) of f (starting at `offset`); their locations are reader's
+// [base, base + last - first).
 void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last, uint64_t offset,
-                 Counters* counters) {
-  std::vector<std::optional<repo::ChunkLocation>> locs(last - first);
-  for (size_t i = first; i < last; ++i) {
-    const auto& c = f.entry.chunks[i];
-    if (c.hole) continue;
-    locs[i - first] = repo.lookup(c.id);
-    if (!locs[i - first])
-      throw Error(Errc::kCorrupt, "chunk " + to_hex(c.id) + " of " + f.entry.path +
-                                      " is missing from the repository (run verify)");
-  }
-  SpanReader reader(repo, locs);
+                 Counters* counters, SpanReader& reader, size_t base) {
   for (size_t i = first; i < last; ++i) {
     const auto& c = f.entry.chunks[i];
     std::vector<std::pair<size_t, size_t>> ranges{{0, c.raw_length}};
@@ -379,12 +391,12 @@ void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last,
       }
     }
     if (!c.hole) {
-      const auto& loc = locs[i - first];
+      const auto* loc = &reader.location(base + i - first);
       if (loc->raw_length != c.raw_length)
         throw Error(Errc::kCorrupt,
                     "chunk " + to_hex(c.id) + " of " + f.entry.path + " has the wrong length");
       std::span<uint8_t> data = thread_buffer(c.raw_length);
-      repo.open_blob_into(c.id, *loc, reader.sealed(i - first), data);
+      repo.open_blob_into(c.id, *loc, reader.sealed(base + i - first), data);
       if (c.has_delta) {  // patch the changed pages into the base before writing it
         auto dloc = repo.lookup(c.delta_id);
         if (!dloc)
@@ -458,6 +470,23 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
   const size_t threads = WorkerPool::default_threads();
   WorkerPool pool(threads, 2 * threads);
   ParentDirs parents;
+  std::vector<std::shared_ptr<OpenFile>> batch;
+  uint64_t batch_bytes = 0;
+  auto flush_batch = [&] {
+    if (batch.empty()) return;
+    pool.submit([&repo, files = std::move(batch), c = options.counters] {
+      SpanReader reader(repo);
+      std::vector<size_t> bases;
+      for (const auto& f : files) bases.push_back(reader.add(f->entry, 0, f->entry.chunks.size()));
+      for (size_t k = 0; k < files.size(); ++k) {
+        OpenFile& f = *files[k];
+        write_range(repo, f, 0, f.entry.chunks.size(), 0, c, reader, bases[k]);
+        set_fd_metadata(f.fd.get(), f.entry);
+      }
+    });
+    batch.clear();
+    batch_bytes = 0;
+  };
   // Directories whose entries are still being created. A directory's metadata is applied when
   // the walk leaves it (children first), so a read-only or non-searchable mode never blocks the
   // creation of its own entries, and its mtime is set after they changed it. Depth-bounded.
@@ -548,10 +577,20 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
             set_fd_metadata(fd, f->entry);
             break;
           }
+          if (ranges.size() == 1 && f->entry.size < kBatchFileBytes) {
+            // Small files are written in batches: their chunks usually lie back to back in a
+            // pack, so a batch costs one ranged read instead of one per file.
+            batch_bytes += f->entry.size;
+            batch.push_back(std::move(f));
+            if (batch_bytes >= kTaskBytes || batch.size() >= kBatchFiles) flush_batch();
+            break;
+          }
           f->remaining = ranges.size();
           for (auto [a, b, off] : ranges) {
             pool.submit([&repo, f, a = a, b = b, off = off, c = options.counters] {
-              write_range(repo, *f, a, b, off, c);
+              SpanReader reader(repo);
+              size_t base = reader.add(f->entry, a, b);
+              write_range(repo, *f, a, b, off, c, reader, base);
               if (--f->remaining == 0) set_fd_metadata(f->fd.get(), f->entry);
             });
           }
@@ -593,6 +632,7 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
       if (pool.failed()) break;
     }
   }
+  if (!pool.failed()) flush_batch();
   pool.wait();
 
   while (!open_dirs.empty()) close_dir();
