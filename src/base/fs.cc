@@ -98,11 +98,38 @@ std::string dirname_of(const std::string& path) {
   return path.substr(0, pos);
 }
 
+namespace {
+constexpr size_t kDirectAlign = 4096;
+constexpr size_t kDirectMin = 1u << 20;
+
+// Writes the 4 KiB-aligned prefix of `data` with O_DIRECT (no copy into the page cache, which on
+// virtual disks costs more than the write itself); returns how many bytes were written (0 when
+// the buffer is not aligned or the file system refuses direct I/O).
+size_t write_direct_prefix(int fd, ByteSpan data) {
+  if (data.size() < kDirectMin || reinterpret_cast<uintptr_t>(data.data()) % kDirectAlign != 0)
+    return 0;
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return 0;
+  size_t want = data.size() / kDirectAlign * kDirectAlign, done = 0;
+  while (done < want) {
+    ssize_t n = ::pwrite(fd, data.data() + done, want - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || static_cast<size_t>(n) % kDirectAlign != 0) break;  // the rest goes buffered
+    done += static_cast<size_t>(n);
+  }
+  ::fcntl(fd, F_SETFL, flags);
+  return done;
+}
+}  // namespace
+
 std::string write_temp_synced(const std::string& dir, ByteSpan data) {
   std::string tmp = dir + "/.tmp-" + random_hex(8);
   Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
   try {
-    write_all(fd.get(), data, tmp);
+    size_t direct = write_direct_prefix(fd.get(), data);
+    if (direct > 0 && ::lseek(fd.get(), static_cast<off_t>(direct), SEEK_SET) < 0)
+      throw_errno("cannot seek " + tmp);
+    write_all(fd.get(), data.subspan(direct), tmp);
     if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + tmp);
   } catch (...) {
     ::unlink(tmp.c_str());

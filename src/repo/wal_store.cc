@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -35,8 +36,11 @@ Bytes aad(const char* what, const std::string& key) {
 // A sealed WAL object, built in one buffer that is never zero-filled: the content is compressed
 // straight into its place (on all cores) and encrypted there, so a 16 MiB segment costs no copy
 // besides the compressed bytes of its later parts.
+struct FreeDeleter {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
 struct SealedWal {
-  std::unique_ptr<uint8_t[]> buf;
+  std::unique_ptr<uint8_t, FreeDeleter> buf;  // 4 KiB-aligned: written with O_DIRECT locally
   size_t size = 0;
   ByteSpan span() const { return {buf.get(), size}; }
 };
@@ -54,7 +58,9 @@ SealedWal seal_wal(const KeySet& keys, const std::string& key, ByteSpan content)
   const size_t data_at = region + codec::kNonceSize + kPayloadHead;
   const size_t cap = std::max(content.size(), codec::compress_split_bound(content.size()));
   SealedWal out;
-  out.buf.reset(new uint8_t[data_at + cap + codec::kTagSize]);
+  size_t alloc = (data_at + cap + codec::kTagSize + 4095) / 4096 * 4096;
+  out.buf.reset(static_cast<uint8_t*>(std::aligned_alloc(4096, alloc)));
+  if (!out.buf) throw Error(Errc::kIo, "out of memory for a WAL object");
   std::memcpy(out.buf.get(), head.data(), head.size());
 
   std::optional<size_t> n = codec::compress_split(content, 1, out.buf.get() + data_at, cap);

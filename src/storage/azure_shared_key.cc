@@ -6,15 +6,10 @@
 #include <vector>
 
 #include "storage/digest.h"
+#include "storage/url.h"
 
 namespace sr::storage {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t");
@@ -28,7 +23,7 @@ std::string trim(const std::string& s) {
 std::string azure_string_to_sign(const AzureSignInput& in) {
   auto get = [&](const char* name) {
     for (const auto& [n, v] : in.headers)
-      if (lower(n) == name) return trim(v);
+      if (ascii_lower(n) == name) return trim(v);
     return std::string();
   };
   std::string out = in.method + "\n";
@@ -45,13 +40,13 @@ std::string azure_string_to_sign(const AzureSignInput& in) {
   out += get("range") + "\n";
   std::map<std::string, std::string> ms;
   for (const auto& [n, v] : in.headers) {
-    std::string name = lower(n);
+    std::string name = ascii_lower(n);
     if (name.rfind("x-ms-", 0) == 0) ms[name] = trim(v);
   }
   for (const auto& [n, v] : ms) out += n + ":" + v + "\n";
   out += "/" + in.account + in.encoded_path;
   std::map<std::string, std::vector<std::string>> params;
-  for (const auto& [n, v] : in.query) params[lower(n)].push_back(v);
+  for (const auto& [n, v] : in.query) params[ascii_lower(n)].push_back(v);
   for (auto& [n, values] : params) {
     std::sort(values.begin(), values.end());
     out += "\n" + n + ":";

@@ -16,15 +16,10 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "base/time_util.h"
+#include "storage/url.h"
 
 namespace sr::storage {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 long env_long(const char* name, long fallback) {
   const char* v = std::getenv(name);
@@ -106,7 +101,7 @@ size_t header_cb(char* data, size_t size, size_t nitems, void* p) {
     std::string value = line.substr(colon + 1);
     size_t b = value.find_first_not_of(" \t");
     value = b == std::string::npos ? "" : value.substr(b);
-    t->response->headers.emplace_back(lower(line.substr(0, colon)), value);
+    t->response->headers.emplace_back(ascii_lower(line.substr(0, colon)), value);
   }
   return size * nitems;
 }
@@ -258,7 +253,7 @@ std::string redact_url(const std::string& url) {
     size_t amp = rest.find('&', pos);
     std::string param = rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
     auto eq = param.find('=');
-    std::string name = lower(param.substr(0, eq));
+    std::string name = ascii_lower(param.substr(0, eq));
     bool secret = std::any_of(std::begin(kSecret), std::end(kSecret),
                               [&](const char* s) { return name == s; });
     if (!first) out.push_back('&');
@@ -271,7 +266,7 @@ std::string redact_url(const std::string& url) {
 }
 
 std::string redact_header(const std::string& name, const std::string& value) {
-  std::string n = lower(name);
+  std::string n = ascii_lower(name);
   bool secret = n == "authorization" || n == "x-amz-security-token" ||
                 n == "x-ms-copy-source-authorization" || n == "proxy-authorization";
   return name + ": " + (secret ? std::string("REDACTED") : value);

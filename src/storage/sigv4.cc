@@ -5,15 +5,10 @@
 #include <map>
 
 #include "storage/digest.h"
+#include "storage/url.h"
 
 namespace sr::storage {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // Trims leading/trailing spaces and tabs and collapses inner runs into one space.
 std::string canonical_value(const std::string& v) {
@@ -35,7 +30,7 @@ std::string canonical_value(const std::string& v) {
 std::map<std::string, std::string> canonical_header_map(const HeaderList& headers) {
   std::map<std::string, std::string> m;
   for (const auto& [name, value] : headers) {
-    std::string key = lower(name);
+    std::string key = ascii_lower(name);
     std::string v = canonical_value(value);
     auto [it, inserted] = m.emplace(key, v);
     if (!inserted) it->second += "," + v;

@@ -15,6 +15,9 @@ namespace sr::storage {
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
+// ASCII lower case (header names, query parameter names).
+std::string ascii_lower(std::string s);
+
 // Encodes every byte except the unreserved ones; '/' is kept literal when keep_slash.
 std::string uri_encode(std::string_view s, bool keep_slash = false);
 // "a=1&b=x%2Fy" from raw (unencoded) names and values, in the given order.
