@@ -1,0 +1,88 @@
+// storage/curl_loader.cc: libcurl is loaded when first used (dlopen), not at program start.
+//
+// Linking libcurl makes every process map it and its dependencies (GnuTLS, Kerberos, LDAP, SSH,
+// HTTP/2, IDN: ~30 shared libraries, ~7 ms of start-up here) although only S3 and Azure
+// repositories need it; `wal-push` to a local repository runs once per WAL segment. The
+// functions http_client.cc uses are defined here with curl's signatures and forward to the
+// library's, resolved once. curl_easy_setopt and curl_easy_getinfo are variadic: the type of
+// their third argument follows from the option number, as curl.h defines it (CURLOPTTYPE_* and
+// CURLINFO_* ranges), and is passed on as that type.
+#define CURL_DISABLE_TYPECHECK 1
+#include <curl/curl.h>
+#include <dlfcn.h>
+
+#include <cstdarg>
+#include <string>
+
+#include "base/error.h"
+
+namespace {
+void* library() {
+  static void* handle = [] {
+    void* h = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* why = ::dlerror();
+      throw sr::Error(sr::Errc::kUsage,
+                      std::string("cannot load libcurl.so.4, which S3 and Azure repositories "
+                                  "need (install libcurl4): ") +
+                          (why ? why : "unknown error"));
+    }
+    return h;
+  }();
+  return handle;
+}
+
+void* symbol(const char* name) {
+  void* p = ::dlsym(library(), name);
+  if (!p) throw sr::Error(sr::Errc::kUsage, std::string("libcurl.so.4 lacks ") + name);
+  return p;
+}
+
+using GenericFn = void (*)();
+}  // namespace
+
+#define SR_CURL(ret, name, params, args)                                     \
+  extern "C" ret name params {                                               \
+    static const auto fn = reinterpret_cast<decltype(&name)>(symbol(#name)); \
+    return fn args;                                                          \
+  }
+
+SR_CURL(CURLcode, curl_global_init, (long flags), (flags))
+SR_CURL(CURL*, curl_easy_init, (void), ())
+SR_CURL(void, curl_easy_cleanup, (CURL * c), (c))
+SR_CURL(void, curl_easy_reset, (CURL * c), (c))
+SR_CURL(CURLcode, curl_easy_perform, (CURL * c), (c))
+SR_CURL(const char*, curl_easy_strerror, (CURLcode code), (code))
+SR_CURL(curl_slist*, curl_slist_append, (curl_slist * list, const char* s), (list, s))
+SR_CURL(void, curl_slist_free_all, (curl_slist * list), (list))
+
+extern "C" CURLcode curl_easy_setopt(CURL* c, CURLoption option, ...) {
+  static const auto fn = reinterpret_cast<decltype(&curl_easy_setopt)>(symbol("curl_easy_setopt"));
+  va_list ap;
+  va_start(ap, option);
+  CURLcode rc;
+  const int o = static_cast<int>(option);
+  if (o < CURLOPTTYPE_OBJECTPOINT) {
+    rc = fn(c, option, va_arg(ap, long));
+  } else if (o < CURLOPTTYPE_FUNCTIONPOINT) {
+    rc = fn(c, option, va_arg(ap, void*));
+  } else if (o < CURLOPTTYPE_OFF_T) {
+    rc = fn(c, option, va_arg(ap, GenericFn));
+  } else if (o < CURLOPTTYPE_BLOB) {
+    rc = fn(c, option, va_arg(ap, curl_off_t));
+  } else {
+    rc = fn(c, option, va_arg(ap, void*));
+  }
+  va_end(ap);
+  return rc;
+}
+
+extern "C" CURLcode curl_easy_getinfo(CURL* c, CURLINFO info, ...) {
+  static const auto fn =
+      reinterpret_cast<decltype(&curl_easy_getinfo)>(symbol("curl_easy_getinfo"));
+  va_list ap;
+  va_start(ap, info);
+  CURLcode rc = fn(c, info, va_arg(ap, void*));  // always a pointer to the result
+  va_end(ap);
+  return rc;
+}
