@@ -98,24 +98,35 @@ std::string dirname_of(const std::string& path) {
   return path.substr(0, pos);
 }
 
+size_t pwrite_direct(int fd, ByteSpan data, uint64_t offset, const std::string& what) {
+  if (!direct_io_aligned(data, offset)) return 0;
+  const size_t want = data.size() / kDirectIoAlign * kDirectIoAlign;
+  size_t done = 0;
+  while (done < want) {
+    ssize_t n = ::pwrite(fd, data.data() + done, want - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINVAL && done == 0) return 0;  // refused by the file system
+    if (n < 0) throw_errno("cannot write " + what);
+    done += static_cast<size_t>(n);
+    if (done % kDirectIoAlign != 0) break;  // short and unaligned: the rest goes buffered
+  }
+  return done;
+}
+
 namespace {
-constexpr size_t kDirectAlign = 4096;
 constexpr size_t kDirectMin = 1u << 20;
 
-// Writes the 4 KiB-aligned prefix of `data` with O_DIRECT (no copy into the page cache, which on
-// virtual disks costs more than the write itself); returns how many bytes were written (0 when
-// the buffer is not aligned or the file system refuses direct I/O).
-size_t write_direct_prefix(int fd, ByteSpan data) {
-  if (data.size() < kDirectMin || reinterpret_cast<uintptr_t>(data.data()) % kDirectAlign != 0)
-    return 0;
+// Writes the aligned prefix of a large aligned buffer with O_DIRECT; returns the bytes written.
+size_t write_direct_prefix(int fd, ByteSpan data, const std::string& what) {
+  if (data.size() < kDirectMin || !direct_io_aligned(data, 0)) return 0;
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return 0;
-  size_t want = data.size() / kDirectAlign * kDirectAlign, done = 0;
-  while (done < want) {
-    ssize_t n = ::pwrite(fd, data.data() + done, want - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || static_cast<size_t>(n) % kDirectAlign != 0) break;  // the rest goes buffered
-    done += static_cast<size_t>(n);
+  size_t done = 0;
+  try {
+    done = pwrite_direct(fd, data, 0, what);
+  } catch (...) {
+    ::fcntl(fd, F_SETFL, flags);
+    throw;
   }
   ::fcntl(fd, F_SETFL, flags);
   return done;
@@ -126,7 +137,7 @@ std::string write_temp_synced(const std::string& dir, ByteSpan data) {
   std::string tmp = dir + "/.tmp-" + random_hex(8);
   Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
   try {
-    size_t direct = write_direct_prefix(fd.get(), data);
+    size_t direct = write_direct_prefix(fd.get(), data, tmp);
     if (direct > 0 && ::lseek(fd.get(), static_cast<off_t>(direct), SEEK_SET) < 0)
       throw_errno("cannot seek " + tmp);
     write_all(fd.get(), data.subspan(direct), tmp);

@@ -134,9 +134,7 @@ Bytes compress_always(ByteSpan in, int level) {
 
 void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what) {
   out.resize(expected_size);
-  size_t n = ZSTD_decompressDCtx(dctx(), out.data(), out.size(), in.data(), in.size());
-  if (ZSTD_isError(n) || n != expected_size)
-    throw Error(Errc::kCorrupt, std::string(what) + " is damaged: it does not decompress");
+  decompress_to(in, out, what);
 }
 
 void decompress_to(ByteSpan in, std::span<uint8_t> out, const char* what) {

@@ -139,7 +139,7 @@ ReplicateResult replicate(repo::Repository& source, storage::Storage& target,
   }
   if (result.created) {
     ++result.missing_objects;  // config
-    result.missing_bytes += src.stat("config") ? src.stat("config")->size : 0;
+    if (auto config = src.stat("config")) result.missing_bytes += config->size;
   }
   if (options.dry_run) return result;
   if (options.counters) {

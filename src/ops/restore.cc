@@ -26,7 +26,6 @@ using repo::EntryKind;
 
 namespace {
 constexpr uint64_t kTaskBytes = 8ull << 20;
-constexpr size_t kDirectAlign = 4096;
 // Files below this size are restored in batches of up to kBatchFiles files / kTaskBytes.
 constexpr uint64_t kBatchFileBytes = 1ull << 20;
 constexpr size_t kBatchFiles = 64;  // open descriptors: a few batches in flight
@@ -281,8 +280,8 @@ std::span<uint8_t> thread_buffer(size_t n) {
   thread_local Buffer b;
   if (b.cap < n) {
     std::free(b.p);
-    b.cap = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
-    b.p = static_cast<uint8_t*>(std::aligned_alloc(kDirectAlign, b.cap));
+    b.cap = (n + kDirectIoAlign - 1) / kDirectIoAlign * kDirectIoAlign;
+    b.p = static_cast<uint8_t*>(std::aligned_alloc(kDirectIoAlign, b.cap));
     if (!b.p) throw Error(Errc::kIo, "out of memory for a restore buffer");
   }
   return {b.p, n};
@@ -292,23 +291,13 @@ std::span<uint8_t> thread_buffer(size_t n) {
 // files: no copy into the page cache, which on virtual disks costs more than the disk write),
 // else through the buffered one.
 void write_at(OpenFile& f, std::span<const uint8_t> data, uint64_t offset) {
-  if (f.direct && offset % kDirectAlign == 0 && data.size() % kDirectAlign == 0 &&
-      reinterpret_cast<uintptr_t>(data.data()) % kDirectAlign == 0 && f.direct_ok) {
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::pwrite(f.direct.get(), data.data() + done, data.size() - done,
-                           static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EINVAL && done == 0) {
-        f.direct_ok = false;  // this file system refuses: buffered from now on
-        break;
-      }
-      if (n < 0) throw_errno("cannot write " + f.entry.path);
-      done += static_cast<size_t>(n);
-    }
-    if (done == data.size()) return;
+  size_t done = 0;
+  if (f.direct && f.direct_ok) {
+    done = pwrite_direct(f.direct.get(), data, offset, f.entry.path);
+    if (done == 0 && data.size() >= kDirectIoAlign && direct_io_aligned(data, offset))
+      f.direct_ok = false;  // this file system refuses: buffered from now on
   }
-  pwrite_all(f.fd.get(), data, offset, f.entry.path);
+  if (done < data.size()) pwrite_all(f.fd.get(), data.subspan(done), offset + done, f.entry.path);
 }
 
 // Chunks that lie back to back in one pack are fetched with one ranged read of up to kMaxSpan

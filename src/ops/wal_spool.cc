@@ -174,25 +174,23 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
     std::vector<std::string> ready =
         source.empty() ? std::vector<std::string>{} : ready_files(source);
     auto files = spooled(spool_dir);
+    const std::vector<std::string> done_list = spooled(spool_dir + "/done");
+    const std::set<std::string> done(done_list.begin(), done_list.end());
+    const std::set<std::string> in_spool(files.begin(), files.end());
+    std::vector<std::string> ahead;  // .ready, not pushed yet, not waiting in the spool
+    for (const auto& n : ready)
+      if (!done.count(n) && !in_spool.count(n)) ahead.push_back(n);
     bool busy;
     {
       std::lock_guard g(mu);
       busy = !in_flight.empty();
     }
-    bool work = !files.empty();
-    for (const auto& n : ready)
-      if (!path_exists(spool_dir + "/done/" + n)) work = true;
-    if (!work && !busy) {
+    if (files.empty() && ahead.empty() && !busy) {
       // Markers of segments PostgreSQL has archived since (no longer .ready) are spent.
       if (monotonic_seconds() - last_sweep > 5 && !source.empty()) {
-        std::set<std::string> still(ready.begin(), ready.end());
-        if (DIR* d = ::opendir((spool_dir + "/done").c_str())) {
-          std::vector<std::string> spent;
-          while (struct dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.' && !still.count(e->d_name)) spent.emplace_back(e->d_name);
-          ::closedir(d);
-          for (const auto& n : spent) ::unlink((spool_dir + "/done/" + n).c_str());
-        }
+        const std::set<std::string> still(ready.begin(), ready.end());
+        for (const auto& n : done)
+          if (!still.count(n)) ::unlink((spool_dir + "/done/" + n).c_str());
         last_sweep = monotonic_seconds();
       }
       if (monotonic_seconds() - idle_since > idle_seconds) break;
@@ -223,9 +221,7 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
     // Spooled files first (the oldest backlog), then segments ahead of PostgreSQL's calls.
     std::vector<std::pair<std::string, bool>> next;  // (name, from the spool)
     for (const auto& n : files) next.emplace_back(n, true);
-    for (const auto& n : ready)
-      if (!path_exists(spool_dir + "/done/" + n) && !path_exists(spool_dir + "/" + n))
-        next.emplace_back(n, false);
+    for (const auto& n : ahead) next.emplace_back(n, false);
     bool submitted = false;
     for (const auto& item : next) {
       const std::string name = item.first;

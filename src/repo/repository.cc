@@ -368,17 +368,11 @@ codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpa
 
 Bytes Repository::open_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
                             bool check_id) {
-  codec::Key32 key = pack_key(loc.pack);
-  std::string what = "chunk " + to_hex(id).substr(0, 16) + " in pack " + loc.pack;
-  Bytes plain = codec::open(key, sealed, blob_aad(id, loc.type, loc.flags), what.c_str());
-  if (loc.flags & kFlagCompressed) {
-    Bytes out;
-    codec::decompress(plain, loc.raw_length, out, what.c_str());
-    plain.swap(out);
-  }
-  if (plain.size() != loc.raw_length) throw Error(Errc::kCorrupt, what + " has the wrong length");
+  Bytes plain(loc.raw_length);
+  open_blob_into(id, loc, sealed, plain);
   if (check_id && codec::keyed_id(keys_.id_key, plain) != id)
-    throw Error(Errc::kCorrupt, what + " does not match its id");
+    throw Error(Errc::kCorrupt, "chunk " + to_hex(id).substr(0, 16) + " in pack " + loc.pack +
+                                    " does not match its id");
   return plain;
 }
 

@@ -56,7 +56,7 @@ std::string xml_escape(const std::string& text) {
 }
 
 namespace {
-uint64_t parse_size(const std::string& text, const char* what) {
+uint64_t decimal_size(const std::string& text, const char* what) {
   if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
     throw Error(Errc::kPermanent, std::string(what) + ": bad object size '" + text + "'");
   return std::stoull(text);
@@ -93,7 +93,7 @@ ListPage parse_s3_list(ByteSpan body, const std::string& base) {
   ListPage page;
   for (const auto* e = root->FirstChildElement("Contents"); e;
        e = e->NextSiblingElement("Contents"))
-    add(page, xml_child_text(e, "Key"), base, parse_size(xml_child_text(e, "Size"), "s3 listing"),
+    add(page, xml_child_text(e, "Key"), base, decimal_size(xml_child_text(e, "Size"), "s3 listing"),
         "s3 listing");
   if (xml_child_text(root, "IsTruncated") == "true")
     page.next = xml_child_text(root, "NextContinuationToken");
@@ -109,8 +109,8 @@ ListPage parse_azure_list(ByteSpan body, const std::string& base) {
   if (const auto* blobs = root->FirstChildElement("Blobs"))
     for (const auto* b = blobs->FirstChildElement("Blob"); b; b = b->NextSiblingElement("Blob"))
       add(page, xml_child_text(b, "Name"), base,
-          parse_size(xml_child_text(b->FirstChildElement("Properties"), "Content-Length"),
-                     "azure listing"),
+          decimal_size(xml_child_text(b->FirstChildElement("Properties"), "Content-Length"),
+                       "azure listing"),
           "azure listing");
   page.next = xml_child_text(root, "NextMarker");
   return page;
