@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "app/terminal.h"
 #include "base/fs.h"
@@ -468,7 +469,13 @@ int cmd_wal_push(const Common& c, const std::string& path, const std::string& sp
   if (!spool.empty()) {
     // Asynchronous: pushed ahead by the background pusher, else now, else spooled locally.
     ops::note_wal_source(spool, path);
-    start_pusher(c, spool);
+    if (!ops::pusher_running(spool)) {
+      start_pusher(c, spool);
+      // Give it a moment to take its lock, so that this call waits for it instead of pushing
+      // the same segment at the same time.
+      for (int i = 0; i < 100 && !ops::pusher_running(spool); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     auto how = ops::async_push(
         [&] { return open_repo(c); }, c.stanza, spool, path,
         [](const std::string& m) { std::fprintf(stderr, "strongroom: warning: %s\n", m.c_str()); });

@@ -177,16 +177,25 @@ void mkdirs(const std::string& path, int mode) {
   fsync_dir(parent == "." ? std::string(".") : parent);
 }
 
-MappedFile::MappedFile(const std::string& path) {
+MappedFile::MappedFile(const std::string& path, Load load) {
   Fd fd = open_or_throw(path, O_RDONLY);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + path);
   size_ = static_cast<size_t>(st.st_size);
   if (size_ == 0) return;
-  data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+  data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | (load == Load::kNow ? MAP_POPULATE : 0),
+                 fd.get(), 0);
   if (data_ == MAP_FAILED) {
     data_ = nullptr;
     throw_errno("cannot map " + path);
+  }
+  if (load == Load::kAhead) {
+    // One WILLNEED reads at most the device's read-ahead window (8 MiB here): ask window by
+    // window, or the rest would be read a little at a time, on demand.
+    constexpr size_t kWindow = 2u << 20;
+    auto* p = static_cast<uint8_t*>(data_);
+    for (size_t at = 0; at < size_; at += kWindow)
+      ::madvise(p + at, std::min(kWindow, size_ - at), MADV_WILLNEED);
   }
 }
 

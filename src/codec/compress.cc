@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/large_buffer.h"
+
 namespace sr::codec {
 
 namespace {
@@ -78,11 +80,13 @@ size_t compress_split_bound(size_t n) {
   return ZSTD_compressBound(n / parts + n % parts) * parts;
 }
 
-std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_t capacity) {
+std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_t capacity,
+                                     size_t max_parts) {
   if (looks_incompressible(in)) return std::nullopt;
   if (capacity < compress_split_bound(in.size()))
     throw Error(Errc::kInternal, "compress_split: output buffer too small");
-  const size_t parts = split_parts(in.size());
+  size_t parts = split_parts(in.size());
+  if (max_parts) parts = std::min(parts, max_parts);
   const size_t part = in.size() / parts;
   auto span_of = [&](size_t i) {
     size_t begin = i * part;
@@ -94,16 +98,16 @@ std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_
     return n;
   };
   // Parts after the first go to scratch buffers (not zero-filled) on their own threads.
-  std::vector<std::unique_ptr<uint8_t[]>> scratch(parts);
+  std::vector<LargeBuffer> scratch(parts);
   std::vector<size_t> sizes(parts, 0);
   std::vector<std::exception_ptr> errors(parts);
   std::vector<std::thread> threads;
   for (size_t i = 1; i < parts; ++i) {
     size_t cap = ZSTD_compressBound(span_of(i).size());
-    scratch[i].reset(new uint8_t[cap]);
+    scratch[i] = LargeBuffer(cap);
     threads.emplace_back([&, i, cap] {
       try {
-        sizes[i] = compress_part(span_of(i), scratch[i].get(), cap);
+        sizes[i] = compress_part(span_of(i), scratch[i].data(), cap);
       } catch (...) {
         errors[i] = std::current_exception();
       }
@@ -119,7 +123,7 @@ std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_
     if (e) std::rethrow_exception(e);
   size_t total = sizes[0];
   for (size_t i = 1; i < parts; ++i) {
-    std::memcpy(dst + total, scratch[i].get(), sizes[i]);
+    std::memcpy(dst + total, scratch[i].data(), sizes[i]);
     total += sizes[i];
   }
   if (total + in.size() / 32 >= in.size()) return std::nullopt;

@@ -25,7 +25,10 @@ Bytes compress_always(ByteSpan in, int level);
 // frames are concatenated, and decompress() reads them as one. Returns the compressed length,
 // or nullopt when compression does not save 1/32 (or a probe says it would not).
 size_t compress_split_bound(size_t n);
-std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_t capacity);
+// `max_parts` limits the parts (0: one per core; a caller compressing several objects at once
+// says 1).
+std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_t capacity,
+                                     size_t max_parts = 0);
 // Decompresses into `out`; `expected_size` is the known plaintext size (from the index).
 void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what);
 // Decompresses into `out`, which must be exactly the known plaintext size.

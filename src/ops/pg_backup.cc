@@ -163,6 +163,9 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
   uint64_t first = pg::segment_of(start_lsn, info.segment_size);
   uint64_t last = pg::parse_segment_name(stop_wal, info.segment_size)->segno;
   double deadline = monotonic_seconds() + options.wal_timeout_seconds;
+  // The archiver starts on the stop segment as soon as pg_backup_stop switched it, and a push
+  // takes tens of milliseconds: poll often at first, then back off (a stat, or a HEAD request).
+  auto poll = std::chrono::milliseconds(5);
   for (uint64_t seg = first; seg <= last; ++seg) {
     std::string name = pg::SegmentName{timeline, seg}.str(info.segment_size);
     while (!wal.exists(name)) {
@@ -174,7 +177,8 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
                         std::to_string(options.wal_timeout_seconds) +
                         " s; is archive_command set to `strongroom wal-push --stanza " +
                         options.stanza + " … %p`?");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(poll);
+      poll = std::min(poll * 3 / 2, std::chrono::milliseconds(200));
     }
   }
 

@@ -456,8 +456,12 @@ RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
     for (const auto& mv : roots.moved)
       result.removed += remove_extraneous(repo, m, mv.fd.get(), mv.prefix, roots);
   }
-  const size_t threads = WorkerPool::default_threads();
-  WorkerPool pool(threads, 2 * threads);
+  // Two workers per core: a worker waiting for its direct write leaves the core to another that
+  // decrypts and decompresses, so the disk and the CPUs work at the same time (with one per
+  // core, each alternated between the two: a 1.5 GB PostgreSQL restore took 1.26-1.47 s
+  // instead of 1.10-1.22 s).
+  const size_t threads = 2 * WorkerPool::default_threads();
+  WorkerPool pool(threads, threads);
   ParentDirs parents;
   std::vector<std::shared_ptr<OpenFile>> batch;
   uint64_t batch_bytes = 0;

@@ -30,11 +30,12 @@ std::optional<uint64_t> segment_system_identifier(ByteSpan segment) {
   return id;
 }
 
-WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const std::string& path) {
+WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const std::string& path,
+                       size_t max_parts) {
   std::string name = base_name(path);
   if (!pg::is_archive_file_name(name))
     throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
-  MappedFile mapped(path);
+  MappedFile mapped(path, MappedFile::Load::kAhead);  // compressed while it is read
   ByteSpan content = mapped.span();
   repo::WalStore store(repo, stanza);
   if (pg::is_segment_file_name(name)) {
@@ -50,7 +51,8 @@ WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const 
   }
   WalPushResult r;
   r.bytes = content.size();
-  r.already_stored = store.push(name, content) == repo::WalStore::PushResult::kAlreadyStored;
+  r.already_stored =
+      store.push(name, content, max_parts) == repo::WalStore::PushResult::kAlreadyStored;
   return r;
 }
 

@@ -18,7 +18,9 @@ struct WalPushResult {
   uint64_t bytes = 0;
 };
 
-WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const std::string& path);
+// `max_parts`: cores to compress one file on (0: all; a caller pushing several at once says 1).
+WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const std::string& path,
+                       size_t max_parts = 0);
 // Returns false when the repository does not have the file (PostgreSQL then tries elsewhere or
 // ends recovery).
 bool wal_get(repo::Repository& repo, const std::string& stanza, const std::string& name,

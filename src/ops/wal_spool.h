@@ -7,8 +7,11 @@
 //    pushes the oldest ones in parallel straight from pg_wal (they cannot be recycled before
 //    they are archived), marking each done (DIR/done/NAME) once it is durable in the
 //    repository. When PostgreSQL then asks for that segment, the call returns at once.
-//  - A segment not pushed yet is pushed by the call itself (or, if the pusher is at it, the
-//    call waits for it).
+//  - A call whose segment is not pushed yet waits for the pusher (it pushes the oldest `.ready`
+//    segments first, which is the one PostgreSQL asks for), so that the two do not compete for
+//    the cores. The call pushes its segment itself (and marks it done) when no pusher runs, the
+//    pusher reports failures (DIR/failing) or it has waited 30 s. While the pusher reports
+//    failures, calls spool at once.
 //  - When the repository cannot take it (unreachable, failing), the segment is copied into the
 //    spool (temporary name, fsync, rename, directory fsync) and the call succeeds; the pusher
 //    pushes spooled files later and removes each only once it is durable in the repository.
@@ -41,6 +44,9 @@ AsyncPush async_push(const std::function<std::unique_ptr<repo::Repository>()>& o
 bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_repo,
                 const std::string& stanza, const std::string& spool_dir, double idle_seconds,
                 const std::function<void(const std::string&)>& log);
+
+// True while a pusher holds the spool's lock.
+bool pusher_running(const std::string& spool_dir);
 
 // Number of files waiting in the spool.
 size_t spooled_count(const std::string& spool_dir);

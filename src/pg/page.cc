@@ -1,6 +1,7 @@
 #include "pg/page.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace sr::pg {
@@ -14,29 +15,44 @@ constexpr uint32_t kBase[kSums] = {
     0xE58F764B, 0x187636BC, 0x5D7B3BB1, 0xE73DE7DE, 0x92BEC979, 0xCCA6C0B2, 0x304A0979, 0x85AA43D4,
     0x783125BB, 0x6CA8EAA2, 0xE407EAC6, 0x4B5CFC3E, 0x9FBF8C76, 0x15CA20BE, 0xF2CA9FD3, 0x959BD756};
 
-inline uint32_t mix(uint32_t sum, uint32_t value) {
-  uint32_t t = sum ^ value;
-  return t * kPrime ^ (t >> 17);
+// One row is kSums 32-bit words in native byte order, as PostgreSQL reads them. The loop has no
+// branch and a fixed width, so the compiler turns it into vector multiplies; target_clones picks
+// the widest the CPU has at load time (PostgreSQL builds its checksum with -ftree-vectorize for
+// the same reason). Scalar, this was 16 % of a full backup's CPU.
+[[gnu::target_clones("avx512f", "avx2", "default"), gnu::optimize("O3")]] void mix_rows(
+    const uint8_t* data, size_t rows, uint32_t* sums) {
+  for (size_t r = 0; r < rows; ++r) {
+    uint32_t v[kSums];
+    std::memcpy(v, data + r * sizeof v, sizeof v);
+    for (int j = 0; j < kSums; ++j) {
+      uint32_t t = sums[j] ^ v[j];
+      sums[j] = t * kPrime ^ (t >> 17);
+    }
+  }
 }
 
 inline uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
 }  // namespace
 
 uint16_t page_checksum(ByteSpan page, uint32_t block_number) {
+  static_assert(std::endian::native == std::endian::little, "pd_checksum masking assumes LE");
+  constexpr size_t kRow = kSums * sizeof(uint32_t);
   uint32_t sums[kSums];
   std::memcpy(sums, kBase, sizeof sums);
-  const size_t words = page.size() / 4;
-  for (size_t row = 0; row < words / kSums; ++row)
-    for (int j = 0; j < kSums; ++j) {
-      size_t w = row * kSums + static_cast<size_t>(j);
-      uint32_t v = load_le32(page.data() + 4 * w);
-      if (w == 2) v &= 0xffff0000u;  // pd_checksum (bytes 8-9) counts as zero
-      sums[j] = mix(sums[j], v);
-    }
-  for (int round = 0; round < 2; ++round)
-    for (int j = 0; j < kSums; ++j) sums[j] = mix(sums[j], 0);
+  const size_t rows = page.size() / kRow;
+  if (rows > 0) {
+    // The first row with pd_checksum (bytes 8-9) counted as zero.
+    uint8_t first[kRow];
+    std::memcpy(first, page.data(), kRow);
+    first[8] = first[9] = 0;
+    mix_rows(first, 1, sums);
+    mix_rows(page.data() + kRow, rows - 1, sums);
+  }
+  uint32_t zeros[kSums] = {};
+  mix_rows(reinterpret_cast<const uint8_t*>(zeros), 1, sums);
+  mix_rows(reinterpret_cast<const uint8_t*>(zeros), 1, sums);
   uint32_t result = 0;
-  for (int j = 0; j < kSums; ++j) result ^= sums[j];
+  for (uint32_t s : sums) result ^= s;
   result ^= block_number;
   return static_cast<uint16_t>(result % 65535 + 1);
 }

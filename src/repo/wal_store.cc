@@ -9,6 +9,7 @@
 #include <set>
 
 #include "base/json_util.h"
+#include "base/large_buffer.h"
 #include "codec/compress.h"
 #include "pg/lsn.h"
 #include "repo/envelope.h"
@@ -33,19 +34,52 @@ Bytes aad(const char* what, const std::string& key) {
   return a;
 }
 
+// Buffers (huge pages, aligned for O_DIRECT) kept per thread once used: a pusher seals segment
+// after segment, and a fresh 16 MiB buffer per segment costs page faults on every page.
+struct AlignedBuf {
+  LargeBuffer b;
+  uint8_t* get() const { return b.data(); }
+  size_t cap() const { return b.size(); }
+  explicit operator bool() const { return b.data() != nullptr; }
+};
+struct SpareBuffers {
+  std::vector<AlignedBuf> v;  // at most two
+};
+thread_local SpareBuffers spare_buffers;
+
+AlignedBuf take_buffer(size_t n) {
+  auto& v = spare_buffers.v;
+  for (auto it = v.begin(); it != v.end(); ++it)
+    if (it->cap() >= n) {
+      AlignedBuf b = std::move(*it);
+      v.erase(it);
+      return b;
+    }
+  return AlignedBuf{LargeBuffer((n + 4095) / 4096 * 4096)};
+}
+void give_buffer(AlignedBuf b) {
+  auto& v = spare_buffers.v;
+  if (v.size() < 2) v.push_back(std::move(b));
+}
+
 // A sealed WAL object, built in one buffer that is never zero-filled: the content is compressed
 // straight into its place (on all cores) and encrypted there, so a 16 MiB segment costs no copy
 // besides the compressed bytes of its later parts.
-struct FreeDeleter {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
 struct SealedWal {
-  std::unique_ptr<uint8_t, FreeDeleter> buf;  // 4 KiB-aligned: written with O_DIRECT locally
+  AlignedBuf buf;
   size_t size = 0;
+  SealedWal() = default;
+  SealedWal(SealedWal&&) = default;
+  SealedWal& operator=(SealedWal&&) = delete;
+  SealedWal(const SealedWal&) = delete;
+  ~SealedWal() {
+    if (buf) give_buffer(std::move(buf));
+  }
   ByteSpan span() const { return {buf.get(), size}; }
 };
 
-SealedWal seal_wal(const KeySet& keys, const std::string& key, ByteSpan content) {
+SealedWal seal_wal(const KeySet& keys, const std::string& key, ByteSpan content,
+                   size_t max_parts = 0) {
   codec::Key32 file_key = codec::random_key();
   Bytes head(kMagic, kMagic + 4);
   head.push_back(kVersion);
@@ -58,22 +92,21 @@ SealedWal seal_wal(const KeySet& keys, const std::string& key, ByteSpan content)
   const size_t data_at = region + codec::kNonceSize + kPayloadHead;
   const size_t cap = std::max(content.size(), codec::compress_split_bound(content.size()));
   SealedWal out;
-  size_t alloc = (data_at + cap + codec::kTagSize + 4095) / 4096 * 4096;
-  out.buf.reset(static_cast<uint8_t*>(std::aligned_alloc(4096, alloc)));
-  if (!out.buf) throw Error(Errc::kIo, "out of memory for a WAL object");
-  std::memcpy(out.buf.get(), head.data(), head.size());
+  out.buf = take_buffer(data_at + cap + codec::kTagSize);
+  uint8_t* p = out.buf.get();
+  std::memcpy(p, head.data(), head.size());
 
-  std::optional<size_t> n = codec::compress_split(content, 1, out.buf.get() + data_at, cap);
-  if (!n) std::memcpy(out.buf.get() + data_at, content.data(), content.size());
+  std::optional<size_t> n = codec::compress_split(content, 1, p + data_at, cap, max_parts);
+  if (!n) std::memcpy(p + data_at, content.data(), content.size());
   const size_t data_len = n ? *n : content.size();
 
   ByteWriter ph;
   ph.u8(2);
   ph.u64(content.size());
   ph.u8(n ? 1 : 0);
-  std::memcpy(out.buf.get() + region + codec::kNonceSize, ph.buffer().data(), kPayloadHead);
+  std::memcpy(p + region + codec::kNonceSize, ph.buffer().data(), kPayloadHead);
   const size_t sealed_len = codec::kNonceSize + kPayloadHead + data_len + codec::kTagSize;
-  codec::seal_region(file_key, aad("wal", key), {out.buf.get() + region, sealed_len});
+  codec::seal_region(file_key, aad("wal", key), {p + region, sealed_len});
   out.size = region + sealed_len;
   return out;
 }
@@ -178,10 +211,10 @@ Bytes open_wal_object(const KeySet& keys, const std::string& key, ByteSpan store
 
 Bytes seal_wal_object(const KeySet& keys, const std::string& key, ByteSpan content) {
   SealedWal s = seal_wal(keys, key, content);
-  return Bytes(s.buf.get(), s.buf.get() + s.size);
+  return Bytes(s.span().begin(), s.span().end());
 }
 
-WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content) {
+WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content, size_t max_parts) {
   std::string key = object_key(name);
   if (content.size() > kMaxWalFile)
     throw Error(Errc::kUsage, name + " is too large for a WAL file");
@@ -197,10 +230,11 @@ WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content) {
     return PushResult::kAlreadyStored;
   }
   try {
-    repo_.storage().put(key, seal_wal(repo_.keys(), key, content).span(), true);
+    SealedWal sealed = seal_wal(repo_.keys(), key, content, max_parts);
+    repo_.storage().put(key, sealed.span(), true);
   } catch (const Error& e) {
     if (e.code() != Errc::kAlreadyExists) throw;
-    return push(name, content);  // raced with another push of the same file: compare
+    return push(name, content, max_parts);  // raced with another push of the same file: compare
   }
   return PushResult::kStored;
 }

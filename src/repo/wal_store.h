@@ -42,7 +42,8 @@ class WalStore {
   std::optional<PgInfo> identity();
 
   enum class PushResult { kStored, kAlreadyStored };
-  PushResult push(const std::string& name, ByteSpan content);
+  // Compressed on up to `max_parts` cores (0: all; a caller pushing several at once says 1).
+  PushResult push(const std::string& name, ByteSpan content, size_t max_parts = 0);
   // nullopt when the repository has no such file.
   std::optional<Bytes> get(const std::string& name);
   bool exists(const std::string& name);

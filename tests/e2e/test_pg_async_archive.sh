@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Asynchronous archiving: a background pusher pushes .ready segments ahead of archive_command;
-# a call pushes its own segment if the pusher has not, and spools it durably when the repository
-# cannot take it. While the repository is unreachable archiving goes on (no failed
+# a call waits for it (or pushes its own segment when no pusher runs), and the segment is spooled
+# durably when the repository cannot take it. While the repository is unreachable archiving goes on (no failed
 # archive_command, the spool grows); once it is back the spool drains, and a restore to the end
 # of the WAL has every transfer.
 source "$(dirname "$0")/lib.sh"
