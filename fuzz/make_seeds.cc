@@ -128,6 +128,27 @@ void tree_seeds() {
   }
 }
 
+// Delta chunks of both forms for a three-page piece; the first three bytes give the length.
+void delta_seeds() {
+  constexpr uint32_t kPage = 8192;
+  Bytes base(3 * kPage);
+  for (size_t i = 0; i < base.size(); ++i) base[i] = static_cast<uint8_t>(i * 7 + i / 13);
+  Bytes piece = base;
+  piece[kPage + 20] ^= 0xff;
+  piece[2 * kPage + 4000] ^= 0x0f;
+  const std::vector<uint16_t> pages{1, 2};
+  int i = 0;
+  for (const Bytes& d :
+       {encode_delta(kPage, pages, piece), encode_prefixed_delta(kPage, pages, piece, base)}) {
+    Delta back = decode_delta(d, static_cast<uint32_t>(piece.size()), "seed");
+    if (back.pages != pages) throw Error(Errc::kInternal, "delta seed does not round-trip");
+    Bytes seed{static_cast<uint8_t>(piece.size()), static_cast<uint8_t>(piece.size() >> 8),
+               static_cast<uint8_t>(piece.size() >> 16)};
+    seed.insert(seed.end(), d.begin(), d.end());
+    write_seed("delta_fuzz", "form" + std::to_string(++i), seed);
+  }
+}
+
 // ---- blob entries, indexes, packs ----
 std::vector<BlobEntry> sample_blobs(uint64_t first_offset) {
   std::vector<BlobEntry> v;
@@ -330,6 +351,7 @@ int main(int argc, char** argv) {
   g_out = argv[1];
   try {
     tree_seeds();
+    delta_seeds();
     blob_entry_seeds();
     index_seeds();
     pack_seeds();

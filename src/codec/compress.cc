@@ -130,6 +130,36 @@ std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_
   return total;
 }
 
+void compress_with_prefix(ByteSpan in, ByteSpan prefix, int level, Bytes& out) {
+  ZSTD_CCtx* c = cctx();
+  auto check = [c](size_t r) {
+    if (ZSTD_isError(r)) {
+      ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+      throw Error(Errc::kInternal, std::string("zstd: ") + ZSTD_getErrorName(r));
+    }
+    return r;
+  };
+  check(ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters));
+  check(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level));
+  check(ZSTD_CCtx_refPrefix(c, prefix.data(), prefix.size()));  // raw content, this frame only
+  const size_t at = out.size();
+  out.resize(at + ZSTD_compressBound(in.size()));
+  size_t n = check(ZSTD_compress2(c, out.data() + at, out.size() - at, in.data(), in.size()));
+  out.resize(at + n);
+  ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+}
+
+void decompress_with_prefix(ByteSpan frame, ByteSpan prefix, std::span<uint8_t> out,
+                            const char* what) {
+  ZSTD_DCtx* d = dctx();
+  ZSTD_DCtx_reset(d, ZSTD_reset_session_and_parameters);
+  size_t r = ZSTD_DCtx_refPrefix(d, prefix.data(), prefix.size());
+  size_t n = ZSTD_isError(r) ? r : ZSTD_decompressDCtx(d, out.data(), out.size(), frame.data(), frame.size());
+  ZSTD_DCtx_reset(d, ZSTD_reset_session_and_parameters);
+  if (ZSTD_isError(n) || n != out.size())
+    throw Error(Errc::kCorrupt, std::string(what) + " is damaged: it does not decompress");
+}
+
 Bytes compress_always(ByteSpan in, int level) {
   Bytes out;
   compress(in, level, out);

@@ -29,6 +29,13 @@ size_t compress_split_bound(size_t n);
 // says 1).
 std::optional<size_t> compress_split(ByteSpan in, int level, uint8_t* dst, size_t capacity,
                                      size_t max_parts = 0);
+// One zstd frame of `in` that may refer to `prefix` (raw content: the previous version of the
+// same bytes), appended to `out`: for a page that changed a little the frame holds little more
+// than the changes. decompress_with_prefix needs the same prefix; `out` must be exactly the
+// original size.
+void compress_with_prefix(ByteSpan in, ByteSpan prefix, int level, Bytes& out);
+void decompress_with_prefix(ByteSpan frame, ByteSpan prefix, std::span<uint8_t> out,
+                            const char* what);
 // Decompresses into `out`; `expected_size` is the known plaintext size (from the index).
 void decompress(ByteSpan in, size_t expected_size, Bytes& out, const char* what);
 // Decompresses into `out`, which must be exactly the known plaintext size.

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -25,6 +26,11 @@ constexpr int kPageCompressionLevel = 1;
 constexpr size_t kInlineMapPages = 256;
 // A new map blob once more than 1 / kRebaseFraction of the pages differ from the stored one.
 constexpr size_t kRebaseFraction = 6;
+// A piece with at most this many pages differing from its base stores them as frames against
+// the base's pages (form 2 deltas, see repo/tree.h); more take the plain form, which needs no
+// read of the base (after busy hours most pieces have many changed pages, and reading every
+// base back would cost more than it saves).
+constexpr size_t kPrefixedDeltaPages = 16;
 // Spare piece buffers kept for reuse (the worker pool's queue bounds how many are in flight).
 constexpr size_t kSpareBuffers = 16;
 
@@ -111,16 +117,20 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
   std::vector<std::pair<size_t, size_t>> delta_of;  // (ref index, delta index)
   uint64_t total = 0, failures = 0;
 
-  auto submit = [&](Bytes data, ChunkRef* slot) {
+  // Stores `data` (or what `encode` makes of it) as the chunk of `slot`, on a worker.
+  auto submit = [&](Bytes data, ChunkRef* slot, std::function<Bytes(ByteSpan)> encode = {}) {
     {
       std::lock_guard lock(pending->mu);
       if (pending->error) std::rethrow_exception(pending->error);
       ++pending->outstanding;
     }
     auto buf = std::make_shared<Bytes>(std::move(data));
-    pool.submit([&repo, pending, buf, slot] {
+    pool.submit([&repo, pending, buf, slot, encode = std::move(encode)] {
       try {
-        *slot = repo.store_chunk(repo::BlobType::kData, *buf, kPageCompressionLevel).ref;
+        if (encode)
+          *slot = repo.store_chunk(repo::BlobType::kData, encode(*buf), kPageCompressionLevel).ref;
+        else
+          *slot = repo.store_chunk(repo::BlobType::kData, *buf, kPageCompressionLevel).ref;
       } catch (...) {
         std::lock_guard lock(pending->mu);
         if (!pending->error) pending->error = std::current_exception();
@@ -202,8 +212,22 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
           r.delta_pages = dp;
           deltas.emplace_back();
           delta_of.emplace_back(refs.size() - 1, deltas.size() - 1);
-          submit(repo::encode_delta(ps, dp, buf), &deltas.back());
-          pending->give(std::move(buf));
+          if (dp.size() <= kPrefixedDeltaPages) {
+            // Few pages: each as a zstd frame against its version in the base chunk (read back
+            // from the repository), a few dozen bytes for a page with a changed tuple or a new
+            // index entry instead of ~2 KiB for the page compressed alone.
+            submit(std::move(buf), &deltas.back(),
+                   [&repo, base_id = prev->id, dp, ps, path](ByteSpan piece) {
+                     Bytes base = repo.read_chunk(base_id);
+                     if (base.size() != piece.size())
+                       throw Error(Errc::kCorrupt, "the base piece of " + path +
+                                                       " has the wrong length in the repository");
+                     return repo::encode_prefixed_delta(ps, dp, piece, base);
+                   });
+          } else {
+            submit(repo::encode_delta(ps, dp, buf), &deltas.back());
+            pending->give(std::move(buf));
+          }
           continue;
         }
       }

@@ -48,13 +48,7 @@ class BlockFileTest : public ::testing::Test {
       Bytes piece = repo_->read_chunk(c.id);
       if (c.has_delta) {
         Bytes raw = repo_->read_chunk(c.delta_id);
-        repo::Delta d = repo::decode_delta(raw, c.raw_length, "delta");
-        size_t pos = 0;
-        for (uint16_t p : d.pages) {
-          size_t len = std::min<size_t>(kPage, piece.size() - size_t{p} * kPage);
-          std::memcpy(piece.data() + size_t{p} * kPage, d.data.data() + pos, len);
-          pos += len;
-        }
+        repo::apply_delta(repo::decode_delta(raw, c.raw_length, "delta"), piece, "delta");
       }
       out.insert(out.end(), piece.begin(), piece.end());
     }
@@ -126,6 +120,39 @@ TEST_F(BlockFileTest, LargeMapIsABlobAndIncrementalsRecordOnlyChangedPages) {
   repo::Entry shrunk = backup(data, &rebased);
   EXPECT_EQ(load_page_map(*repo_, shrunk), hashes(data));
   EXPECT_EQ(rebuild(shrunk), data);
+}
+
+TEST_F(BlockFileTest, FewChangedPagesAreStoredAsFramesAgainstTheBase) {
+  Bytes data = random_bytes(size_t{256} * kPage);  // incompressible: a whole page costs 8 KiB
+  repo::Entry full = backup(data, nullptr);
+  // Piece 0: two pages with a few bytes changed (a tuple header, an index entry): form 2.
+  data[3 * kPage + 100] ^= 0xff;
+  data[9 * kPage + 4000] ^= 0x01;
+  // Piece 1: twenty changed pages, more than kPrefixedDeltaPages: form 1, no base read.
+  for (size_t p = 130; p < 150; ++p) data[p * kPage + 7] ^= 0x80;
+  repo::Entry incr = backup(data, &full);
+  ASSERT_TRUE(incr.chunks[0].has_delta);
+  ASSERT_TRUE(incr.chunks[1].has_delta);
+  repo::Delta small = repo::decode_delta(repo_->read_chunk(incr.chunks[0].delta_id),
+                                         incr.chunks[0].raw_length, "delta");
+  EXPECT_EQ(small.pages, (std::vector<uint16_t>{3, 9}));
+  EXPECT_EQ(small.frames.size(), 2u);
+  EXPECT_LT(incr.chunks[0].delta_stored_length, 400u);  // not 2 × 8 KiB
+  repo::Delta big = repo::decode_delta(repo_->read_chunk(incr.chunks[1].delta_id),
+                                       incr.chunks[1].raw_length, "delta");
+  EXPECT_TRUE(big.frames.empty());
+  EXPECT_EQ(big.pages.size(), 20u);
+  EXPECT_EQ(rebuild(incr), data);
+
+  // The next incremental stays cumulative against the same base: pages 3 and 9 again (as
+  // they are now), plus page 10.
+  data[10 * kPage] ^= 0x10;
+  repo::Entry incr2 = backup(data, &incr);
+  repo::Delta again = repo::decode_delta(repo_->read_chunk(incr2.chunks[0].delta_id),
+                                         incr2.chunks[0].raw_length, "delta");
+  EXPECT_EQ(again.pages, (std::vector<uint16_t>{3, 9, 10}));
+  EXPECT_EQ(incr2.chunks[0].id, full.chunks[0].id);
+  EXPECT_EQ(rebuild(incr2), data);
 }
 
 TEST_F(BlockFileTest, SmallMapStaysInline) {

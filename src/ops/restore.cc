@@ -392,14 +392,8 @@ void write_range(repo::Repository& repo, OpenFile& f, size_t first, size_t last,
           throw Error(Errc::kCorrupt, "delta chunk " + to_hex(c.delta_id) + " of " + f.entry.path +
                                           " is missing from the repository (run verify)");
         Bytes plain = repo.read_blob(c.delta_id, *dloc);
-        repo::Delta d = repo::decode_delta(plain, c.raw_length, "delta of " + f.entry.path);
-        size_t at = 0;
-        for (uint16_t p : d.pages) {
-          size_t off = size_t{p} * d.page_size;
-          size_t len = std::min<size_t>(d.page_size, data.size() - off);
-          std::memcpy(data.data() + off, d.data.data() + at, len);
-          at += len;
-        }
+        const std::string what = "delta of " + f.entry.path;
+        repo::apply_delta(repo::decode_delta(plain, c.raw_length, what), data, what);
       }
       for (auto [a, b] : ranges) write_at(f, data.subspan(a, b - a), offset + a);
       if (counters) counters->bytes += data.size();

@@ -19,16 +19,20 @@ constexpr uint32_t kBase[kSums] = {
 // branch and a fixed width, so the compiler turns it into vector multiplies; target_clones picks
 // the widest the CPU has at load time (PostgreSQL builds its checksum with -ftree-vectorize for
 // the same reason). Scalar, this was 16 % of a full backup's CPU.
-[[gnu::target_clones("avx512f", "avx2", "default"), gnu::optimize("O3")]] void mix_rows(
-    const uint8_t* data, size_t rows, uint32_t* sums) {
+[[gnu::target_clones("avx512f", "avx2", "default")]] void mix_rows(const uint8_t* data, size_t rows,
+                                                                   uint32_t* sums_io) {
+  uint32_t sums[kSums];  // local, so the sums stay in vector registers across rows
+  std::memcpy(sums, sums_io, sizeof sums);
   for (size_t r = 0; r < rows; ++r) {
     uint32_t v[kSums];
     std::memcpy(v, data + r * sizeof v, sizeof v);
+#pragma GCC unroll 32
     for (int j = 0; j < kSums; ++j) {
       uint32_t t = sums[j] ^ v[j];
       sums[j] = t * kPrime ^ (t >> 17);
     }
   }
+  std::memcpy(sums_io, sums, sizeof sums);
 }
 
 inline uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "codec/compress.h"
+
 namespace sr::repo {
 
 Bytes encode_delta(uint32_t page_size, const std::vector<uint16_t>& pages, ByteSpan piece) {
@@ -20,10 +22,43 @@ Bytes encode_delta(uint32_t page_size, const std::vector<uint16_t>& pages, ByteS
   return w.take();
 }
 
+namespace {
+// zstd level for prefixed pages: they are few (a piece is encoded this way only when few pages
+// changed), so a level that finds more matches in the base page costs nothing noticeable.
+constexpr int kPrefixedLevel = 3;
+constexpr uint32_t kPrefixedMark = 0;  // form 1 starts with the page size, never 0
+}  // namespace
+
+Bytes encode_prefixed_delta(uint32_t page_size, const std::vector<uint16_t>& pages, ByteSpan piece,
+                            ByteSpan base) {
+  if (base.size() != piece.size())
+    throw Error(Errc::kInternal, "encode_prefixed_delta: base and piece differ in length");
+  ByteWriter w;
+  w.u32(kPrefixedMark);
+  w.u32(page_size);
+  w.u32(static_cast<uint32_t>(pages.size()));
+  for (uint16_t p : pages) {
+    w.u8(static_cast<uint8_t>(p));
+    w.u8(static_cast<uint8_t>(p >> 8));
+  }
+  Bytes frame;
+  for (uint16_t p : pages) {
+    size_t off = size_t{p} * page_size;
+    size_t len = std::min<size_t>(page_size, piece.size() - off);
+    frame.clear();
+    codec::compress_with_prefix(piece.subspan(off, len), base.subspan(off, len), kPrefixedLevel,
+                                frame);
+    w.bytes(frame);
+  }
+  return w.take();
+}
+
 Delta decode_delta(ByteSpan plaintext, uint32_t piece_length, const std::string& what) {
   ByteReader r(plaintext, what);
   Delta d;
   d.page_size = r.u32();
+  const bool prefixed = d.page_size == kPrefixedMark;
+  if (prefixed) d.page_size = r.u32();
   if (d.page_size == 0 || d.page_size > (1u << 20)) r.fail("bad delta page size");
   uint32_t n = r.u32();
   if (n > 65536 || n > r.remaining() / 2) r.fail("bad delta page count");
@@ -36,9 +71,37 @@ Delta decode_delta(ByteSpan plaintext, uint32_t piece_length, const std::string&
     d.pages[i] = p;
     expected += static_cast<size_t>(std::min<uint64_t>(d.page_size, piece_length - off));
   }
-  d.data = r.raw(expected);
+  if (prefixed) {
+    d.frames.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      uint64_t len = r.varint();
+      if (len > r.remaining()) r.fail("bad delta frame length");
+      d.frames.push_back(r.raw(static_cast<size_t>(len)));
+    }
+  } else {
+    d.data = r.raw(expected);
+  }
   if (!r.done()) r.fail("trailing bytes in delta");
   return d;
+}
+
+void apply_delta(const Delta& d, std::span<uint8_t> piece, const std::string& what) {
+  Bytes page;
+  size_t at = 0;
+  for (size_t i = 0; i < d.pages.size(); ++i) {
+    size_t off = size_t{d.pages[i]} * d.page_size;
+    if (off >= piece.size()) throw Error(Errc::kCorrupt, what + ": page beyond the piece");
+    size_t len = std::min<size_t>(d.page_size, piece.size() - off);
+    if (d.frames.empty()) {
+      if (at + len > d.data.size()) throw Error(Errc::kCorrupt, what + ": too short");
+      std::memcpy(piece.data() + off, d.data.data() + at, len);
+      at += len;
+    } else {
+      page.resize(len);
+      codec::decompress_with_prefix(d.frames[i], piece.subspan(off, len), page, what.c_str());
+      std::memcpy(piece.data() + off, page.data(), len);
+    }
+  }
 }
 
 bool valid_relative_path(std::string_view path) {
@@ -217,8 +280,9 @@ Entry decode_entry(ByteSpan record, const std::string& what) {
           for (uint64_t i = 0; i < n; ++i) {
             uint64_t gap = r.varint();
             if (i > 0 && gap == 0) r.fail("block map delta pages not ascending");
+            // page < page_count here; compare before adding, so a huge gap cannot wrap around.
+            if (gap >= e.page_count - page) r.fail("block map delta page out of range");
             page += gap;
-            if (page >= e.page_count) r.fail("block map delta page out of range");
             e.page_map_delta.emplace_back(static_cast<uint32_t>(page), r.u64());
           }
         }

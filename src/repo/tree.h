@@ -72,15 +72,26 @@ struct Entry {
 // Copies the block map fields of `from` into `to`.
 void copy_page_map(const Entry& from, Entry& to);
 
-// A delta chunk's plaintext: u32 page size | u32 count | count × u16 page number (ascending) |
-// the pages. decode_delta checks it against the piece it patches (raw_length bytes).
+// A delta chunk's plaintext holds the pages of a piece that differ from its base chunk:
+//   form 1: u32 page size | u32 count | count × u16 page number (ascending) | the pages
+//   form 2: u32 0 | u32 page size | u32 count | count × u16 page number (ascending) |
+//           count × (varint length | a zstd frame of the page that refers to the base's page at
+//           the same place as its prefix)
+// Form 2 (encode_prefixed_delta) stores a page that changed a little in a few dozen bytes; it
+// needs the base piece when it is written and when it is applied. decode_delta checks either
+// against the piece it patches (raw_length bytes); apply_delta patches the base in place.
 Bytes encode_delta(uint32_t page_size, const std::vector<uint16_t>& pages, ByteSpan piece);
+Bytes encode_prefixed_delta(uint32_t page_size, const std::vector<uint16_t>& pages, ByteSpan piece,
+                            ByteSpan base);
 struct Delta {
   uint32_t page_size = 0;
   std::vector<uint16_t> pages;
-  ByteSpan data;  // pages back to back, into the decoded buffer
+  ByteSpan data;                 // form 1: pages back to back, into the decoded buffer
+  std::vector<ByteSpan> frames;  // form 2: one frame per page
 };
 Delta decode_delta(ByteSpan plaintext, uint32_t piece_length, const std::string& what);
+// `piece` holds the base chunk's plaintext; on return, the backed-up piece.
+void apply_delta(const Delta& d, std::span<uint8_t> piece, const std::string& what);
 
 bool valid_relative_path(std::string_view path);
 // Orders paths component by component (as a sorted depth-first walk visits them).

@@ -56,6 +56,14 @@ SR_CURL(const char*, curl_easy_strerror, (CURLcode code), (code))
 SR_CURL(curl_slist*, curl_slist_append, (curl_slist * list, const char* s), (list, s))
 SR_CURL(void, curl_slist_free_all, (curl_slist * list), (list))
 
+// The signatures are libcurl's, with an enum before the `...`. Clang warns that va_start after
+// a parameter that undergoes promotion is undefined; these enums are int-sized (their values are
+// ints, as libcurl's own va_start relies on), so nothing is promoted.
+static_assert(sizeof(CURLoption) == sizeof(int) && sizeof(CURLINFO) == sizeof(int));
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
 extern "C" CURLcode curl_easy_setopt(CURL* c, CURLoption option, ...) {
   static const auto fn = reinterpret_cast<decltype(&curl_easy_setopt)>(symbol("curl_easy_setopt"));
   va_list ap;
@@ -86,3 +94,6 @@ extern "C" CURLcode curl_easy_getinfo(CURL* c, CURLINFO info, ...) {
   va_end(ap);
   return rc;
 }
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
