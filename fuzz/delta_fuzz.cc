@@ -15,8 +15,8 @@ using namespace sr;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
   // Piece length: up to 128 pages of 8 KiB, from the first three bytes.
-  uint32_t length = (uint32_t{data[0]} | uint32_t{data[1]} << 8 | uint32_t{data[2]} << 16) %
-                    (128u * 8192u + 1);
+  uint32_t length =
+      (uint32_t{data[0]} | uint32_t{data[1]} << 8 | uint32_t{data[2]} << 16) % (128u * 8192u + 1);
   if (length == 0) return 0;
   ByteSpan in(data + 3, size - 3);
   repo::Delta d;

@@ -154,7 +154,9 @@ void decompress_with_prefix(ByteSpan frame, ByteSpan prefix, std::span<uint8_t> 
   ZSTD_DCtx* d = dctx();
   ZSTD_DCtx_reset(d, ZSTD_reset_session_and_parameters);
   size_t r = ZSTD_DCtx_refPrefix(d, prefix.data(), prefix.size());
-  size_t n = ZSTD_isError(r) ? r : ZSTD_decompressDCtx(d, out.data(), out.size(), frame.data(), frame.size());
+  size_t n = ZSTD_isError(r)
+                 ? r
+                 : ZSTD_decompressDCtx(d, out.data(), out.size(), frame.data(), frame.size());
   ZSTD_DCtx_reset(d, ZSTD_reset_session_and_parameters);
   if (ZSTD_isError(n) || n != out.size())
     throw Error(Errc::kCorrupt, std::string(what) + " is damaged: it does not decompress");
