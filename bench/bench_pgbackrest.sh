@@ -307,7 +307,8 @@ for rel in ledger ledger_pkey; do
     f=$DATA/$(q "SELECT pg_relation_filepath('$rel')")
     LEDGER_ZSTD=$((LEDGER_ZSTD + $(zstd -1 -q -c "$f" | wc -c)))
 done
-LEDGER_DESC="(id, aid, delta, at$( ((LEDGER_NOTE)) && echo ", note = md5 text"))"
+LEDGER_DESC="(id, aid, delta, at)"
+((LEDGER_NOTE)) && LEDGER_DESC="(id, aid, delta, at, note = md5 text)"
 CHANGE_DESC="INSERT $LEDGER_ROWS rows $LEDGER_DESC into a new table ledger ($(mib "$LEDGER_BYTES") MiB with its index, $(mib "$LEDGER_ZSTD") MiB with zstd -1 = $(calc "100 * $LEDGER_ZSTD / $(sr_data_bytes)")% of strongroom's full backup), UPDATE $UPDATED random pgbench_accounts rows; ~$(mib "$CHANGE_BYTES") MiB of pages written = ~$CHANGE_PCT% of the $(mib "$DB_BYTES") MiB of databases (upper estimate)"
 
 # backup_pair PHASE: pgBackRest --type=diff, strongroom --type $SR_TYPE; seconds, bytes added
@@ -330,10 +331,37 @@ backup_pair() {
 }
 backup_pair chg
 
-# ---- phase 4: pgbench, diff / incr -------------------------------------------------------
-log "pgbench -c 4 -j 2 -T $PGBENCH_SECONDS"
+# ---- phase 4: pgbench (streamed), diff / incr --------------------------------------------
+# While pgbench runs, `strongroom stream` (asynchronous) follows a replication slot into the
+# repository; the server's own view of it (pg_stat_replication: flush_lag, and the bytes between
+# pg_current_wal_lsn() and flush_lsn) is sampled every 0.5 s.
+"${AS[@]}" "${SR[@]}" stream --repo "$REPO_SR" --key-file "$SRKEY" --pg-conn "$CONN" \
+    >"$LOGS/stream.log" 2>&1 &
+STREAM_Q="SELECT coalesce(extract(epoch FROM flush_lag), 0)::numeric(10,3) || ' ' ||
+            pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint
+          FROM pg_stat_replication WHERE application_name = 'strongroom'"
+for ((i = 0; i < 100; i++)); do
+    [[ -n $(q "$STREAM_Q") ]] && break
+    sleep 0.1
+done
+[[ -n $(q "$STREAM_Q") ]] || { tail -n 20 "$LOGS/stream.log" >&2; die "strongroom stream did not connect"; }
+(while :; do q "$STREAM_Q" >>"$LOGS/stream-lag.txt" 2>/dev/null || true; sleep 0.5; done) &
+SAMPLER=$!
+log "pgbench -c 4 -j 2 -T $PGBENCH_SECONDS (streamed)"
 "$PGBIN/pgbench" -c 4 -j 2 -T "$PGBENCH_SECONDS" -h 127.0.0.1 -p "$PORT" -U postgres bench \
     >"$LOGS/pgbench-run.log" 2>&1 || { tail -n 20 "$LOGS/pgbench-run.log" >&2; die "pgbench run failed"; }
+kill "$SAMPLER" 2>/dev/null || true
+wait "$SAMPLER" 2>/dev/null || true
+STREAM_PROC=$(pgrep -f -- "stream --repo $REPO_SR" | head -n 1 || true)
+R[sr.stream_rss]=$(calc "$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$STREAM_PROC/status" 2>/dev/null || echo 0) / 1024")
+pkill -INT -f -- "stream --repo $REPO_SR" || true
+for ((i = 0; i < 100; i++)); do pgrep -f -- "stream --repo $REPO_SR" >/dev/null || break; sleep 0.1; done
+q "SELECT pg_drop_replication_slot('strongroom')" >/dev/null 2>&1 || true
+R[sr.stream_samples]=$(wc -l <"$LOGS/stream-lag.txt")
+R[sr.stream_lag_max]=$(awk 'BEGIN { m = 0 } $1 > m { m = $1 } END { printf "%.3f", m }' "$LOGS/stream-lag.txt")
+R[sr.stream_lag_p95]=$(awk '{ print $1 }' "$LOGS/stream-lag.txt" | sort -g |
+    awk '{ v[NR] = $1 } END { i = int(NR * 0.95); if (i < 1) i = 1; printf "%.3f", v[i] }')
+R[sr.stream_bytes_max]=$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { printf "%.2f", m / 1048576 }' "$LOGS/stream-lag.txt")
 PGBENCH_TPS=$(awk -F'= ' '/^tps/ { split($2, a, " "); print a[1]; exit }' "$LOGS/pgbench-run.log")
 PGBENCH_TX=$(awk -F': ' '/^number of transactions actually processed/ { print $2; exit }' "$LOGS/pgbench-run.log")
 pg_checkpoint >/dev/null
@@ -422,6 +450,7 @@ R[sr.walasync_s]=$SECS R[sr.walasync_rss]=$RSS_MIB
 R[sr.pusher_rss]=$(calc "$(cat "$WORK/sr-spool/pusher-hwm-kb" 2>/dev/null || echo 0) / 1024")
 pkill -f -- "--async-spool $WORK/sr-spool" || true # the pusher would idle on for 10 s
 R[pgbr.pusher_rss]="-"
+for k in stream_samples stream_lag_max stream_lag_p95 stream_bytes_max stream_rss; do R[pgbr.$k]="-"; done
 R[pgbr.wal_repo]=$(dir_bytes "$WORK/repo-wal-pgbackrest")
 R[sr.wal_repo]=$(dir_bytes "$WORK/repo-wal-strongroom")
 # Every pushed segment must be in each repository.
@@ -450,7 +479,7 @@ n=$(find "$WORK/repo-wal-strongroom-async/wal" -type f -name '0*' | wc -l)
 ((n >= WAL_SEGMENTS)) || die "strongroom async archive holds $n segments, expected $WAL_SEGMENTS"
 R[sr.rss_max]=$(printf '%s\n' "${R[sr.full_rss]}" "${R[sr.rs_rss]}" "${R[sr.chg_rss]}" \
     "${R[sr.bench_rss]}" "${R[sr.rs2_rss]}" "${R[sr.wal_rss]}" "${R[sr.walasync_rss]}" \
-    "${R[sr.pusher_rss]}" | sort -g | tail -n 1)
+    "${R[sr.pusher_rss]}" "${R[sr.stream_rss]}" | sort -g | tail -n 1)
 R[pgbr.rss_max]=$(printf '%s\n' "${R[pgbr.full_rss]}" "${R[pgbr.rs_rss]}" "${R[pgbr.chg_rss]}" \
     "${R[pgbr.bench_rss]}" "${R[pgbr.rs2_rss]}" "${R[pgbr.wal_rss]}" "${R[pgbr.walasync_rss]}" |
     sort -g | tail -n 1)
@@ -523,6 +552,11 @@ report() {
     row "WAL push, async (process-max=2): seconds" walasync_s
     row "WAL push, async: segments/s" walasync_segs
     row "WAL push, async: peak RSS MiB of the calls" walasync_rss
+    row "streaming during the pgbench run: samples of pg_stat_replication" stream_samples
+    row "streaming: flush_lag, max seconds" stream_lag_max
+    row "streaming: flush_lag, 95th percentile seconds" stream_lag_p95
+    row "streaming: WAL not yet flushed, max MiB" stream_bytes_max
+    row "streaming: peak RSS MiB" stream_rss
     row "WAL push, async: peak RSS MiB of strongroom's pusher (detached)" pusher_rss
     row "peak RSS MiB, any phase (pgBackRest: largest single process)" rss_max
     echo
@@ -546,6 +580,8 @@ report() {
         "$(S rss_max) <= 128" "max $(S rss_max) MiB"
     check "wal-push throughput >= 1.5x archive-push (async)" \
         "$(S walasync_segs) >= 1.5 * $(P walasync_segs)" "$(calc "$(S walasync_segs) / $(nz "$(P walasync_segs)")")x"
+    check "streaming keeps up with pgbench -c 4 with lag <= 1 s (server's flush_lag)" \
+        "$(S stream_samples) > 0 && $(S stream_lag_max) <= 1" "max $(S stream_lag_max) s, p95 $(S stream_lag_p95) s over $(S stream_samples) samples, at most $(S stream_bytes_max) MiB behind"
     echo
     if ((RESTORE_BAD)); then
         echo "Restore checks FAILED:"
