@@ -117,20 +117,21 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
   std::vector<std::pair<size_t, size_t>> delta_of;  // (ref index, delta index)
   uint64_t total = 0, failures = 0;
 
-  // Stores `data` (or what `encode` makes of it) as the chunk of `slot`, on a worker.
-  auto submit = [&](Bytes data, ChunkRef* slot, std::function<Bytes(ByteSpan)> encode = {}) {
+  // Stores `data` (or what `encode` makes of it) as the chunk of `slot`, on a worker, at `level`.
+  auto submit = [&](Bytes data, ChunkRef* slot, std::function<Bytes(ByteSpan)> encode = {},
+                    int level = kPageCompressionLevel) {
     {
       std::lock_guard lock(pending->mu);
       if (pending->error) std::rethrow_exception(pending->error);
       ++pending->outstanding;
     }
     auto buf = std::make_shared<Bytes>(std::move(data));
-    pool.submit([&repo, pending, buf, slot, encode = std::move(encode)] {
+    pool.submit([&repo, pending, buf, slot, encode = std::move(encode), level] {
       try {
         if (encode)
-          *slot = repo.store_chunk(repo::BlobType::kData, encode(*buf), kPageCompressionLevel).ref;
+          *slot = repo.store_chunk(repo::BlobType::kData, encode(*buf), level).ref;
         else
-          *slot = repo.store_chunk(repo::BlobType::kData, *buf, kPageCompressionLevel).ref;
+          *slot = repo.store_chunk(repo::BlobType::kData, *buf, level).ref;
       } catch (...) {
         std::lock_guard lock(pending->mu);
         if (!pending->error) pending->error = std::current_exception();
@@ -205,7 +206,9 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
         dp.insert(dp.end(), changed.begin(), changed.end());
         std::sort(dp.begin(), dp.end());
         dp.erase(std::unique(dp.begin(), dp.end()), dp.end());
-        if (dp.size() * 2 <= pages) {
+        // A delta while few pages differ (form 2 stays small even if they are most of a small
+        // piece, like a visibility map's), or at most half of the piece.
+        if (dp.size() <= kPrefixedDeltaPages || dp.size() * 2 <= pages) {
           ChunkRef& r = refs.back();
           r = *prev;
           r.has_delta = true;
@@ -231,7 +234,12 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
           continue;
         }
       }
-      submit(std::move(buf), &refs.back());  // a new base piece
+      // A new base piece: densely compressed while the backup's budget lasts.
+      int level = kPageCompressionLevel;
+      if (o.dense_budget &&
+          o.dense_budget->fetch_sub(static_cast<int64_t>(n)) >= static_cast<int64_t>(n))
+        level = kDenseLevel;
+      submit(std::move(buf), &refs.back(), {}, level);
     }
   } catch (...) {
     std::unique_lock lock(pending->mu);

