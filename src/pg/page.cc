@@ -70,6 +70,8 @@ uint64_t page_lsn(ByteSpan page) {
 
 bool page_is_new(ByteSpan page) { return le16(page.data() + 14) == 0; }
 
+uint16_t page_special_offset(ByteSpan page) { return le16(page.data() + 16); }
+
 bool page_checksum_ok(ByteSpan page, uint32_t block_number) {
   if (page_is_new(page))
     return std::all_of(page.begin(), page.end(), [](uint8_t b) { return b == 0; });

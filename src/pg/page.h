@@ -16,6 +16,9 @@ uint16_t page_checksum(ByteSpan page, uint32_t block_number);
 uint16_t page_stored_checksum(ByteSpan page);
 uint64_t page_lsn(ByteSpan page);
 bool page_is_new(ByteSpan page);  // pd_upper == 0: never initialised
+// pd_special: where the access method's special space starts (the page size when there is none,
+// as on heap pages; indexes keep their per-page data there).
+uint16_t page_special_offset(ByteSpan page);
 // True when the page's checksum is right, or the page is new (all zero).
 bool page_checksum_ok(ByteSpan page, uint32_t block_number);
 

@@ -67,6 +67,16 @@ TEST(PageChecksum, IgnoresTheStoredChecksumAndSeesEveryByte) {
   }
 }
 
+TEST(PageHeader, SpecialSpaceOffset) {
+  Bytes page(8192, 0);
+  page[16] = 0xf0;  // pd_special = 0x1ff0: a B-tree page's 16-byte special space
+  page[17] = 0x1f;
+  EXPECT_EQ(page_special_offset(page), 0x1ff0);
+  page[16] = 0x00;  // 0x2000 = the page size: no special space (heap)
+  page[17] = 0x20;
+  EXPECT_EQ(page_special_offset(page), 8192);
+}
+
 TEST(PageChecksum, NewPagesMustBeAllZero) {
   Bytes page(8192, 0);
   EXPECT_TRUE(page_checksum_ok(page, 3));
