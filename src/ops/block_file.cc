@@ -21,9 +21,11 @@ constexpr uint32_t kPagesPerPiece = 128;
 constexpr int kChecksumRetries = 5;
 // zstd levels for pages, in 1 MiB pieces (zstd -b, this machine). Heap pages: level 1 is both
 // faster and smaller than 3 (pgbench: 2.1 GB/s, 35.6x against 1.7 GB/s, 33.6x). Index pages
-// (B-tree leaves: item pointers and keys) gain from the double-fast match finder: level 3 stores
-// them 24 % smaller (5.8x against 4.4x) at 360 MB/s against 466. Which is which is read from the
-// page header: index pages have a special space (pd_special < page size), heap pages none.
+// changed by updates (B-tree leaves after inserts and splits) gain from the double-fast match
+// finder: level 3 stores them 24 % smaller (5.8x against 4.4x) at 360 MB/s against 466; a freshly
+// built index gains 1 % (6.53x against 6.46x), so only incrementals use it (dense_indexes).
+// Which is which is read from the page header: index pages have a special space (pd_special <
+// page size), heap pages none.
 constexpr int kPageCompressionLevel = 1;
 constexpr int kIndexPageLevel = 3;
 
@@ -197,7 +199,7 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
         out.page_hashes.push_back(page_hash(page, o.hash_seed));
       }
       if (counters) counters->bytes += n;
-      const int level = piece_level(buf, ps);
+      const int level = o.dense_indexes ? piece_level(buf, ps) : kPageCompressionLevel;
       // Compare with the parent's piece.
       const ChunkRef* prev = piece < parent_pieces.size() ? parent_pieces[piece] : nullptr;
       if (prev && (prev->hole || prev->raw_length != n)) prev = nullptr;
