@@ -36,13 +36,15 @@
 # started, recovered and matched the original (even if a performance target fails), 1 otherwise.
 #
 # Usage: bench/bench_pgbackrest.sh [--scale N] [--pgbench-seconds N] [--wal-segments N]
-#                                  [--sr-type incr|diff] [--ledger-note] [--workdir DIR]
-#                                  [--out FILE] [--keep]
+#                                  [--sr-type incr|diff] [--ledger-note] [--wal-kind md5|oltp]
+#                                  [--workdir DIR] [--out FILE] [--keep]
 #   --scale N            pgbench scale (default 100, ~1.5 GiB; 10 for a quick smoke)
 #   --pgbench-seconds N  length of the pgbench run before the second diff/incr (default 60)
 #   --wal-segments N     segments for the WAL archiving phase (default 100)
 #   --sr-type T          strongroom type for the two backups after the full (default incr)
 #   --ledger-note        give the ledger rows an md5 text column (see phase 3)
+#   --wal-kind K         WAL for phase 6: md5 (default: inserts of random md5 text, the hardest
+#                        to compress) or oltp (updates of pgbench_accounts rows)
 #   --workdir DIR        parent of the fresh work dir (default /var/tmp)
 #   --out FILE           markdown report (default bench/results-pgbackrest.md)
 #   --keep               keep the work dir (logs are in WORK/logs)
@@ -59,6 +61,7 @@ PGBENCH_SECONDS=60
 WAL_SEGMENTS=100
 SR_TYPE=incr
 LEDGER_NOTE=0
+WAL_KIND=md5
 WORKDIR_PARENT=/var/tmp
 OUT=$BENCH_DIR/results-pgbackrest.md
 KEEP=0
@@ -70,6 +73,7 @@ while (($#)); do
         --wal-segments) WAL_SEGMENTS=$2; shift 2 ;;
         --sr-type) SR_TYPE=$2; shift 2 ;;
         --ledger-note) LEDGER_NOTE=1; shift ;;
+        --wal-kind) WAL_KIND=$2; shift 2 ;;
         --workdir) WORKDIR_PARENT=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
@@ -81,6 +85,7 @@ for v in SCALE PGBENCH_SECONDS WAL_SEGMENTS; do
     [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || { v=${v,,}; die "--${v//_/-} needs a positive integer"; }
 done
 [[ $SR_TYPE == incr || $SR_TYPE == diff ]] || die "--sr-type must be incr or diff"
+[[ $WAL_KIND == md5 || $WAL_KIND == oltp ]] || die "--wal-kind must be md5 or oltp"
 [[ $(id -u) -eq 0 ]] || die "run as root (apt-get, drop_caches, runuser to the server's user)"
 
 # ---- dependencies ------------------------------------------------------------------------
@@ -427,11 +432,18 @@ ready_segments() {
     find "$DATA/pg_wal/archive_status" -name '*.ready' -printf '%f\n' |
         sed -n 's/^\([0-9A-F]\{24\}\)\.ready$/\1/p' | sort
 }
-log "generating $WAL_SEGMENTS WAL segments (archiving paused)"
+log "generating $WAL_SEGMENTS WAL segments of kind $WAL_KIND (archiving paused)"
 q "CREATE TABLE walgen(id bigserial, payload text)"
+next_aid=1
 while (($(ready_segments | wc -l) < WAL_SEGMENTS)); do
-    q "INSERT INTO walgen(payload) SELECT md5(random()::text) || md5(random()::text)
-       FROM generate_series(1, 50000)"
+    if [[ $WAL_KIND == md5 ]]; then
+        q "INSERT INTO walgen(payload) SELECT md5(random()::text) || md5(random()::text)
+           FROM generate_series(1, 50000)"
+    else # oltp: updates of account rows, as transfers make them (update records and page images)
+        q "UPDATE pgbench_accounts SET abalance = abalance + 1
+           WHERE aid BETWEEN $next_aid AND $((next_aid + 49999))"
+        next_aid=$(((next_aid + 50000) % NACC))
+    fi
 done
 pg_switch_wal >/dev/null
 mapfile -t SEGS < <(ready_segments | head -n "$WAL_SEGMENTS")
@@ -546,7 +558,11 @@ report() {
     echo "- cluster: $(mib "$DB_BYTES") MiB of databases, data dir without pg_wal $(mib "$DATA_BYTES") MiB; both tools run as the server's OS user ($PGU); archive_command pushes each segment to both tools"
     echo "- change before the first diff/incr: $CHANGE_DESC"
     echo "- pgbench before the second diff/incr: -c 4 -j 2 -T $PGBENCH_SECONDS, $PGBENCH_TX transactions, $PGBENCH_TPS tps"
-    echo "- WAL: $WAL_SEGMENTS segments ($(mib "$WAL_BYTES") MiB, inserts of random md5 text), pushed one call per segment from pg_wal"
+    if [[ $WAL_KIND == md5 ]]; then
+        echo "- WAL: $WAL_SEGMENTS segments ($(mib "$WAL_BYTES") MiB, inserts of random md5 text: compression-bound), pushed one call per segment from pg_wal"
+    else
+        echo "- WAL: $WAL_SEGMENTS segments ($(mib "$WAL_BYTES") MiB, updates of pgbench_accounts rows: update records and full-page images, as OLTP makes), pushed one call per segment from pg_wal"
+    fi
     echo "- archive_command failures in the server log during the run: $(grep -c 'archive command failed' "$DATA/server.log" || true) (a failure delays archiving, and so the end of the next backup)"
     echo "- repository sizes and \"added\" exclude archived WAL (strongroom: repository minus wal/; pgBackRest: backup/)"
     echo "- restores write into an empty dir; both tools fsync what they restore (strongroom syncs before reporting success; pgBackRest fsyncs each file it writes and syncs the directories at the end); the \`sync\` right after each restore is timed separately"
