@@ -130,7 +130,9 @@ AsyncPush async_push(const std::function<std::unique_ptr<repo::Repository>()>& o
   // asks for: wait for it rather than compete with it for the cores. Push here only if it
   // died, reports failures, or takes too long.
   const double give_up = monotonic_seconds() + kWaitForPusherSeconds;
+  const std::string refused = spool_dir + "/refused/" + name;
   for (int i = 0; !path_exists(done); ++i) {
+    if (path_exists(refused)) break;  // the repository refuses it: push here, and fail loudly
     if (i % 50 == 0 && (!pusher_running(spool_dir) || path_exists(spool_dir + "/failing") ||
                         !path_exists(ready) || monotonic_seconds() > give_up))
       break;
@@ -139,7 +141,7 @@ AsyncPush async_push(const std::function<std::unique_ptr<repo::Repository>()>& o
   if (path_exists(done)) return AsyncPush::kPushedAhead;
   // The pusher cannot reach the repository: spool at once (it pushes the spool when it can),
   // rather than make PostgreSQL wait for this call's own retries to fail too.
-  if (path_exists(spool_dir + "/failing") && pusher_running(spool_dir)) {
+  if (!path_exists(refused) && path_exists(spool_dir + "/failing") && pusher_running(spool_dir)) {
     spool_wal(spool_dir, path);
     return AsyncPush::kSpooled;
   }
@@ -165,6 +167,7 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
   Fd lock = open_or_throw(spool_dir + "/pusher.lock", O_RDWR | O_CREAT, 0600);
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return false;  // another pusher runs
   mkdirs(spool_dir + "/done", 0700);
+  mkdirs(spool_dir + "/refused", 0700);
   // One worker per core plus one: while a worker waits for its segment to be read or its object
   // to reach the disk, the others keep the cores busy (100 md5-text segments: 38 segments/s
   // against 35 with one per core). Each holds a mapped segment and a sealed object (~24 MiB).
@@ -192,10 +195,12 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
     auto files = spooled(spool_dir);
     const std::vector<std::string> done_list = spooled(spool_dir + "/done");
     const std::set<std::string> done(done_list.begin(), done_list.end());
+    const std::vector<std::string> refused_list = spooled(spool_dir + "/refused");
+    const std::set<std::string> refused(refused_list.begin(), refused_list.end());
     const std::set<std::string> in_spool(files.begin(), files.end());
     std::vector<std::string> ahead;  // .ready, not pushed yet, not waiting in the spool
     for (const auto& n : ready)
-      if (!done.count(n) && !in_spool.count(n)) ahead.push_back(n);
+      if (!done.count(n) && !in_spool.count(n) && !refused.count(n)) ahead.push_back(n);
     bool busy;
     {
       std::lock_guard g(mu);
@@ -207,6 +212,8 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
         const std::set<std::string> still(ready.begin(), ready.end());
         for (const auto& n : done)
           if (!still.count(n)) ::unlink((spool_dir + "/done/" + n).c_str());
+        for (const auto& n : refused)
+          if (!still.count(n)) ::unlink((spool_dir + "/refused/" + n).c_str());
         last_sweep = monotonic_seconds();
       }
       if (monotonic_seconds() - idle_since > idle_seconds) break;
@@ -268,9 +275,17 @@ bool run_pusher(const std::function<std::unique_ptr<repo::Repository>()>& open_r
           }
         } catch (const Error& e) {
           // A segment archived and recycled meanwhile reads as missing or different: not a
-          // repository failure. Anything else is.
+          // repository failure. A segment the repository refuses (different content, another
+          // cluster) is left to PostgreSQL's own call, which fails loudly. Anything else is a
+          // failure of the repository.
           bool gone = !spooled_file && !path_exists(source + "/archive_status/" + name + ".ready");
-          if (!gone) error = e.what();
+          if (!gone && !spooled_file &&
+              (e.code() == Errc::kAlreadyExists || e.code() == Errc::kUsage)) {
+            touch(spool_dir + "/refused/" + name);
+            if (log) log(name + " refused: " + e.what() + " (archive_command will report it)");
+          } else if (!gone) {
+            error = e.what();
+          }
         }
         if (!error) ::unlink(failing.c_str());
         finish(name, error);

@@ -11,7 +11,8 @@
 //    segments first, which is the one PostgreSQL asks for), so that the two do not compete for
 //    the cores. The call pushes its segment itself (and marks it done) when no pusher runs, the
 //    pusher reports failures (DIR/failing) or it has waited 30 s. While the pusher reports
-//    failures, calls spool at once.
+//    failures, calls spool at once. A segment the repository refuses (different content under
+//    its name, another cluster's) is left to the call (DIR/refused/NAME), which fails loudly.
 //  - When the repository cannot take it (unreachable, failing), the segment is copied into the
 //    spool (temporary name, fsync, rename, directory fsync) and the call succeeds; the pusher
 //    pushes spooled files later and removes each only once it is durable in the repository.
