@@ -6,34 +6,18 @@
 // functions strongroom uses are defined here with libpq's own signatures (from libpq-fe.h) and
 // forward to the library's, resolved once. Without libpq5 installed, the first call fails with a
 // clear error; everything else works.
-#include <dlfcn.h>
 #include <libpq-fe.h>
 
-#include <mutex>
-#include <string>
-
-#include "base/error.h"
+#include "base/dyn_lib.h"
 
 namespace {
 void* library() {
-  static void* handle = [] {
-    void* h = ::dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      const char* why = ::dlerror();
-      throw sr::Error(sr::Errc::kUsage, std::string("cannot load libpq.so.5, which PostgreSQL "
-                                                    "commands need (install libpq5): ") +
-                                            (why ? why : "unknown error"));
-    }
-    return h;
-  }();
+  static void* handle = sr::load_library("libpq.so.5", "PostgreSQL commands need (install libpq5)");
   return handle;
 }
 
-void* symbol(const char* name) {
-  void* p = ::dlsym(library(), name);
-  if (!p) throw sr::Error(sr::Errc::kUsage, std::string("libpq.so.5 lacks ") + name);
-  return p;
-}
+void* symbol(const char* name) { return sr::library_symbol(library(), "libpq.so.5", name); }
+
 }  // namespace
 
 #define SR_PQ(ret, name, params, args)                                       \

@@ -34,48 +34,30 @@ Bytes aad(const char* what, const std::string& key) {
   return a;
 }
 
-// Buffers (huge pages, aligned for O_DIRECT) kept per thread once used: a pusher seals segment
-// after segment, and a fresh 16 MiB buffer per segment costs page faults on every page.
-struct AlignedBuf {
-  LargeBuffer b;
-  uint8_t* get() const { return b.data(); }
-  size_t cap() const { return b.size(); }
-  explicit operator bool() const { return b.data() != nullptr; }
-};
-struct SpareBuffers {
-  std::vector<AlignedBuf> v;  // at most two
-};
-thread_local SpareBuffers spare_buffers;
+// The buffer of the last sealed object is kept per thread (huge pages, aligned for O_DIRECT): a
+// pusher seals segment after segment, and a fresh 16 MiB buffer per segment costs page faults
+// on every page.
+thread_local LargeBuffer spare_buffer;
 
-AlignedBuf take_buffer(size_t n) {
-  auto& v = spare_buffers.v;
-  for (auto it = v.begin(); it != v.end(); ++it)
-    if (it->cap() >= n) {
-      AlignedBuf b = std::move(*it);
-      v.erase(it);
-      return b;
-    }
-  return AlignedBuf{LargeBuffer((n + 4095) / 4096 * 4096)};
-}
-void give_buffer(AlignedBuf b) {
-  auto& v = spare_buffers.v;
-  if (v.size() < 2) v.push_back(std::move(b));
+LargeBuffer take_buffer(size_t n) {
+  if (spare_buffer.size() >= n) return std::move(spare_buffer);
+  return LargeBuffer((n + 4095) / 4096 * 4096);
 }
 
 // A sealed WAL object, built in one buffer that is never zero-filled: the content is compressed
 // straight into its place (on all cores) and encrypted there, so a 16 MiB segment costs no copy
 // besides the compressed bytes of its later parts.
 struct SealedWal {
-  AlignedBuf buf;
+  LargeBuffer buf;
   size_t size = 0;
   SealedWal() = default;
   SealedWal(SealedWal&&) = default;
   SealedWal& operator=(SealedWal&&) = delete;
   SealedWal(const SealedWal&) = delete;
   ~SealedWal() {
-    if (buf) give_buffer(std::move(buf));
+    if (buf.size() > spare_buffer.size()) spare_buffer = std::move(buf);
   }
-  ByteSpan span() const { return {buf.get(), size}; }
+  ByteSpan span() const { return {buf.data(), size}; }
 };
 
 SealedWal seal_wal(const KeySet& keys, const std::string& key, ByteSpan content,
@@ -93,7 +75,7 @@ SealedWal seal_wal(const KeySet& keys, const std::string& key, ByteSpan content,
   const size_t cap = std::max(content.size(), codec::compress_split_bound(content.size()));
   SealedWal out;
   out.buf = take_buffer(data_at + cap + codec::kTagSize);
-  uint8_t* p = out.buf.get();
+  uint8_t* p = out.buf.data();
   std::memcpy(p, head.data(), head.size());
 
   std::optional<size_t> n = codec::compress_split(content, 1, p + data_at, cap, max_parts);

@@ -9,34 +9,19 @@
 // CURLINFO_* ranges), and is passed on as that type.
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include <cstdarg>
-#include <string>
 
-#include "base/error.h"
+#include "base/dyn_lib.h"
 
 namespace {
 void* library() {
-  static void* handle = [] {
-    void* h = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      const char* why = ::dlerror();
-      throw sr::Error(sr::Errc::kUsage,
-                      std::string("cannot load libcurl.so.4, which S3 and Azure repositories "
-                                  "need (install libcurl4): ") +
-                          (why ? why : "unknown error"));
-    }
-    return h;
-  }();
+  static void* handle =
+      sr::load_library("libcurl.so.4", "S3 and Azure repositories need (install libcurl4)");
   return handle;
 }
 
-void* symbol(const char* name) {
-  void* p = ::dlsym(library(), name);
-  if (!p) throw sr::Error(sr::Errc::kUsage, std::string("libcurl.so.4 lacks ") + name);
-  return p;
-}
+void* symbol(const char* name) { return sr::library_symbol(library(), "libcurl.so.4", name); }
 
 using GenericFn = void (*)();
 }  // namespace
