@@ -28,7 +28,7 @@
 #include "ops/wal_archive.h"
 #include "ops/wal_spool.h"
 #include "ops/wal_stream.h"
-#include "pg/lsn.h"
+#include "base/lsn.h"
 #include "repo/lock.h"
 
 using nlohmann::json;

@@ -384,7 +384,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
           }
         }
         if (e.kind == EntryKind::kFile) {
-          while (pcur && repo::path_less(pcur->path, e.path)) advance_parent();
+          while (pcur && path_less(pcur->path, e.path)) advance_parent();
           if (pcur && pcur->path == e.path && pcur->kind == EntryKind::kFile &&
               pcur->size == e.size && pcur->mtime_ns == e.mtime_ns &&
               pcur->ctime_ns == e.ctime_ns && pcur->inode == e.inode &&

@@ -13,15 +13,13 @@
 #include <optional>
 #include <vector>
 
+#include "base/context.h"
 #include "base/worker_pool.h"
 #include "repo/repository.h"
 
 namespace sr::ops {
 
-struct Counters {
-  std::atomic<uint64_t> bytes{0}, files{0}, total_bytes{0}, total_files{0};
-  std::atomic<bool> total_known{false};
-};
+using sr::Counters;  // base/context.h
 
 class ChunkPipeline {
  public:

@@ -10,7 +10,7 @@
 #include "base/time_util.h"
 #include "pg/data_dir.h"
 #include "pg/libpq_session.h"
-#include "pg/lsn.h"
+#include "base/lsn.h"
 #include "repo/lock.h"
 #include "repo/wal_store.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "pg/lsn.h"
+#include "base/lsn.h"
 #include "repo/repository.h"
 
 namespace sr::ops {

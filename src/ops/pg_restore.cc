@@ -19,7 +19,7 @@
 #include "ops/block_file.h"
 #include "ops/pg_mark.h"
 #include "pg/libpq_session.h"
-#include "pg/lsn.h"
+#include "base/lsn.h"
 #include "pg/timeline_history.h"
 #include "repo/lock.h"
 #include "repo/wal_store.h"

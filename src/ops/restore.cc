@@ -173,7 +173,7 @@ uint64_t remove_extraneous(repo::Repository& repo, const repo::Manifest& m, int 
   std::vector<std::pair<std::string, bool>> have;
   list_existing(root, "", have);
   std::sort(have.begin(), have.end(),
-            [](const auto& a, const auto& b) { return repo::path_less(a.first, b.first); });
+            [](const auto& a, const auto& b) { return path_less(a.first, b.first); });
   std::vector<const std::pair<std::string, bool>*> remove;
   size_t i = 0;
   repo::TreeReader tree(repo, m);
@@ -189,7 +189,7 @@ uint64_t remove_extraneous(repo::Repository& repo, const repo::Manifest& m, int 
       if (std::get<0>(roots.locate(path)) != root) continue;  // beneath a relocated directory
       if (roots.relocated(path)) as_dir = false;              // a symlink to it
     }
-    while (i < have.size() && repo::path_less(have[i].first, path)) remove.push_back(&have[i++]);
+    while (i < have.size() && path_less(have[i].first, path)) remove.push_back(&have[i++]);
     if (i < have.size() && have[i].first == path) {
       if (have[i].second != as_dir) remove.push_back(&have[i]);
       ++i;

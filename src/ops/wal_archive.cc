@@ -8,7 +8,7 @@
 #include "base/fs.h"
 #include "base/random.h"
 #include "base/worker_pool.h"
-#include "pg/lsn.h"
+#include "base/lsn.h"
 
 namespace sr::ops {
 

@@ -18,7 +18,7 @@
 #include "base/time_util.h"
 #include "base/worker_pool.h"
 #include "ops/wal_archive.h"
-#include "pg/lsn.h"
+#include "base/lsn.h"
 
 namespace sr::ops {
 

@@ -6,7 +6,7 @@
 
 #include "base/time_util.h"
 #include "pg/libpq_session.h"
-#include "pg/lsn.h"
+#include "base/lsn.h"
 #include "pg/replication.h"
 #include "repo/wal_store.h"
 

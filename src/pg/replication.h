@@ -35,7 +35,7 @@
 
 #include "base/bytes.h"
 #include "pg/libpq_session.h"
-#include "pg/lsn.h"
+#include "base/lsn.h"
 
 namespace sr::pg {
 

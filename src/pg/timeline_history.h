@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "pg/lsn.h"
+#include "base/lsn.h"
 
 namespace sr::pg {
 

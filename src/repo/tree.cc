@@ -118,18 +118,6 @@ bool valid_relative_path(std::string_view path) {
   return true;
 }
 
-bool path_less(std::string_view a, std::string_view b) {
-  size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char ca = static_cast<unsigned char>(a[i]), cb = static_cast<unsigned char>(b[i]);
-    if (ca == cb) continue;
-    if (ca == '/') return true;  // the separator sorts before every name byte
-    if (cb == '/') return false;
-    return ca < cb;
-  }
-  return a.size() < b.size();
-}
-
 void copy_page_map(const Entry& from, Entry& to) {
   to.page_size = from.page_size;
   to.page_hashes = from.page_hashes;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/path_order.h"
 #include "codec/crypto.h"
 
 namespace sr::repo {
@@ -94,8 +95,7 @@ Delta decode_delta(ByteSpan plaintext, uint32_t piece_length, const std::string&
 void apply_delta(const Delta& d, std::span<uint8_t> piece, const std::string& what);
 
 bool valid_relative_path(std::string_view path);
-// Orders paths component by component (as a sorted depth-first walk visits them).
-bool path_less(std::string_view a, std::string_view b);
+using sr::path_less;  // base/path_order.h
 
 void encode_entry(const Entry& e, ByteWriter& out);
 Entry decode_entry(ByteSpan record, const std::string& what);

@@ -11,7 +11,7 @@
 #include "base/json_util.h"
 #include "base/large_buffer.h"
 #include "codec/compress.h"
-#include "pg/lsn.h"
+#include "base/lsn.h"
 #include "repo/envelope.h"
 
 namespace sr::repo {

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "base/error.h"
-#include "repo/tree.h"
+#include "base/path_order.h"
 
 namespace sr::source {
 
@@ -124,7 +124,7 @@ WalkPlan plan_walk(const std::vector<std::string>& paths) {
     while (!is_under(p, root)) root = parent_of(root);
   plan.root = root;
   std::sort(plan.abs_paths.begin(), plan.abs_paths.end(),
-            [&](const auto& a, const auto& b) { return repo::path_less(a, b); });
+            [&](const auto& a, const auto& b) { return path_less(a, b); });
   return plan;
 }
 

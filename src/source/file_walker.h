@@ -1,7 +1,7 @@
 // source/file_walker.h: walks directory trees in the tree stream's order.
 //
 // walk_paths() resolves the paths a user gave into a root directory and visits every entry below
-// it depth first, children sorted by name bytes (the order repo::path_less defines), with paths
+// it depth first, children sorted by name bytes (the order path_less defines), with paths
 // relative to the root. A single directory is its own root (its contents are the backup); several
 // paths, or a file, are stored relative to their longest common ancestor, whose intermediate
 // directories are visited too so their metadata is kept. Memory: one directory listing per level.

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/fs.h"
-#include "repo/tree.h"
+#include "base/path_order.h"
 #include "testing/temp_dir.h"
 
 namespace sr::source {
@@ -32,7 +32,7 @@ TEST(FileWalker, OrderMatchesPathLessAndNestedPathsCollapse) {
   WalkPlan plan = plan_walk({t.path(), t / "a"});
   EXPECT_EQ(plan.root, t.path());
   auto v = walk_all(plan);
-  for (size_t i = 1; i < v.size(); ++i) EXPECT_TRUE(repo::path_less(v[i - 1], v[i])) << v[i];
+  for (size_t i = 1; i < v.size(); ++i) EXPECT_TRUE(path_less(v[i - 1], v[i])) << v[i];
   EXPECT_EQ(v.size(), 9u);
 }
 

@@ -1,4 +1,7 @@
-// pg/lsn.h: PostgreSQL log sequence numbers and WAL segment names.
+// base/lsn.h: PostgreSQL log sequence numbers and WAL segment names.
+//
+// In base because both pg/ (the server's formats) and repo/ (WAL object names) need them; the
+// namespace stays sr::pg.
 //
 // An Lsn is a byte position in the WAL stream, written "X/Y" (high and low 32 bits in hex). A WAL
 // segment name is 24 hex digits: timeline, then the segment number split into "log" (high) and

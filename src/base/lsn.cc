@@ -1,4 +1,4 @@
-#include "pg/lsn.h"
+#include "base/lsn.h"
 
 #include <cstdio>
 
