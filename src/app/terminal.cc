@@ -50,7 +50,9 @@ std::string read_secret_file(const std::string& path, const std::string& what) {
   return secret;
 }
 
-std::string read_password(const std::string& prefix, const std::string& prompt, bool confirm) {
+std::string read_password(const std::string& prefix, const std::string& prompt, bool confirm,
+                          const std::string& file) {
+  if (!file.empty()) return read_secret_file(file, "the password file " + file);
   std::string file_var = prefix + "_PASSWORD_FILE", var = prefix + "_PASSWORD";
   if (const char* f = std::getenv(file_var.c_str()); f && *f)
     return read_secret_file(f, "the password file named by " + file_var);
@@ -94,7 +96,7 @@ std::string human_duration(double s) {
 
 bool stderr_is_terminal() { return ::isatty(2); }
 
-ProgressLine::ProgressLine(std::string verb, const ops::Counters& counters, bool enabled)
+ProgressLine::ProgressLine(std::string verb, const Counters& counters, bool enabled)
     : verb_(std::move(verb)),
       c_(counters),
       start_(monotonic_seconds()),

@@ -6,14 +6,16 @@
 #include <string>
 #include <thread>
 
-#include "ops/chunk_pipeline.h"
+#include "base/context.h"
 
 namespace sr::app {
 
-// The repository password: STRONGROOM_PASSWORD_FILE (first line), STRONGROOM_PASSWORD, or a
-// prompt on the terminal (asked twice when `confirm`). `prefix` selects the variables
-// ("STRONGROOM" or "STRONGROOM_NEW"). Throws kUsage when none is available.
-std::string read_password(const std::string& prefix, const std::string& prompt, bool confirm);
+// The repository password: the first line of `file` when given (--password-file), else of
+// <prefix>_PASSWORD_FILE, else <prefix>_PASSWORD, else a prompt on the terminal (asked twice when
+// `confirm`). `prefix` selects the variables ("STRONGROOM" or "STRONGROOM_NEW"). Throws kUsage
+// when none is available.
+std::string read_password(const std::string& prefix, const std::string& prompt, bool confirm,
+                          const std::string& file = "");
 // The first line of a file holding a secret (password or key file), without its line end.
 // `what` names the file in errors (never the secret). Throws kUsage when unreadable or empty.
 std::string read_secret_file(const std::string& path, const std::string& what);
@@ -25,14 +27,14 @@ std::string human_duration(double seconds);
 // when stderr is a terminal (and quiet otherwise).
 class ProgressLine {
  public:
-  ProgressLine(std::string verb, const ops::Counters& counters, bool enabled);
+  ProgressLine(std::string verb, const Counters& counters, bool enabled);
   ~ProgressLine();
   void stop();
 
  private:
   void draw(bool final);
   std::string verb_;
-  const ops::Counters& c_;
+  const Counters& c_;
   double start_;
   std::jthread thread_;
   bool enabled_;

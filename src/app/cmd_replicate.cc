@@ -1,0 +1,78 @@
+// app/cmd_replicate.cc: `strongroom replicate --from --to`.
+#include <iostream>
+
+#include "app/commands.h"
+#include "app/common.h"
+#include "app/terminal.h"
+#include "base/time_util.h"
+#include "ops/replicate.h"
+
+namespace sr::app {
+namespace {
+
+struct ReplicateArgs {
+  RepoArgs repo;
+  std::string to;
+  bool dry_run = false;
+};
+
+int run_replicate(const ReplicateArgs& a) {
+  auto source = open_repo(a.repo);
+  auto target = storage::open_storage(a.to);
+  CommandRun run(true);
+  ops::ReplicateOptions o;
+  o.dry_run = a.dry_run;
+  o.counters = &run.counters();
+  double start = monotonic_seconds();
+  ops::ReplicateResult r;
+  {
+    ProgressLine progress("replicate", run.counters(), !a.repo.json && !a.dry_run);
+    r = ops::replicate(*source, *target, o);
+  }
+  double seconds = monotonic_seconds() - start;
+  double age = r.newest_missing_backup_ns
+                   ? static_cast<double>(now_ns() - r.newest_missing_backup_ns) / 1e9
+                   : 0;
+  if (a.repo.json) {
+    nlohmann::json j = {{"source", source->storage().describe()},
+                        {"target", target->describe()},
+                        {"created", r.created},
+                        {"source_objects", r.source_objects},
+                        {"lag", {{"objects", r.missing_objects}, {"bytes", r.missing_bytes}}},
+                        {"copied_objects", r.copied_objects},
+                        {"copied_bytes", r.copied_bytes},
+                        {"seconds", seconds}};
+    if (r.newest_missing_backup_ns) {
+      j["lag"]["newest_unreplicated_backup"] = format_rfc3339(r.newest_missing_backup_ns);
+      j["lag"]["newest_unreplicated_backup_age_seconds"] = age;
+    }
+    print_json(j);
+    return 0;
+  }
+  std::cout << (a.dry_run ? "lag: " : "replicated: ") << r.missing_objects << " objects, "
+            << human_bytes(r.missing_bytes) << " missing from " << target->describe();
+  if (r.newest_missing_backup_ns)
+    std::cout << " (newest unreplicated backup ended " << human_duration(age) << " ago)";
+  std::cout << "\n";
+  if (!a.dry_run)
+    std::cout << "copied " << r.copied_objects << " objects, " << human_bytes(r.copied_bytes)
+              << " in " << human_duration(seconds) << (r.created ? " (new replica)" : "") << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_replicate_command(CLI::App& app, int& result) {
+  auto a = std::make_shared<ReplicateArgs>();
+  auto* cmd = app.add_subcommand(
+      "replicate",
+      "Copy what a replica lacks (another disk, region or backend), authenticating every object");
+  add_repo_options(cmd, a->repo, true);
+  cmd->add_option("--from", a->repo.repo, "Source repository URL (same as --repo)");
+  cmd->add_option("--to", a->to, "Replica URL (empty, or a replica of the source)")->required();
+  cmd->add_flag("--dry-run", a->dry_run,
+                "Only report the lag: objects and bytes the replica lacks");
+  cmd->callback([a, &result] { result = run_replicate(*a); });
+}
+
+}  // namespace sr::app

@@ -1,0 +1,207 @@
+// app/cmd_restore.cc: `strongroom restore`: a files backup into a directory, a command backup
+// into a file or stdout, a PostgreSQL backup (optionally to a point in time, and started).
+#include <iostream>
+
+#include "app/commands.h"
+#include "app/common.h"
+#include "app/terminal.h"
+#include "base/time_util.h"
+#include "ops/pg_restore.h"
+#include "ops/restore.h"
+
+namespace sr::app {
+namespace {
+
+struct PitrArgs {
+  std::string time, lsn, xid, name, target, action = "promote";
+  bool start = false, archive = false;
+  int port = 0;
+  std::string pg_bin;
+  std::vector<std::string> tablespace_map;
+  std::string tablespace_dir;
+  bool any() const {
+    return !time.empty() || !lsn.empty() || !xid.empty() || !name.empty() || !target.empty() ||
+           start || !tablespace_map.empty() || !tablespace_dir.empty();
+  }
+};
+
+struct RestoreArgs {
+  RepoArgs repo;
+  std::string backup = "latest", to;
+  bool force = false, delta = false;
+  PitrArgs pitr;
+};
+
+void set_recovery_target(const PitrArgs& p, ops::PgRestoreOptions& o) {
+  int kinds =
+      !p.time.empty() + !p.lsn.empty() + !p.xid.empty() + !p.name.empty() + !p.target.empty();
+  if (kinds > 1) throw Error(Errc::kUsage, "give at most one recovery target");
+  if (!p.time.empty()) o.target_kind = "time", o.target_value = p.time;
+  if (!p.lsn.empty()) o.target_kind = "lsn", o.target_value = p.lsn;
+  if (!p.xid.empty()) o.target_kind = "xid", o.target_value = p.xid;
+  if (!p.name.empty()) o.target_kind = "name", o.target_value = p.name;
+  if (!p.target.empty()) {
+    if (p.target != "immediate") throw Error(Errc::kUsage, "--target takes 'immediate'");
+    o.target_kind = "immediate";
+  }
+}
+
+void print_pg_restore(const ops::PgRestoreResult& r, const RestoreArgs& a, bool start) {
+  double total = r.restore_seconds + r.recovery_seconds;
+  std::cout << "restored PostgreSQL backup " << r.backup_id << " to " << a.to << ": "
+            << r.files.files << " files, " << human_bytes(r.files.bytes) << " in "
+            << human_duration(r.restore_seconds) << "\n";
+  if (a.delta)
+    std::cout << "delta: " << human_bytes(r.files.bytes_unchanged) << " already in place, "
+              << r.files.removed << " entries removed\n";
+  if (start)
+    std::cout << "server " << r.state << " after recovery; RTO " << human_duration(total)
+              << " (files " << human_duration(r.restore_seconds) << ", recovery "
+              << human_duration(r.recovery_seconds) << ")\n";
+  else
+    std::cout << "recovery is configured (recovery.signal, restore_command); start the server to "
+                 "replay the WAL\n";
+}
+
+nlohmann::json pg_restore_json(const ops::PgRestoreResult& r, const RestoreArgs& a, bool start) {
+  nlohmann::json j = {{"id", r.backup_id},
+                      {"target", a.to},
+                      {"files", r.files.files},
+                      {"bytes", r.files.bytes},
+                      {"restore_seconds", r.restore_seconds}};
+  if (a.delta) {
+    j["bytes_unchanged"] = r.files.bytes_unchanged;
+    j["removed"] = r.files.removed;
+  }
+  if (start) {
+    j["state"] = r.state;
+    j["recovery_seconds"] = r.recovery_seconds;
+    j["rto_seconds"] = r.restore_seconds + r.recovery_seconds;
+  }
+  return j;
+}
+
+int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& backup) {
+  const PitrArgs& p = a.pitr;
+  ops::PgRestoreOptions o;
+  o.stanza = a.repo.stanza;
+  o.target_dir = a.to;
+  o.backup = backup;
+  o.force = a.force;
+  o.delta = a.delta;
+  o.tablespace_map = p.tablespace_map;
+  o.tablespace_dir = p.tablespace_dir;
+  set_recovery_target(p, o);
+  o.target_action = p.action;
+  o.start = p.start;
+  o.port = p.port;
+  o.archive = p.archive;
+  o.pg_bin = p.pg_bin;
+  o.repo_url = absolute_repo_url(a.repo);
+  o.key_file = key_file_path(a.repo);
+  if (o.key_file.empty()) o.password_file = password_file_path(a.repo);
+  o.self_exe = self_exe();
+  CommandRun run(true);
+  o.counters = &run.counters();
+  ops::PgRestoreResult r;
+  {
+    ProgressLine progress("restore", run.counters(), !a.repo.json);
+    r = ops::restore_postgres(repo, o);
+  }
+  if (a.repo.json)
+    print_json(pg_restore_json(r, a, o.start));
+  else
+    print_pg_restore(r, a, o.start);
+  return 0;
+}
+
+int restore_files(const RestoreArgs& a, repo::Repository& repo, const repo::Manifest& m) {
+  CommandRun run(true);
+  double start = monotonic_seconds();
+  ops::RestoreResult r;
+  if (m.type == "command") {
+    if (a.delta) throw Error(Errc::kUsage, "--delta applies to file and PostgreSQL backups");
+    r = ops::restore_command(repo, m, a.to, a.force);
+    if (a.to == "-") return 0;
+  } else {
+    ProgressLine progress("restore", run.counters(), !a.repo.json);
+    ops::RestoreOptions o{a.to, a.force, &run.counters()};
+    o.delta = a.delta;
+    r = ops::restore_files(repo, m, o);
+  }
+  double seconds = monotonic_seconds() - start;
+  if (a.repo.json) {
+    print_json({{"id", m.id},
+                {"target", a.to},
+                {"files", r.files},
+                {"dirs", r.dirs},
+                {"bytes", r.bytes},
+                {"bytes_unchanged", r.bytes_unchanged},
+                {"removed", r.removed},
+                {"seconds", seconds}});
+    return 0;
+  }
+  std::cout << "restored backup " << m.id << " to " << a.to << ": " << r.files << " files, "
+            << human_bytes(r.bytes) << " in " << human_duration(seconds) << " ("
+            << human_bytes(
+                   static_cast<uint64_t>(seconds > 0 ? static_cast<double>(r.bytes) / seconds : 0))
+            << "/s)\n";
+  if (a.delta)
+    std::cout << "delta: " << human_bytes(r.bytes_unchanged) << " already in place, " << r.removed
+              << " entries removed\n";
+  return 0;
+}
+
+int run_restore(const RestoreArgs& a) {
+  auto repo = open_repo(a.repo);
+  if (a.backup == "latest" && a.pitr.any()) return restore_pg(a, *repo, "");
+  std::string id = repo->resolve_backup(a.backup);
+  repo::Manifest m = repo->load_manifest(id);
+  if (m.type == "postgres") return restore_pg(a, *repo, id);
+  if (a.pitr.any())
+    throw Error(Errc::kUsage, "recovery targets and --start apply to PostgreSQL backups only");
+  return restore_files(a, *repo, m);
+}
+
+void add_pitr_options(CLI::App* cmd, PitrArgs& p) {
+  cmd->add_option("--target-time", p.time, "PostgreSQL: recover to this time (RFC 3339, UTC)");
+  cmd->add_option("--target-lsn", p.lsn, "PostgreSQL: recover to this LSN");
+  cmd->add_option("--target-xid", p.xid, "PostgreSQL: recover to this transaction id");
+  cmd->add_option("--target-name", p.name, "PostgreSQL: recover to this restore point");
+  cmd->add_option("--target", p.target, "PostgreSQL: 'immediate' (end of the backup only)");
+  cmd->add_option("--target-action", p.action,
+                  "PostgreSQL: promote, pause or shutdown at the target")
+      ->check(CLI::IsMember({"promote", "pause", "shutdown"}))
+      ->capture_default_str();
+  cmd->add_flag("--start", p.start,
+                "PostgreSQL: start the restored server and wait for the target");
+  cmd->add_option("--port", p.port, "PostgreSQL: port for --start");
+  cmd->add_flag("--archive", p.archive, "PostgreSQL: keep archive_mode on in the restored server");
+  cmd->add_option("--tablespace-map", p.tablespace_map,
+                  "PostgreSQL: restore tablespace OID into DIR (OID=DIR; repeatable)");
+  cmd->add_option("--tablespace-dir", p.tablespace_dir,
+                  "PostgreSQL: restore every tablespace into DIR/OID");
+  cmd->add_option("--pg-bin", p.pg_bin,
+                  "PostgreSQL: directory of pg_ctl (default /usr/lib/postgresql/<major>/bin)");
+}
+
+}  // namespace
+
+void add_restore_command(CLI::App& app, int& result) {
+  auto a = std::make_shared<RestoreArgs>();
+  auto* cmd = app.add_subcommand("restore", "Restore a backup");
+  add_repo_options(cmd, a->repo, true);
+  cmd->add_option("--backup,-b", a->backup, "Backup id (or unique prefix) or 'latest'")
+      ->capture_default_str();
+  cmd->add_option("--to,-t", a->to, "Target directory (files); a file or - (command output)")
+      ->required();
+  cmd->add_flag("--force", a->force, "Restore into a non-empty target, replacing what is there");
+  cmd->add_flag("--delta", a->delta,
+                "Update a target that holds an older copy: remove what the backup lacks, "
+                "write only the pieces and pages that differ (content is compared)");
+  add_stanza_option(cmd, a->repo, "PostgreSQL cluster in the repository");
+  add_pitr_options(cmd, a->pitr);
+  cmd->callback([a, &result] { result = run_restore(*a); });
+}
+
+}  // namespace sr::app

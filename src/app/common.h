@@ -1,0 +1,80 @@
+// app/common.h: what every command of the CLI shares: the repository options (--repo,
+// --password-file, --key-file, --stanza, --json), opening the repository with them, the run of
+// one command (its OpContext: cancellation on SIGINT/SIGTERM, a progress counter, the CLI's
+// logger), and printing JSON.
+//
+// This is the only layer that reads the environment: STRONGROOM_REPOSITORY,
+// STRONGROOM_PASSWORD_FILE / STRONGROOM_PASSWORD, STRONGROOM_KEY_FILE here, the storage settings in
+// app/storage_env.cc. Everything below app/ receives settings as structs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/context.h"
+#include "repo/repository.h"
+
+namespace sr::app {
+
+class StopSignals;
+
+struct RepoArgs {
+  std::string repo;
+  std::string password_file;
+  std::string key_file;
+  std::string stanza = "main";
+  bool json = false;
+};
+
+// --repo, --password-file, --key-file (and --json when with_json).
+void add_repo_options(CLI::App* cmd, RepoArgs& args, bool with_json);
+void add_stanza_option(CLI::App* cmd, RepoArgs& args, const std::string& help);
+
+// --repo or STRONGROOM_REPOSITORY; kUsage when neither.
+std::string repo_url(const RepoArgs& args);
+// The same, made absolute for a local path (for restore_command, which runs elsewhere).
+std::string absolute_repo_url(const RepoArgs& args);
+// --password-file or STRONGROOM_PASSWORD_FILE, as an absolute path; "" if none.
+std::string password_file_path(const RepoArgs& args);
+// --key-file or STRONGROOM_KEY_FILE, as an absolute path; "" if none.
+std::string key_file_path(const RepoArgs& args);
+std::string absolute_path(const std::string& path);
+// The running strongroom executable (for restore_command).
+std::string self_exe();
+
+// The repository password (--password-file, the environment or a prompt).
+std::string repo_password(const RepoArgs& args, const std::string& prompt, bool confirm);
+// Opens the repository with the key file or the password.
+std::unique_ptr<repo::Repository> open_repo(const RepoArgs& args);
+
+void print_json(const nlohmann::json& j);
+
+// One command's run: a cancellation token that SIGINT/SIGTERM trigger while `cancel_on_signal`
+// (a second signal kills at once), progress counters, and the CLI logger (warnings as
+// "warning: MSG" on stderr; with `service_log`, timestamped lines "TIME strongroom COMPONENT: MSG"
+// for long-running commands).
+class CommandRun {
+ public:
+  explicit CommandRun(bool cancel_on_signal = false, bool service_log = false);
+  ~CommandRun();
+  CommandRun(const CommandRun&) = delete;
+  CommandRun& operator=(const CommandRun&) = delete;
+
+  OpContext ctx() { return OpContext{&cancel_, &counters_, logger_.get()}; }
+  Counters& counters() { return counters_; }
+  CancelToken& cancel() { return cancel_; }
+  log::Logger& logger() { return *logger_; }
+
+ private:
+  CancelToken cancel_;
+  Counters counters_;
+  std::unique_ptr<log::Logger> logger_;
+  std::unique_ptr<StopSignals> stop_signals_;
+};
+
+// The logger of the CLI (see CommandRun).
+std::unique_ptr<log::Logger> make_cli_logger(bool service_log);
+
+}  // namespace sr::app
