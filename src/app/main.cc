@@ -20,7 +20,7 @@ int run(int argc, char** argv) {
       "line).\n"
       "Exit codes: 0 ok, 1 error, 2 usage, 3 damage found, 4 wrong password, 5 locked, 6 not "
       "found,\n"
-      "7 command source failed, 8 backup saved but some files could not be read.");
+      "7 command source failed, 8 backup saved but some files could not be read, 130 cancelled.");
   int result = 0;
   add_init_command(app, result);
   add_backup_commands(app, result);

@@ -27,6 +27,8 @@ int exit_code_for(Errc code) {
       return 6;
     case Errc::kCommandFailed:
       return 7;
+    case Errc::kCancelled:
+      return 130;  // as a shell reports a command stopped by SIGINT
     default:
       return 1;
   }
