@@ -20,7 +20,7 @@
 #include "ops/pg_mark.h"
 #include "pg/libpq_session.h"
 #include "base/lsn.h"
-#include "pg/timeline_history.h"
+#include "catalog/timeline_history.h"
 #include "repo/lock.h"
 #include "repo/wal_store.h"
 
