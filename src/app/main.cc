@@ -162,9 +162,10 @@ int cmd_backup(const Common& c, const std::vector<std::string>& paths, const std
       o.type = pg.type;
       o.name = name;
       o.tags = tags;
-      o.counters = &counters;
       o.warn = warn;
-      r = ops::backup_postgres(*repo, o);
+      OpContext ctx;
+      ctx.progress = &counters;
+      r = ops::backup_postgres(*repo, o, ctx);
     } else if (!paths.empty()) {
       ops::FilesBackupOptions o;
       o.paths = paths;
@@ -264,12 +265,14 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
   o.key_file = key_file_path(c);
   if (o.key_file.empty()) o.password_file = password_file_path(c);
   o.self_exe = self_exe();
+  if (const char* u = std::getenv("PGUSER"); u && *u) o.db_user = u;
   ops::Counters counters;
-  o.counters = &counters;
+  OpContext ctx;
+  ctx.progress = &counters;
   ops::PgRestoreResult r;
   {
     ProgressLine progress("restore", counters, !c.json);
-    r = ops::restore_postgres(repo, o);
+    r = ops::restore_postgres(repo, o, ctx);
   }
   double total = r.restore_seconds + r.recovery_seconds;
   if (c.json) {

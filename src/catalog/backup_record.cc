@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "base/error.h"
 
@@ -41,6 +42,22 @@ std::vector<BackupRecord> pg_backups_of(const std::vector<BackupRecord>& all,
     return a.pg->stop_time_ns < b.pg->stop_time_ns;
   });
   return out;
+}
+
+const BackupRecord* parent_for(const std::vector<BackupRecord>& backups, const std::string& stanza,
+                               PgBackupType type) {
+  if (type == PgBackupType::kFull) return nullptr;
+  const BackupRecord* best = nullptr;
+  for (const auto& b : backups) {
+    if (b.kind != BackupKind::kPostgres || !b.pg || b.pg->stanza != stanza) continue;
+    if (type == PgBackupType::kDiff && b.pg->type != PgBackupType::kFull) continue;
+    if (!best || std::tie(b.start_ns, b.id) > std::tie(best->start_ns, best->id)) best = &b;
+  }
+  if (!best)
+    throw Error(Errc::kNotFound, "a " + to_string(type) +
+                                     " backup needs an earlier full backup of stanza '" + stanza +
+                                     "'; take a full backup first");
+  return best;
 }
 
 std::vector<const BackupRecord*> backup_chain(const std::vector<BackupRecord>& backups,

@@ -43,6 +43,12 @@ struct BackupRecord {
 std::vector<BackupRecord> pg_backups_of(const std::vector<BackupRecord>& all,
                                         const std::string& stanza);
 
+// The backup a new PostgreSQL backup of `type` is taken against: none for full, the newest
+// (by start time) full backup of the stanza for diff, the newest of any type for incr. Throws
+// kNotFound when a diff/incr has none.
+const BackupRecord* parent_for(const std::vector<BackupRecord>& backups, const std::string& stanza,
+                               PgBackupType type);
+
 // The backup with `id` first, then its parent, … , ending with its full backup.
 std::vector<const BackupRecord*> backup_chain(const std::vector<BackupRecord>& backups,
                                               const std::string& id);

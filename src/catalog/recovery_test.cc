@@ -345,5 +345,17 @@ TEST(BackupChain, BrokenChains) {
   error_of([&] { backup_chain(c, std::string(32, 'e')); }, Errc::kNotFound);
 }
 
+TEST(ParentFor, DiffTakesTheNewestFullIncrTheNewestOfAny) {
+  std::vector<BackupRecord> c = {pgb("f1", "main", 1, 2, 1), pgb("f2", "main", 3, 4, 2),
+                                 pgb("d1", "main", 5, 6, 3, 1, PgBackupType::kDiff, "f2"),
+                                 pgb("f9", "other", 7, 8, 9)};
+  for (size_t i = 0; i < c.size(); ++i) c[i].start_ns = static_cast<int64_t>(i + 1);
+  EXPECT_EQ(parent_for(c, "main", PgBackupType::kFull), nullptr);
+  EXPECT_EQ(parent_for(c, "main", PgBackupType::kDiff)->id, c[1].id);
+  EXPECT_EQ(parent_for(c, "main", PgBackupType::kIncr)->id, c[2].id);
+  EXPECT_EQ(error_of([&] { parent_for(c, "new", PgBackupType::kIncr); }, Errc::kNotFound),
+            "a incr backup needs an earlier full backup of stanza 'new'; take a full backup first");
+}
+
 }  // namespace
 }  // namespace sr::catalog
