@@ -17,6 +17,7 @@
 
 #include "app/terminal.h"
 #include "base/fs.h"
+#include "base/lsn.h"
 #include "base/time_util.h"
 #include "ops/backup.h"
 #include "ops/pg_backup.h"
@@ -28,7 +29,6 @@
 #include "ops/wal_archive.h"
 #include "ops/wal_spool.h"
 #include "ops/wal_stream.h"
-#include "base/lsn.h"
 #include "repo/lock.h"
 
 using nlohmann::json;
@@ -276,21 +276,7 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
   }
   double total = r.restore_seconds + r.recovery_seconds;
   if (c.json) {
-    json j = {{"id", r.backup_id},
-              {"target", to},
-              {"files", r.files.files},
-              {"bytes", r.files.bytes},
-              {"restore_seconds", r.restore_seconds}};
-    if (delta) {
-      j["bytes_unchanged"] = r.files.bytes_unchanged;
-      j["removed"] = r.files.removed;
-    }
-    if (o.start) {
-      j["state"] = r.state;
-      j["recovery_seconds"] = r.recovery_seconds;
-      j["rto_seconds"] = total;
-    }
-    print_json(j);
+    print_json(r.to_json());
   } else {
     std::cout << "restored PostgreSQL backup " << r.backup_id << " to " << to << ": "
               << r.files.files << " files, " << human_bytes(r.files.bytes) << " in "
@@ -299,9 +285,9 @@ int cmd_restore_pg(const Common& c, repo::Repository& repo, const std::string& b
       std::cout << "delta: " << human_bytes(r.files.bytes_unchanged) << " already in place, "
                 << r.files.removed << " entries removed\n";
     if (o.start)
-      std::cout << "server " << r.state << " after recovery; RTO " << human_duration(total)
-                << " (files " << human_duration(r.restore_seconds) << ", recovery "
-                << human_duration(r.recovery_seconds) << ")\n";
+      std::cout << "server " << r.state << " after recovery (port " << r.port << "); RTO "
+                << human_duration(total) << " (files " << human_duration(r.restore_seconds)
+                << ", recovery " << human_duration(r.recovery_seconds) << ")\n";
     else
       std::cout << "recovery is configured (recovery.signal, restore_command); start the server to "
                    "replay the WAL\n";

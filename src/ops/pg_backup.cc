@@ -161,7 +161,8 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
 
   // The parent decides what is reused.
   std::optional<repo::Manifest> parent;
-  if (auto p = catalog::parent_for(pg_backup_records(repo, options.stanza), options.stanza, *type))
+  auto records = pg_backup_records(repo, options.stanza);
+  if (auto p = catalog::parent_for(records, options.stanza, *type))
     parent = repo.load_manifest(p->id);
 
   catalog::PgBackupInfo info;
