@@ -143,6 +143,29 @@ void wait_for_wal(repo::WalStore& wal, const catalog::PgBackupInfo& info,
   }
 }
 
+// pg_backup_stop, and the snapshot just after it, into the record.
+void stop_backup(pg::Session& session, catalog::PgBackupInfo& info) {
+  // Without wait_for_archive: the WAL may arrive through archive_command or `strongroom
+  // stream`; the repository itself is checked afterwards (wait_for_wal), with a deadline.
+  auto stop = session.query(
+      "SELECT lsn::text, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(false)");
+  info.stop_lsn = pg::Lsn::parse(*stop[0][0]);
+  info.stop_wal = *stop[0][1];
+  info.backup_label = stop[0][2].value_or("");
+  info.tablespace_map = stop[0][3].value_or("");
+  info.stop_time_ns = now_ns();
+  // Transactions not finished at the stop point: a restore to --target-xid X can start from this
+  // backup only if X is one of them (taken just after the stop, so it errs on the safe side).
+  auto snap = session.query(
+      "SELECT pg_snapshot_xmax(s)::text, coalesce(array_to_string(ARRAY(SELECT "
+      "pg_snapshot_xip(s)), ','), '') FROM pg_current_snapshot() s");
+  // Read back through the record's parser, which validates the server's text.
+  nlohmann::json with_snapshot = info.to_json();
+  with_snapshot["stop_xmax"] = *snap[0][0];
+  with_snapshot["stop_xip"] = snap[0][1].value_or("");
+  info = catalog::PgBackupInfo::from_json(with_snapshot, "the snapshot at the backup's stop");
+}
+
 }  // namespace
 
 BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& options,
@@ -192,26 +215,7 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
     }
     throw;
   }
-  // Without wait_for_archive: the WAL may arrive through archive_command or `strongroom
-  // stream`; the repository itself is checked below, with a deadline and a clear error.
-  auto stop = session.query(
-      "SELECT lsn::text, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(false)");
-  info.stop_lsn = pg::Lsn::parse(*stop[0][0]);
-  info.stop_wal = *stop[0][1];
-  info.backup_label = stop[0][2].value_or("");
-  info.tablespace_map = stop[0][3].value_or("");
-  info.stop_time_ns = now_ns();
-  // Transactions not finished at the stop point: a restore to --target-xid X can start from this
-  // backup only if X is one of them (taken just after the stop, so it errs on the safe side).
-  auto snap = session.query(
-      "SELECT pg_snapshot_xmax(s)::text, coalesce(array_to_string(ARRAY(SELECT "
-      "pg_snapshot_xip(s)), ','), '') FROM pg_current_snapshot() s");
-  // Read back through the record's parser, which validates the server's text.
-  nlohmann::json with_snapshot = info.to_json();
-  with_snapshot["stop_xmax"] = *snap[0][0];
-  with_snapshot["stop_xip"] = snap[0][1].value_or("");
-  info = catalog::PgBackupInfo::from_json(with_snapshot, "the snapshot at the backup's stop");
-
+  stop_backup(session, info);
   wait_for_wal(wal, info, options, ctx);
 
   info.databases = database_stats(options.pg_conn, session);
