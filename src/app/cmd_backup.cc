@@ -43,9 +43,8 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
     o.type = a.type;
     o.name = a.name;
     o.tags = a.tags;
-    o.counters = &run.counters();
     o.warn = warn;
-    return ops::backup_postgres(repo, o);
+    return ops::backup_postgres(repo, o, run.ctx());
   }
   if (!a.paths.empty()) {
     ops::FilesBackupOptions o;

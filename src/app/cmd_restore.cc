@@ -1,5 +1,6 @@
 // app/cmd_restore.cc: `strongroom restore`: a files backup into a directory, a command backup
 // into a file or stdout, a PostgreSQL backup (optionally to a point in time, and started).
+#include <cstdlib>
 #include <iostream>
 
 #include "app/commands.h"
@@ -55,30 +56,12 @@ void print_pg_restore(const ops::PgRestoreResult& r, const RestoreArgs& a, bool 
     std::cout << "delta: " << human_bytes(r.files.bytes_unchanged) << " already in place, "
               << r.files.removed << " entries removed\n";
   if (start)
-    std::cout << "server " << r.state << " after recovery; RTO " << human_duration(total)
-              << " (files " << human_duration(r.restore_seconds) << ", recovery "
-              << human_duration(r.recovery_seconds) << ")\n";
+    std::cout << "server " << r.state << " after recovery (port " << r.port << "); RTO "
+              << human_duration(total) << " (files " << human_duration(r.restore_seconds)
+              << ", recovery " << human_duration(r.recovery_seconds) << ")\n";
   else
     std::cout << "recovery is configured (recovery.signal, restore_command); start the server to "
                  "replay the WAL\n";
-}
-
-nlohmann::json pg_restore_json(const ops::PgRestoreResult& r, const RestoreArgs& a, bool start) {
-  nlohmann::json j = {{"id", r.backup_id},
-                      {"target", a.to},
-                      {"files", r.files.files},
-                      {"bytes", r.files.bytes},
-                      {"restore_seconds", r.restore_seconds}};
-  if (a.delta) {
-    j["bytes_unchanged"] = r.files.bytes_unchanged;
-    j["removed"] = r.files.removed;
-  }
-  if (start) {
-    j["state"] = r.state;
-    j["recovery_seconds"] = r.recovery_seconds;
-    j["rto_seconds"] = r.restore_seconds + r.recovery_seconds;
-  }
-  return j;
 }
 
 int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& backup) {
@@ -101,15 +84,15 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
   o.key_file = key_file_path(a.repo);
   if (o.key_file.empty()) o.password_file = password_file_path(a.repo);
   o.self_exe = self_exe();
+  if (const char* u = std::getenv("PGUSER"); u && *u) o.db_user = u;
   CommandRun run(true);
-  o.counters = &run.counters();
   ops::PgRestoreResult r;
   {
     ProgressLine progress("restore", run.counters(), !a.repo.json);
-    r = ops::restore_postgres(repo, o);
+    r = ops::restore_postgres(repo, o, run.ctx());
   }
   if (a.repo.json)
-    print_json(pg_restore_json(r, a, o.start));
+    print_json(r.to_json());
   else
     print_pg_restore(r, a, o.start);
   return 0;

@@ -10,11 +10,15 @@
 //         one-second margin for timestamp granularity) reuse that backup's chunks.
 //   incr: the same against the newest backup of the stanza.
 // Every backup restores on its own (chunks are shared, not deltas).
+// The backup's record is a catalog::PgBackupInfo (catalog/pg_record.h), stored as the manifest's
+// extra["pg"]; the parent is the catalog's choice (catalog::parent_for). Progress, warnings (files
+// that could not be read) and cancellation go through the OpContext.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "base/context.h"
 #include "ops/backup.h"
 
 namespace sr::ops {
@@ -25,11 +29,12 @@ struct PgBackupOptions {
   std::string type = "full";  // full | diff | incr
   std::string name;           // optional label
   std::vector<std::string> tags;
-  Counters* counters = nullptr;
+  // Files that could not be read; unset: a warning to the context's logger.
   std::function<void(const std::string&)> warn;
   int wal_timeout_seconds = 120;
 };
 
-BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& options);
+BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& options,
+                             const OpContext& ctx);
 
 }  // namespace sr::ops

@@ -6,12 +6,19 @@
 // every timeline switch (history files) — a missing segment is named. Then the files are
 // restored (ops/restore), backup_label is written, and recovery is configured: restore_command
 // calling `strongroom wal-get` with the same repository and password file, the target,
-// recovery.signal. With start, the server is started, and the restore waits until recovery has
-// reached the target (promoted, paused or shut down) and reports how long it all took (the RTO).
+// recovery.signal. With start, the server is started (pg/server.h: the given port or a free
+// loopback port, a private socket directory) and the restore waits, bounded by
+// recovery_timeout_seconds, until recovery has reached the target (promoted, paused or shut down)
+// and reports how long it all took (the RTO); the server is left running.
+// The decisions (which backup, which WAL) are the catalog's (catalog/recovery.h); progress and
+// logging go through the OpContext, and cancellation is honoured while files are restored and
+// while the server starts or recovers.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/context.h"
 #include "ops/restore.h"
 
 namespace sr::ops {
@@ -32,19 +39,27 @@ struct PgRestoreOptions {
   std::vector<std::string> tablespace_map;
   std::string tablespace_dir;
   bool start = false;
-  int port = 0;
+  int port = 0;          // for start; 0: a free loopback port
   bool archive = false;  // keep archive_mode of the restored configuration
   std::string repo_url, password_file, key_file, self_exe, pg_bin;
-  Counters* counters = nullptr;
+  std::string db_user = "postgres";  // for start: the database user to connect as (app: PGUSER)
+  double start_timeout_seconds = 3600;
+  double recovery_timeout_seconds = 7 * 24 * 3600.0;  // a bound, not an expectation
 };
 
 struct PgRestoreResult {
-  std::string backup_id;
+  std::string backup_id, target_dir;
   RestoreResult files;
   double restore_seconds = 0, recovery_seconds = 0;
-  std::string state;  // after --start: "promoted", "paused", "shut down"
+  bool delta = false, started = false;
+  int port = 0;       // after start
+  std::string state;  // after start: "promoted", "paused", "shut down"
+  // {id, target, files, bytes, restore_seconds; with delta: bytes_unchanged, removed; after
+  // start: state, port, recovery_seconds, rto_seconds}
+  nlohmann::json to_json() const;
 };
 
-PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions& options);
+PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions& options,
+                                 const OpContext& ctx);
 
 }  // namespace sr::ops

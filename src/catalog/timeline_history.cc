@@ -1,4 +1,4 @@
-#include "pg/timeline_history.h"
+#include "catalog/timeline_history.h"
 
 #include <sstream>
 

@@ -1,4 +1,7 @@
-// pg/timeline_history.h: PostgreSQL timeline history files ("00000003.history").
+// catalog/timeline_history.h: PostgreSQL timeline history files ("00000003.history").
+//
+// A pure value type and parser (no I/O): in the catalog because choosing a timeline path for a
+// restore is a catalog decision; the namespace stays sr::pg, like base/lsn.h.
 //
 // Each line names a parent timeline and the LSN where the child branched off it:
 //   "1\t0/3000158\tno recovery target specified". The history of timeline N lists every ancestor
