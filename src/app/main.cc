@@ -15,10 +15,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "app/storage_env.h"
 #include "app/terminal.h"
 #include "base/fs.h"
 #include "base/time_util.h"
 #include "ops/backup.h"
+#include "ops/keys.h"
 #include "ops/pg_backup.h"
 #include "ops/pg_mark.h"
 #include "ops/pg_restore.h"
@@ -83,12 +85,14 @@ std::string repo_url(const Common& c) {
 
 std::unique_ptr<repo::Repository> open_repo(const Common& c) {
   std::string url = repo_url(c);
-  if (std::string kf = key_file_path(c); !kf.empty())
-    return repo::Repository::open(
-        url, repo::Credential{read_secret_file(kf, "the key file " + kf), true});
-  if (!c.password_file.empty()) ::setenv("STRONGROOM_PASSWORD_FILE", c.password_file.c_str(), 1);
-  std::string pw = read_password("STRONGROOM", "Repository password: ", false);
-  return repo::Repository::open(url, pw);
+  repo::Credential credential;
+  if (std::string kf = key_file_path(c); !kf.empty()) {
+    credential = repo::Credential{read_secret_file(kf, "the key file " + kf), true};
+  } else {
+    if (!c.password_file.empty()) ::setenv("STRONGROOM_PASSWORD_FILE", c.password_file.c_str(), 1);
+    credential = repo::Credential{read_password("STRONGROOM", "Repository password: ", false)};
+  }
+  return repo::Repository::open(open_storage_from_env(url), credential, repo_options_from_env());
 }
 
 void add_repo_option(CLI::App* cmd, Common& c, bool with_json) {
@@ -110,7 +114,7 @@ int cmd_init(const Common& c, int level) {
   std::string pw = read_password("STRONGROOM", "New repository password: ", true);
   repo::InitOptions opts;
   opts.compression_level = level;
-  std::string id = repo::Repository::init(url, pw, opts);
+  std::string id = repo::Repository::init(*open_storage_from_env(url), pw, opts);
   if (c.json)
     print_json({{"id", id}, {"repository", url}});
   else
@@ -353,7 +357,7 @@ int cmd_restore(const Common& c, const std::string& backup, const std::string& t
 
 int cmd_replicate(const Common& c, const std::string& to, bool dry_run) {
   auto source = open_repo(c);
-  auto target = storage::open_storage(to);
+  auto target = open_storage_from_env(to);
   ops::Counters counters;
   ops::ReplicateOptions o;
   o.dry_run = dry_run;
@@ -369,7 +373,7 @@ int cmd_replicate(const Common& c, const std::string& to, bool dry_run) {
                    ? static_cast<double>(now_ns() - r.newest_missing_backup_ns) / 1e9
                    : 0;
   if (c.json) {
-    json j = {{"source", source->storage().describe()},
+    json j = {{"source", source->describe()},
               {"target", target->describe()},
               {"created", r.created},
               {"source_objects", r.source_objects},
@@ -587,74 +591,42 @@ int cmd_stream(const Common& c, const std::string& conn, const std::string& slot
 
 int cmd_key_add(const Common& c, const std::string& new_key_file) {
   auto repo = open_repo(c);
-  if (!new_key_file.empty()) {
-    std::string secret = repo::generate_key_file_secret();
-    Fd fd(::open(new_key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd)
-      throw_errno("cannot create the key file " + new_key_file +
-                  (errno == EEXIST ? " (it must not exist yet)" : ""));
-    write_all(fd.get(), as_bytes(secret + "\n"), new_key_file);
-    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + new_key_file);
-    std::string id;
-    try {
-      id = repo::add_key_slot(repo->storage(), repo->keys(), repo::Credential{secret, true});
-    } catch (...) {
-      ::unlink(new_key_file.c_str());
-      throw;
-    }
-    if (c.json)
-      print_json({{"id", id}, {"key_file", new_key_file}});
-    else
-      std::cout << "added key slot " << id << ", opened by the key file " << new_key_file
-                << " (keep it secret: it opens the repository)\n";
-    return 0;
-  }
-  std::string pw = read_password("STRONGROOM_NEW", "New password for the key slot: ", true);
-  std::string id = repo::add_key_slot(repo->storage(), repo->keys(), pw);
+  ops::AddKeyOptions o;
+  o.new_key_file = new_key_file;
+  if (new_key_file.empty())
+    o.password = read_password("STRONGROOM_NEW", "New password for the key slot: ", true);
+  ops::AddKeyResult r = ops::add_key(*repo, o, OpContext{});
   if (c.json)
-    print_json({{"id", id}});
+    print_json(r.to_json());
+  else if (!r.key_file.empty())
+    std::cout << "added key slot " << r.id << ", opened by the key file " << r.key_file
+              << " (keep it secret: it opens the repository)\n";
   else
-    std::cout << "added key slot " << id << "\n";
+    std::cout << "added key slot " << r.id << "\n";
   return 0;
 }
 
 int cmd_key_list(const Common& c) {
   auto repo = open_repo(c);
-  auto slots = repo::list_key_slots(repo->storage());
+  ops::ListKeysResult r = ops::list_keys(*repo, OpContext{});
   if (c.json) {
-    json arr = json::array();
-    for (const auto& s : slots)
-      arr.push_back({{"id", s.id},
-                     {"created", format_rfc3339(s.created_ns)},
-                     {"host", s.host},
-                     {"user", s.user},
-                     {"current", s.id == repo->opened_slot()}});
-    print_json(arr);
+    print_json(r.to_json());
     return 0;
   }
   std::printf("  %-32s %-20s %s\n", "ID", "CREATED", "USER@HOST");
-  for (const auto& s : slots)
-    std::printf("%s %-32s %-20s %s@%s\n", s.id == repo->opened_slot() ? "*" : " ", s.id.c_str(),
+  for (const auto& s : r.slots)
+    std::printf("%s %-32s %-20s %s@%s\n", s.id == r.current ? "*" : " ", s.id.c_str(),
                 format_rfc3339(s.created_ns).c_str(), s.user.c_str(), s.host.c_str());
   return 0;
 }
 
 int cmd_key_remove(const Common& c, const std::string& id) {
   auto repo = open_repo(c);
-  auto lock = repo::RepoLock::acquire(*repo, "key remove", true);
-  auto slots = repo::list_key_slots(repo->storage());
-  bool found = std::any_of(slots.begin(), slots.end(), [&](const auto& s) { return s.id == id; });
-  if (!found) throw Error(Errc::kNotFound, "no key slot " + id);
-  if (slots.size() <= 1) throw Error(Errc::kUsage, "refusing to remove the last key slot");
-  if (id == repo->opened_slot())
-    throw Error(
-        Errc::kUsage,
-        "refusing to remove the key slot of the password in use; open with another password first");
-  repo->storage().remove("keys/" + id);
+  ops::RemoveKeyResult r = ops::remove_key(*repo, id, OpContext{});
   if (!c.json)
-    std::cout << "removed key slot " << id << "\n";
+    std::cout << "removed key slot " << r.removed << "\n";
   else
-    print_json({{"removed", id}});
+    print_json(r.to_json());
   return 0;
 }
 

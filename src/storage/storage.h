@@ -20,6 +20,7 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "storage/settings.h"
 
 namespace sr::storage {
 
@@ -59,8 +60,8 @@ class Storage {
 std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key);
 
 // Opens the backend for a repository URL: a path, file:///path, s3://BUCKET[/PREFIX] or
-// azure://CONTAINER[/PREFIX] (credentials and endpoints from the environment: see
-// s3_config.h and azure_config.h).
-std::unique_ptr<Storage> open_storage(const std::string& url);
+// azure://CONTAINER[/PREFIX], configured by `settings` (credentials, endpoints, limits: see
+// settings.h, s3_config.h and azure_config.h). Throws Errc::kUsage for a bad URL or settings.
+std::unique_ptr<Storage> open_storage(const std::string& url, const StorageSettings& settings);
 
 }  // namespace sr::storage
