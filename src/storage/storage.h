@@ -1,5 +1,6 @@
 // storage/storage.h: a flat store of immutable whole objects: the only thing a repository needs
-// from a backend (local disk here; S3 and Azure Blob implement the same contract).
+// from a backend (local disk, S3, Azure Blob, memory; FaultStorage decorates any of them).
+// storage_conformance_test.cc checks this contract on every backend.
 //
 // Contract, for every implementation:
 //  - Keys are '/'-separated relative names ("data/ab/ab12…", "index/…"); no directories exist.
@@ -9,7 +10,9 @@
 //    on if_absent for correctness (object names are random or content-derived), only to detect
 //    misuse early.
 //  - Objects are never modified; there is no rename and no append.
-//  - get of a missing key throws Errc::kNotFound; remove of a missing key succeeds.
+//  - get of a missing key throws Errc::kNotFound; a range past the object's end throws
+//    Errc::kCorrupt (never a short answer); remove of a missing key succeeds.
+//  - stat and list see objects only (a key prefix is not an object); list visits each object once.
 //  - Thread-safe: any method may be called from several threads at once.
 #pragma once
 
