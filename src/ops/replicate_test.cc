@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "base/fs.h"
 #include "base/random.h"
 #include "ops/backup.h"
@@ -104,8 +106,8 @@ TEST(Replicate, DamagedSourceObjectIsNotCopied) {
 // endpoints, listing page sizes and retry budgets: back up into S3, replicate to Azure, restore
 // from Azure. Needs s3rver and Azurite (tests/e2e/test_storage_conformance.sh).
 TEST(TwoRepositories, S3AndAzureSideBySideWithDifferentSettings) {
-  auto s3 = sr::testing::test_s3_settings();
-  auto azure = sr::testing::test_azure_settings();
+  auto s3 = sr::testing::test_s3_settings(std::getenv);
+  auto azure = sr::testing::test_azure_settings(std::getenv);
   if (!s3 || !azure) GTEST_SKIP() << "s3rver and Azurite not configured";
   TempDir dir;
   auto files = make_tree(dir);

@@ -6,6 +6,7 @@
 // large put_file is a multipart upload / a staged block list).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -47,19 +48,19 @@ struct MemoryBackend {
 };
 
 struct S3Backend {
-  static bool available() { return sr::testing::test_s3_settings().has_value(); }
+  static bool available() { return sr::testing::test_s3_settings(std::getenv).has_value(); }
   static std::unique_ptr<Storage> make(const sr::testing::TempDir& dir, const std::string& tag) {
     StorageSettings s = small_settings(dir.path());
-    s.s3 = *sr::testing::test_s3_settings();
+    s.s3 = *sr::testing::test_s3_settings(std::getenv);
     return open_storage(sr::testing::unique_url("s3", tag), s);
   }
 };
 
 struct AzureBackend {
-  static bool available() { return sr::testing::test_azure_settings().has_value(); }
+  static bool available() { return sr::testing::test_azure_settings(std::getenv).has_value(); }
   static std::unique_ptr<Storage> make(const sr::testing::TempDir& dir, const std::string& tag) {
     StorageSettings s = small_settings(dir.path());
-    s.azure = *sr::testing::test_azure_settings();
+    s.azure = *sr::testing::test_azure_settings(std::getenv);
     return open_storage(sr::testing::unique_url("azure", tag), s);
   }
 };
