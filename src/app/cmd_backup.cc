@@ -92,14 +92,21 @@ int run_backup(const BackupArgs& a) {
   return r.warnings ? 8 : 0;
 }
 
+// Lists the readable backups; a manifest that cannot be read is named on stderr and makes the
+// exit code 3 (damage found), never silently left out.
 int run_backups(const RepoArgs& a) {
   auto repo = open_repo(a);
-  auto all = repo->list_manifests();
+  auto scan = repo->scan_manifests();
+  CommandRun run;
+  for (const auto& d : scan.damaged)
+    run.logger().warn("backups", "backup " + d.id + " cannot be read: " + d.error);
+  int rc = scan.damaged.empty() ? 0 : 3;
+  const auto& all = scan.readable;
   if (a.json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& m : all) arr.push_back(m.to_listing_json());
     print_json(arr);
-    return 0;
+    return rc;
   }
   std::printf("%-10s %-20s %-8s %10s %10s %10s  %s\n", "ID", "TIME", "TYPE", "SIZE", "STORED",
               "ADDED", "SOURCE");
@@ -108,8 +115,10 @@ int run_backups(const RepoArgs& a) {
                 format_rfc3339(m.time_ns).c_str(), m.type.c_str(), human_bytes(m.size).c_str(),
                 human_bytes(m.stored_size).c_str(), human_bytes(m.added_size).c_str(),
                 m.source.c_str());
-  std::printf("%zu backups\n", all.size());
-  return 0;
+  std::printf("%zu backups", all.size());
+  if (!scan.damaged.empty()) std::printf(", %zu unreadable (see above)", scan.damaged.size());
+  std::printf("\n");
+  return rc;
 }
 
 }  // namespace

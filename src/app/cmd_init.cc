@@ -3,6 +3,7 @@
 
 #include "app/commands.h"
 #include "app/common.h"
+#include "app/storage_env.h"
 
 namespace sr::app {
 namespace {
@@ -17,7 +18,7 @@ int run_init(const InitArgs& a) {
   std::string pw = repo_password(a.repo, "New repository password: ", true);
   repo::InitOptions opts;
   opts.compression_level = a.level;
-  std::string id = repo::Repository::init(url, pw, opts);
+  std::string id = repo::Repository::init(*open_storage_from_env(url), pw, opts);
   if (a.repo.json)
     print_json({{"id", id}, {"repository", url}});
   else

@@ -1,17 +1,13 @@
 // app/cmd_key.cc: `strongroom key add|list|remove` (password and key-file slots) and
 // `strongroom unlock` (stale locks).
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "app/commands.h"
 #include "app/common.h"
 #include "app/terminal.h"
-#include "base/fs.h"
 #include "base/time_util.h"
+#include "ops/keys.h"
 #include "repo/lock.h"
 
 namespace sr::app {
@@ -22,78 +18,47 @@ struct KeyArgs {
   std::string new_key_file, id;
 };
 
-int add_key_file_slot(const KeyArgs& a, repo::Repository& repo) {
-  std::string secret = repo::generate_key_file_secret();
-  Fd fd(::open(a.new_key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd)
-    throw_errno("cannot create the key file " + a.new_key_file +
-                (errno == EEXIST ? " (it must not exist yet)" : ""));
-  write_all(fd.get(), as_bytes(secret + "\n"), a.new_key_file);
-  if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + a.new_key_file);
-  std::string id;
-  try {
-    id = repo::add_key_slot(repo.storage(), repo.keys(), repo::Credential{secret, true});
-  } catch (...) {
-    ::unlink(a.new_key_file.c_str());
-    throw;
-  }
-  if (a.repo.json)
-    print_json({{"id", id}, {"key_file", a.new_key_file}});
-  else
-    std::cout << "added key slot " << id << ", opened by the key file " << a.new_key_file
-              << " (keep it secret: it opens the repository)\n";
-  return 0;
-}
-
 int run_key_add(const KeyArgs& a) {
   auto repo = open_repo(a.repo);
-  if (!a.new_key_file.empty()) return add_key_file_slot(a, *repo);
-  std::string pw = read_password("STRONGROOM_NEW", "New password for the key slot: ", true);
-  std::string id = repo::add_key_slot(repo->storage(), repo->keys(), pw);
+  ops::AddKeyOptions o;
+  o.new_key_file = a.new_key_file;
+  if (a.new_key_file.empty())
+    o.password = read_password("STRONGROOM_NEW", "New password for the key slot: ", true);
+  CommandRun run;
+  ops::AddKeyResult r = ops::add_key(*repo, o, run.ctx());
   if (a.repo.json)
-    print_json({{"id", id}});
+    print_json(r.to_json());
+  else if (!r.key_file.empty())
+    std::cout << "added key slot " << r.id << ", opened by the key file " << r.key_file
+              << " (keep it secret: it opens the repository)\n";
   else
-    std::cout << "added key slot " << id << "\n";
+    std::cout << "added key slot " << r.id << "\n";
   return 0;
 }
 
 int run_key_list(const KeyArgs& a) {
   auto repo = open_repo(a.repo);
-  auto slots = repo::list_key_slots(repo->storage());
+  CommandRun run;
+  ops::ListKeysResult r = ops::list_keys(*repo, run.ctx());
   if (a.repo.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& s : slots)
-      arr.push_back({{"id", s.id},
-                     {"created", format_rfc3339(s.created_ns)},
-                     {"host", s.host},
-                     {"user", s.user},
-                     {"current", s.id == repo->opened_slot()}});
-    print_json(arr);
+    print_json(r.to_json());
     return 0;
   }
   std::printf("  %-32s %-20s %s\n", "ID", "CREATED", "USER@HOST");
-  for (const auto& s : slots)
-    std::printf("%s %-32s %-20s %s@%s\n", s.id == repo->opened_slot() ? "*" : " ", s.id.c_str(),
+  for (const auto& s : r.slots)
+    std::printf("%s %-32s %-20s %s@%s\n", s.id == r.current ? "*" : " ", s.id.c_str(),
                 format_rfc3339(s.created_ns).c_str(), s.user.c_str(), s.host.c_str());
   return 0;
 }
 
 int run_key_remove(const KeyArgs& a) {
   auto repo = open_repo(a.repo);
-  auto lock = repo::RepoLock::acquire(*repo, "key remove", true);
-  auto slots = repo::list_key_slots(repo->storage());
-  bool found = std::any_of(slots.begin(), slots.end(), [&](const auto& s) { return s.id == a.id; });
-  if (!found) throw Error(Errc::kNotFound, "no key slot " + a.id);
-  if (slots.size() <= 1) throw Error(Errc::kUsage, "refusing to remove the last key slot");
-  if (a.id == repo->opened_slot())
-    throw Error(
-        Errc::kUsage,
-        "refusing to remove the key slot of the password in use; open with another password first");
-  repo->storage().remove("keys/" + a.id);
+  CommandRun run;
+  ops::RemoveKeyResult r = ops::remove_key(*repo, a.id, run.ctx());
   if (a.repo.json)
-    print_json({{"removed", a.id}});
+    print_json(r.to_json());
   else
-    std::cout << "removed key slot " << a.id << "\n";
+    std::cout << "removed key slot " << r.removed << "\n";
   return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include "app/commands.h"
 #include "app/common.h"
+#include "app/storage_env.h"
 #include "app/terminal.h"
 #include "base/time_util.h"
 #include "ops/replicate.h"
@@ -18,7 +19,7 @@ struct ReplicateArgs {
 
 int run_replicate(const ReplicateArgs& a) {
   auto source = open_repo(a.repo);
-  auto target = storage::open_storage(a.to);
+  auto target = open_storage_from_env(a.to);
   CommandRun run(true);
   ops::ReplicateOptions o;
   o.dry_run = a.dry_run;
@@ -34,7 +35,7 @@ int run_replicate(const ReplicateArgs& a) {
                    ? static_cast<double>(now_ns() - r.newest_missing_backup_ns) / 1e9
                    : 0;
   if (a.repo.json) {
-    nlohmann::json j = {{"source", source->storage().describe()},
+    nlohmann::json j = {{"source", source->describe()},
                         {"target", target->describe()},
                         {"created", r.created},
                         {"source_objects", r.source_objects},

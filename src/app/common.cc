@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "app/signals.h"
+#include "app/storage_env.h"
 #include "app/terminal.h"
 #include "base/error.h"
 #include "base/time_util.h"
@@ -105,10 +106,12 @@ std::string repo_password(const RepoArgs& a, const std::string& prompt, bool con
 
 std::unique_ptr<repo::Repository> open_repo(const RepoArgs& a) {
   std::string url = repo_url(a);
+  repo::Credential credential;
   if (std::string kf = key_file_path(a); !kf.empty())
-    return repo::Repository::open(
-        url, repo::Credential{read_secret_file(kf, "the key file " + kf), true});
-  return repo::Repository::open(url, repo_password(a, "Repository password: ", false));
+    credential = repo::Credential{read_secret_file(kf, "the key file " + kf), true};
+  else
+    credential = repo::Credential{repo_password(a, "Repository password: ", false)};
+  return repo::Repository::open(open_storage_from_env(url), credential, repo_options_from_env());
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }

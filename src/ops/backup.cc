@@ -225,6 +225,9 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   repo.load_index();
 
   BackupResult result;
+  repo::WriteStats stats;  // what this backup adds (outlives the pools below)
+  PageOptions pages = options.pages;
+  pages.stats = &stats;
   repo::Manifest& m = result.manifest;
   m.type = options.type;
   m.host = options.host.empty() ? host_name() : options.host;
@@ -242,7 +245,8 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   if (options.parent) {
     if (!options.parent->id.empty()) parent = options.parent;
   } else {
-    for (auto& cand : repo.list_manifests())
+    // A damaged manifest cannot be a parent (verify reports it); the backup goes on without it.
+    for (auto& cand : repo.scan_manifests().readable)
       if (cand.type == m.type && cand.host == m.host && same_paths(cand, m.paths)) parent = cand;
   }
   std::optional<repo::TreeReader> parent_tree;
@@ -273,7 +277,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
         });
   }
 
-  repo::TreeWriter tree(repo);
+  repo::TreeWriter tree(repo, &stats);
   Totals totals;
   std::mutex mu;
   std::condition_variable cv;
@@ -285,7 +289,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   // state above, so that state must outlive them.
   const size_t threads = WorkerPool::default_threads();
   WorkerPool chunk_pool(threads, 2 * threads);
-  ChunkPipeline pipeline(repo, chunk_pool, options.counters);
+  ChunkPipeline pipeline(repo, chunk_pool, options.counters, &stats);
   WorkerPool file_pool(threads, 4 * threads);
 
   auto warn = [&](const std::string& msg) {
@@ -413,7 +417,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
           file_pool.submit([&, slot] {
             try {
               if (slot->block)
-                read_block(repo, chunk_pool, options.counters, *slot, options.pages, warn);
+                read_block(repo, chunk_pool, options.counters, *slot, pages, warn);
               else
                 read_file(pipeline, *slot);
             } catch (const Error& err) {
@@ -456,7 +460,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   m.stored_size = totals.stored;
   m.file_count = totals.files;
   m.dir_count = totals.dirs;
-  m.added_size = repo.added_bytes();
+  m.added_size = stats.added_bytes;
   m.end_time_ns = now_ns();
   if (options.save) repo.save_manifest(m);
   return result;
@@ -479,9 +483,10 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
   m.tags = options.tags;
   m.time_ns = now_ns();
 
+  repo::WriteStats stats;  // what this backup adds (outlives the pool below)
   const size_t threads = WorkerPool::default_threads();
   WorkerPool chunk_pool(threads, 2 * threads);
-  ChunkPipeline pipeline(repo, chunk_pool, options.counters);
+  ChunkPipeline pipeline(repo, chunk_pool, options.counters, &stats);
   Entry e;
   e.kind = EntryKind::kFile;
   e.path = options.name;
@@ -502,7 +507,7 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
                                             (err.empty() ? "" : "; its stderr:\n" + err));
     }
   }
-  repo::TreeWriter tree(repo);
+  repo::TreeWriter tree(repo, &stats);
   tree.add(e);
   Totals totals;
   totals.add(e);
@@ -511,7 +516,7 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
   m.size = e.size;
   m.stored_size = totals.stored;
   m.file_count = 1;
-  m.added_size = repo.added_bytes();
+  m.added_size = stats.added_bytes;
   m.end_time_ns = now_ns();
   repo.save_manifest(m);
   return result;

@@ -23,7 +23,7 @@ class BackupTest : public ::testing::Test {
     for (int i = 0; i < 5; ++i)
       write_file_atomic(dir_ / ("src/sub/f" + std::to_string(i)), random_bytes(100000));
   }
-  std::unique_ptr<repo::Repository> open() { return repo::Repository::open(dir_ / "repo", "pw"); }
+  std::unique_ptr<repo::Repository> open() { return sr::testing::open_test_repository(dir_); }
   FilesBackupOptions options() {
     FilesBackupOptions o;
     o.paths = {dir_ / "src"};

@@ -53,7 +53,7 @@ constexpr size_t kSpareBuffers = 16;
 // Stores the block map of `out` (page_hashes filled): inline, as changes against the parent's
 // map blob `base`, or as a new blob.
 void store_page_map(repo::Repository& repo, const repo::Entry* parent,
-                    const std::vector<uint64_t>* base, repo::Entry& out) {
+                    const std::vector<uint64_t>* base, repo::Entry& out, repo::WriteStats* stats) {
   const auto& h = out.page_hashes;
   out.page_map_blob = false;
   out.page_map_delta.clear();
@@ -74,7 +74,7 @@ void store_page_map(repo::Repository& repo, const repo::Entry* parent,
   }
   ByteWriter w;
   for (uint64_t v : h) w.u64(v);
-  out.page_map_base = repo.store_chunk(repo::BlobType::kTree, w.buffer()).ref.id;
+  out.page_map_base = repo.store_chunk(repo::BlobType::kTree, w.buffer(), {}, stats).ref.id;
   out.page_hashes.clear();
 }
 
@@ -142,12 +142,12 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
       ++pending->outstanding;
     }
     auto buf = std::make_shared<Bytes>(std::move(data));
-    pool.submit([&repo, pending, buf, slot, encode = std::move(encode), level] {
+    pool.submit([&repo, pending, buf, slot, encode = std::move(encode), level, stats = o.stats] {
       try {
         if (encode)
-          *slot = repo.store_chunk(repo::BlobType::kData, encode(*buf), level).ref;
+          *slot = repo.store_chunk(repo::BlobType::kData, encode(*buf), level, stats).ref;
         else
-          *slot = repo.store_chunk(repo::BlobType::kData, *buf, level).ref;
+          *slot = repo.store_chunk(repo::BlobType::kData, *buf, level, stats).ref;
       } catch (...) {
         std::lock_guard lock(pending->mu);
         if (!pending->error) pending->error = std::current_exception();
@@ -270,7 +270,7 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
   out.chunks.assign(refs.begin(), refs.end());
   out.size = total;
   store_page_map(repo, parent && parent->page_map_blob ? parent : nullptr,
-                 parent && parent->page_map_blob ? &parent_base : nullptr, out);
+                 parent && parent->page_map_blob ? &parent_base : nullptr, out, o.stats);
 }
 
 uint64_t page_hash_seed(const repo::Repository& repo) {

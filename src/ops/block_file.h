@@ -40,6 +40,7 @@ struct PageOptions {
   // updates (page splits, inserted keys) store 24 % smaller; a freshly built index gains ~1 %,
   // so full backups leave it off and keep their speed.
   bool dense_indexes = false;
+  repo::WriteStats* stats = nullptr;  // what this backup added (Repository::store_chunk)
 };
 constexpr int kDenseLevel = 6;
 

@@ -19,7 +19,7 @@ class BlockFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     sr::testing::init_test_repository(dir_);
-    repo_ = repo::Repository::open(dir_ / "repo", "pw");
+    repo_ = sr::testing::open_test_repository(dir_);
   }
   // Backs up `data` (as file "rel") against `parent`, flushes, and returns the entry.
   repo::Entry backup(const Bytes& data, const repo::Entry* parent) {

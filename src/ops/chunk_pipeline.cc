@@ -43,7 +43,7 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
     repo::ChunkRef* slot = &refs.back();
     if (first && last) {  // the whole stream is one chunk: store it here
       slot->raw_length = static_cast<uint32_t>(chunk.size());
-      *slot = repo_.store_chunk(repo::BlobType::kData, chunk).ref;
+      *slot = repo_.store_chunk(repo::BlobType::kData, chunk, {}, stats_).ref;
       if (counters_) counters_->bytes += chunk.size();
       return;
     }
@@ -55,7 +55,7 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
     auto data = std::make_shared<Bytes>(std::move(chunk));
     pool_.submit([this, batch, data, slot] {
       try {
-        *slot = repo_.store_chunk(repo::BlobType::kData, *data).ref;
+        *slot = repo_.store_chunk(repo::BlobType::kData, *data, {}, stats_).ref;
         if (counters_) counters_->bytes += data->size();
       } catch (...) {
         std::lock_guard lock(batch->mu);

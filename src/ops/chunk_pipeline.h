@@ -23,8 +23,10 @@ using sr::Counters;  // base/context.h
 
 class ChunkPipeline {
  public:
-  ChunkPipeline(repo::Repository& repo, WorkerPool& pool, Counters* counters)
-      : repo_(repo), pool_(pool), counters_(counters) {}
+  // `stats` (optional) counts what this operation adds to the repository.
+  ChunkPipeline(repo::Repository& repo, WorkerPool& pool, Counters* counters,
+                repo::WriteStats* stats = nullptr)
+      : repo_(repo), pool_(pool), counters_(counters), stats_(stats) {}
   // Reads up to `limit` bytes (all, to EOF, when nullopt) from fd's current position.
   // `size_hint` (the expected length, e.g. from fstat) sizes the first read, so that a small
   // file costs one small buffer instead of a full read step.
@@ -35,6 +37,7 @@ class ChunkPipeline {
   repo::Repository& repo_;
   WorkerPool& pool_;
   Counters* counters_;
+  repo::WriteStats* stats_;
 };
 
 }  // namespace sr::ops

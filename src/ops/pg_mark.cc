@@ -6,18 +6,11 @@
 #include "base/json_util.h"
 #include "base/time_util.h"
 #include "pg/libpq_session.h"
-#include "repo/envelope.h"
 #include "repo/wal_store.h"
 
 namespace sr::ops {
 
 using nlohmann::json;
-
-namespace {
-std::string mark_key(const std::string& stanza, const std::string& name) {
-  return "marks/" + stanza + "/" + to_hex(as_bytes(name));
-}
-}  // namespace
 
 std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
                              const std::vector<MarkTarget>& targets) {
@@ -56,31 +49,28 @@ std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
   for (const auto& r : out) {
-    std::string key = mark_key(r.stanza, r.name);
     json j = {{"name", r.name},       {"stanza", r.stanza},
               {"lsn", r.lsn},         {"system_identifier", r.system_identifier},
               {"time_ns", r.time_ns}, {"time", format_rfc3339(r.time_ns)}};
     // A later mark of the same name replaces the record (as PostgreSQL replays to the first
     // restore point of a name, the record keeps the newest only to pick a recent enough backup).
-    repo.storage().put(key, repo::seal_envelope(repo.keys().meta_key, repo::EnvelopeKind::kMark,
-                                                key, as_bytes(j.dump())));
+    repo.save_mark(r.stanza, r.name, j);
   }
   return out;
 }
 
 std::optional<MarkRecord> find_mark(repo::Repository& repo, const std::string& stanza,
                                     const std::string& name) {
-  std::string key = mark_key(stanza, name);
-  auto raw = storage::get_if_exists(repo.storage(), key);
-  if (!raw) return std::nullopt;
-  Bytes payload = repo::open_envelope(repo.keys().meta_key, repo::EnvelopeKind::kMark, key, *raw);
+  auto j = repo.load_mark(stanza, name);
+  if (!j) return std::nullopt;
+  std::string what = "mark " + name + " of stanza " + stanza;
   try {
-    json j = json::parse(as_chars(payload));
-    return MarkRecord{j.at("name").get<std::string>(), j.at("stanza").get<std::string>(),
-                      j.at("lsn").get<std::string>(), j.at("system_identifier").get<std::string>(),
-                      json_int<int64_t>(j, "time_ns", key)};
+    return MarkRecord{j->at("name").get<std::string>(), j->at("stanza").get<std::string>(),
+                      j->at("lsn").get<std::string>(),
+                      j->at("system_identifier").get<std::string>(),
+                      json_int<int64_t>(*j, "time_ns", what)};
   } catch (const json::exception&) {
-    throw Error(Errc::kCorrupt, key + " is damaged");
+    throw Error(Errc::kCorrupt, what + " is damaged");
   }
 }
 

@@ -2,102 +2,50 @@
 
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 
 #include "base/worker_pool.h"
-#include "repo/envelope.h"
-#include "repo/pack.h"
-#include "repo/wal_store.h"
+#include "repo/objects.h"
 
 namespace sr::ops {
 
 namespace {
+using Listing = std::map<std::string, repo::ObjectRef>;  // key -> object
 
-using Listing = std::map<std::string, uint64_t>;  // key -> size
-
-Listing list_prefix(storage::Storage& s, const std::string& prefix) {
+Listing as_listing(const std::vector<repo::ObjectRef>& objects) {
   Listing out;
-  s.list(prefix, [&](const storage::ObjectInfo& o) {
-    // Incomplete uploads and staging files are never part of a repository.
-    auto slash = o.key.rfind('/');
-    std::string base = slash == std::string::npos ? o.key : o.key.substr(slash + 1);
-    if (base.rfind(".tmp-", 0) == 0) return;
-    out[o.key] = o.size;
-  });
+  for (const auto& o : objects) out.emplace(o.key, o);
   return out;
 }
-
-// Authenticates one object of the source before it is copied; throws kCorrupt naming it.
-void authenticate(const repo::KeySet& keys, const std::string& key, ByteSpan bytes) {
-  if (key.rfind("data/", 0) == 0) {
-    std::string name = key.substr(key.rfind('/') + 1);
-    repo::PackInfo info = repo::parse_pack(keys.data_key, name, bytes);
-    codec::Key32 pack_key = repo::unwrap_pack_key(keys.data_key, name, info.wrapped_key);
-    std::string what = "pack " + name;
-    for (const auto& b : info.blobs) {
-      if (b.offset > bytes.size() || b.length > bytes.size() - b.offset)
-        throw Error(Errc::kCorrupt, what + " lists a blob beyond its end");
-      codec::open(pack_key, bytes.subspan(b.offset, b.length),
-                  repo::blob_aad(b.id, b.type, b.flags), what.c_str());
-    }
-  } else if (key.rfind("index/", 0) == 0) {
-    repo::open_envelope(keys.meta_key, repo::EnvelopeKind::kIndex, key, bytes);
-  } else if (key.rfind("manifests/", 0) == 0) {
-    repo::open_envelope(keys.meta_key, repo::EnvelopeKind::kManifest, key, bytes);
-  } else if (key.rfind("marks/", 0) == 0) {
-    repo::open_envelope(keys.meta_key, repo::EnvelopeKind::kMark, key, bytes);
-  } else if (key.rfind("pg/", 0) == 0) {
-    repo::open_envelope(keys.meta_key, repo::EnvelopeKind::kPgInfo, key, bytes);
-  } else if (key.rfind("wal/", 0) == 0) {
-    repo::open_wal_object(keys, key, bytes);
-  } else if (key.rfind("keys/", 0) == 0) {
-    // Sealed under a password we may not know: check that it is a key slot at all.
-    auto j = nlohmann::json::parse(as_chars(bytes), nullptr, false);
-    if (!j.is_object() || !j.contains("sealed"))
-      throw Error(Errc::kCorrupt, key + " is not a key slot");
-  }
-}
-
-std::string config_id(ByteSpan raw, const std::string& where) {
-  auto j = nlohmann::json::parse(as_chars(raw), nullptr, false);
-  if (!j.is_object() || !j.contains("id") || !j["id"].is_string())
-    throw Error(Errc::kCorrupt, where + ": config is not a strongroom config");
-  return j["id"].get<std::string>();
-}
-
 }  // namespace
 
 ReplicateResult replicate(repo::Repository& source, storage::Storage& target,
                           const ReplicateOptions& options) {
-  storage::Storage& src = source.storage();
-  const repo::KeySet& keys = source.keys();
+  using repo::ObjectKind;
   ReplicateResult result;
 
   // The target is empty (it becomes a replica) or already a replica of this repository.
   if (!options.dry_run) target.create_if_missing();
-  auto target_config = storage::get_if_exists(target, "config");
-  if (target_config) {
-    std::string id = config_id(*target_config, target.describe());
-    if (id != source.config().id)
-      throw Error(Errc::kUsage, target.describe() + " holds another repository (" + id +
+  if (auto id = repo::stored_repository_id(target)) {
+    if (*id != source.config().id)
+      throw Error(Errc::kUsage, target.describe() + " holds another repository (" + *id +
                                     "), not a replica of " + source.config().id);
   } else {
     result.created = true;
   }
 
   // List in the reverse of the writers' order (see the header), then the target.
-  static const char* const kListOrder[] = {"manifests/", "marks/", "index/", "pg/",
-                                           "data/",      "wal/",   "keys/"};
-  std::map<std::string, Listing> have_src, have_dst;
-  for (const char* p : kListOrder) have_src[p] = list_prefix(src, p);
-  for (const char* p : kListOrder) have_dst[p] = list_prefix(target, p);
+  static const ObjectKind kListOrder[] = {
+      ObjectKind::kManifest, ObjectKind::kMark, ObjectKind::kIndex,  ObjectKind::kPgInfo,
+      ObjectKind::kPack,     ObjectKind::kWal,  ObjectKind::kKeySlot};
+  std::map<ObjectKind, Listing> have_src, have_dst;
+  for (ObjectKind k : kListOrder) have_src[k] = as_listing(source.list_objects(k));
+  for (ObjectKind k : kListOrder) have_dst[k] = as_listing(repo::list_objects(target, k));
   if (result.created) {
     // No config yet: an empty location, or a replica whose first run was interrupted (every
     // object there is one of the source's). Anything else is not ours to write into.
     target.list("", [&](const storage::ObjectInfo& o) {
-      if (o.key.rfind("tmp/", 0) == 0) return;
-      for (const char* p : kListOrder)
-        if (o.key.rfind(p, 0) == 0 && have_src[p].count(o.key)) return;
+      if (repo::is_staging_object(o.key)) return;
+      if (auto k = repo::object_kind_of(o.key); k && have_src[*k].count(o.key)) return;
       throw Error(Errc::kUsage, target.describe() + " holds " + o.key +
                                     ", which is not part of the source repository; refusing to "
                                     "write into it (give an empty location or a replica)");
@@ -105,41 +53,44 @@ ReplicateResult replicate(repo::Repository& source, storage::Storage& target,
   }
 
   // What is missing, grouped in copy order.
-  static const char* const kCopyOrder[] = {"keys/",  "data/",  "wal/",      "pg/",
-                                           "index/", "marks/", "manifests/"};
-  std::vector<std::vector<std::pair<std::string, uint64_t>>> phases;
-  for (const char* p : kCopyOrder) {
+  static const ObjectKind kCopyOrder[] = {
+      ObjectKind::kKeySlot, ObjectKind::kPack, ObjectKind::kWal,     ObjectKind::kPgInfo,
+      ObjectKind::kIndex,   ObjectKind::kMark, ObjectKind::kManifest};
+  std::vector<std::vector<repo::ObjectRef>> phases;
+  for (ObjectKind k : kCopyOrder) {
     phases.emplace_back();
-    for (const auto& [key, size] : have_src[p]) {
+    for (const auto& [key, object] : have_src[k]) {
+      const uint64_t size = object.size;
       ++result.source_objects;
-      auto it = have_dst[p].find(key);
-      if (it != have_dst[p].end()) {
-        if (it->second != size)
+      auto it = have_dst[k].find(key);
+      if (it != have_dst[k].end()) {
+        if (it->second.size != size)
           throw Error(Errc::kCorrupt, target.describe() + ": " + key + " has " +
-                                          std::to_string(it->second) + " bytes, the source " +
+                                          std::to_string(it->second.size) + " bytes, the source " +
                                           std::to_string(size) +
                                           " (damaged replica: verify it, remove the object and "
                                           "replicate again)");
         ++result.present_objects;
         continue;
       }
-      phases.back().emplace_back(key, size);
+      phases.back().push_back(object);
       ++result.missing_objects;
       result.missing_bytes += size;
-      if (std::string(p) == "manifests/") {
+      if (k == ObjectKind::kManifest) {
         try {
-          auto m = source.load_manifest(key.substr(key.rfind('/') + 1));
+          auto m = source.load_manifest(object.name());
           result.newest_missing_backup_ns =
               std::max(result.newest_missing_backup_ns, m.end_time_ns);
         } catch (const Error&) {
-          // Damaged: authenticate() below reports it.
+          // Damaged: copy_object_to() below reports it.
         }
       }
     }
   }
+  auto config = source.list_objects(ObjectKind::kConfig);
   if (result.created) {
     ++result.missing_objects;  // config
-    if (auto config = src.stat("config")) result.missing_bytes += config->size;
+    for (const auto& c : config) result.missing_bytes += c.size;
   }
   if (options.dry_run) return result;
   if (options.counters) {
@@ -149,33 +100,27 @@ ReplicateResult replicate(repo::Repository& source, storage::Storage& target,
   }
 
   std::mutex mu;
-  auto copy = [&](const std::string& key) {
-    Bytes bytes = src.get(key);
-    authenticate(keys, key, bytes);
-    try {
-      target.put(key, bytes, true);
-    } catch (const Error& e) {
-      if (e.code() != Errc::kAlreadyExists) throw;  // a concurrent replicate copied it
-    }
+  auto copy = [&](const repo::ObjectRef& object) {
+    uint64_t bytes = source.copy_object_to(object, target);  // authenticated on the way
     std::lock_guard g(mu);
     ++result.copied_objects;
-    result.copied_bytes += bytes.size();
+    result.copied_bytes += bytes;
     if (options.counters) {
-      options.counters->bytes += bytes.size();
+      options.counters->bytes += bytes;
       ++options.counters->files;
     }
   };
   for (const auto& phase : phases) {
     // Packs are up to tens of MiB each: two transfers at a time bound memory.
     WorkerPool pool(2, 2);
-    for (const auto& [key, size] : phase) pool.submit([&, key = key] { copy(key); });
+    for (const auto& object : phase) pool.submit([&, object] { copy(object); });
     pool.wait();  // a phase completes before the objects that refer to it are copied
   }
   if (result.created) {
-    Bytes config = src.get("config");
-    target.put("config", config, true);
-    ++result.copied_objects;
-    result.copied_bytes += config.size();
+    for (const auto& c : config) {
+      result.copied_bytes += source.copy_object_to(c, target);
+      ++result.copied_objects;
+    }
   }
   return result;
 }

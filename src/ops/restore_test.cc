@@ -23,7 +23,7 @@ class RestoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     sr::testing::init_test_repository(dir_);
-    repo_ = repo::Repository::open(dir_ / "repo", "pw");
+    repo_ = sr::testing::open_test_repository(dir_);
     repo_->load_index();
     mkdirs(dir_ / "outside");
   }

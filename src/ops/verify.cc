@@ -21,14 +21,11 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
   for (const auto& name : repo.damaged_index_objects())
     report.problems.push_back("index object index/" + name +
                               " is damaged (failed authentication or parsing)");
-  repo.storage().list("index/", [&](const storage::ObjectInfo&) { ++report.index_objects; });
+  report.index_objects = repo.list_objects(repo::ObjectKind::kIndex).size();
 
   // Packs: present with the indexed size?
   std::map<std::string, uint64_t> stored;
-  repo.storage().list("data/", [&](const storage::ObjectInfo& o) {
-    auto pos = o.key.rfind('/');
-    stored[o.key.substr(pos + 1)] = o.size;
-  });
+  for (const auto& o : repo.list_objects(repo::ObjectKind::kPack)) stored[o.name()] = o.size;
   std::set<std::string> bad_packs;
   std::vector<std::string> indexed;
   repo.index().for_each_pack([&](const std::string& name, uint64_t size) {

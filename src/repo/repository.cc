@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <set>
 
 #include "base/fs.h"
@@ -33,15 +32,7 @@ json config_inner(const RepoConfig& c) {
           {"pack_size", c.pack_size}};
 }
 
-std::string cache_root() {
-  if (const char* d = std::getenv("STRONGROOM_CACHE_DIR"); d && *d) return d;
-  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/strongroom";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/strongroom";
-  return "";
-}
-
-std::string open_cache_path(const std::string& repo_id) {
-  std::string root = cache_root();
+std::string open_cache_path(const std::string& root, const std::string& repo_id) {
   if (root.empty()) return "";
   try {
     mkdirs(root + "/" + repo_id, 0700);
@@ -52,19 +43,18 @@ std::string open_cache_path(const std::string& repo_id) {
 }
 }  // namespace
 
-std::string Repository::init(const std::string& url, std::string_view password,
+std::string Repository::init(storage::Storage& storage, std::string_view password,
                              const InitOptions& options) {
-  auto storage = storage::open_storage(url);
-  storage->create_if_missing();  // the directory, bucket or container
-  if (storage->stat("config"))
-    throw Error(Errc::kAlreadyExists, "a repository already exists at " + storage->describe());
+  storage.create_if_missing();  // the directory, bucket or container
+  if (storage.stat("config"))
+    throw Error(Errc::kAlreadyExists, "a repository already exists at " + storage.describe());
   if (options.compression_level < -7 || options.compression_level > 19)
     throw Error(Errc::kUsage, "compression level must be between -7 and 19");
   RepoConfig c;
   c.id = random_hex(16);
   c.compression_level = options.compression_level;
   KeySet keys = KeySet::generate();
-  add_key_slot(*storage, keys, password, options.scrypt);
+  repo::add_key_slot(storage, keys, password, options.scrypt);
   Bytes sealed = seal_envelope(keys.meta_key, EnvelopeKind::kConfig, "config",
                                as_bytes(config_inner(c).dump()));
   json outer = {{"format", "strongroom"},
@@ -73,16 +63,14 @@ std::string Repository::init(const std::string& url, std::string_view password,
                 {"created", format_rfc3339(now_ns())},
                 {"sealed", base64_encode(sealed)}};
   std::string text = outer.dump(2) + "\n";
-  storage->put("config", as_bytes(text), true);
+  storage.put("config", as_bytes(text), true);
   return c.id;
 }
 
-std::unique_ptr<Repository> Repository::open(const std::string& url, std::string_view password) {
-  return open(url, Credential{std::string(password), false});
-}
-
-std::unique_ptr<Repository> Repository::open(const std::string& url, const Credential& credential) {
-  auto storage = storage::open_storage(url);
+std::unique_ptr<Repository> Repository::open(std::unique_ptr<storage::Storage> storage,
+                                             const Credential& credential,
+                                             const RepoOptions& options) {
+  if (!storage) throw Error(Errc::kInternal, "Repository::open without a storage");
   Bytes raw;
   try {
     raw = storage->get("config");
@@ -106,6 +94,7 @@ std::unique_ptr<Repository> Repository::open(const std::string& url, const Crede
                 storage->describe() + " uses format version " + std::to_string(version) +
                     "; this strongroom reads version " + std::to_string(kFormatVersion));
   auto repo = std::unique_ptr<Repository>(new Repository());
+  repo->options_ = options;
   auto [keys, slot] = open_key_slots(*storage, credential);
   repo->keys_ = keys;
   repo->slot_ = slot;
@@ -141,7 +130,7 @@ IndexCache& Repository::index() {
   // Opened on first use: commands that never look up chunks (WAL archiving) skip it.
   std::call_once(cache_once_, [this] {
     try {
-      cache_ = std::make_unique<IndexCache>(open_cache_path(config_.id));
+      cache_ = std::make_unique<IndexCache>(open_cache_path(options_.cache_dir, config_.id));
     } catch (const Error&) {
       cache_ = std::make_unique<IndexCache>("");  // not writable here: a private temporary cache
     }
@@ -179,8 +168,9 @@ void Repository::load_index() {
 }
 
 Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
-                                           std::optional<int> level) {
+                                           std::optional<int> level, WriteStats* stats) {
   Stored out;
+  if (stats) ++stats->stored_chunks;
   out.ref.id = codec::keyed_id(keys_.id_key, plaintext);
   out.ref.raw_length = static_cast<uint32_t>(plaintext.size());
   if (auto loc = lookup(out.ref.id)) {
@@ -217,7 +207,10 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
     if (writers_[t]->size() >= config_.pack_size || writers_[t]->count() >= kMaxBlobsPerPack)
       full = std::move(writers_[t]);
   }
-  added_bytes_ += out.ref.stored_length;
+  if (stats) {
+    stats->added_bytes += out.ref.stored_length;
+    ++stats->added_chunks;
+  }
   out.added = true;
   if (full) finish_pack(std::move(full));
   return out;
@@ -273,7 +266,7 @@ void Repository::flush() {
 
 std::string Repository::save_manifest(Manifest& m) {
   if (m.id.empty()) m.id = random_hex(16);
-  std::string key = "manifests/" + m.id;
+  std::string key = manifest_key(m.id);
   std::string text = m.to_json().dump();
   storage_->put(key, seal_envelope(keys_.meta_key, EnvelopeKind::kManifest, key, as_bytes(text)),
                 true);
@@ -289,7 +282,7 @@ std::vector<std::string> Repository::list_manifest_ids() {
 }
 
 Manifest Repository::load_manifest(const std::string& id) {
-  std::string key = "manifests/" + id;
+  std::string key = manifest_key(id);
   Bytes payload = open_envelope(keys_.meta_key, EnvelopeKind::kManifest, key, storage_->get(key));
   json j;
   try {
@@ -302,19 +295,32 @@ Manifest Repository::load_manifest(const std::string& id) {
   return m;
 }
 
-std::vector<Manifest> Repository::list_manifests() {
-  std::vector<Manifest> out;
+ManifestScan Repository::scan_manifests() {
+  ManifestScan out;
   for (const auto& id : list_manifest_ids()) {
     try {
-      out.push_back(load_manifest(id));
+      out.readable.push_back(load_manifest(id));
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
+      out.damaged.push_back({id, e.what()});
     }
   }
-  std::sort(out.begin(), out.end(), [](const Manifest& a, const Manifest& b) {
+  std::sort(out.readable.begin(), out.readable.end(), [](const Manifest& a, const Manifest& b) {
     return a.time_ns != b.time_ns ? a.time_ns < b.time_ns : a.id < b.id;
   });
   return out;
+}
+
+std::vector<Manifest> Repository::list_manifests() {
+  ManifestScan scan = scan_manifests();
+  if (!scan.damaged.empty()) {
+    std::string msg = "backup " + scan.damaged.front().id + " cannot be read (" +
+                      scan.damaged.front().error + ")";
+    if (scan.damaged.size() > 1)
+      msg += " and " + std::to_string(scan.damaged.size() - 1) + " more damaged backup(s)";
+    throw Error(Errc::kCorrupt, msg + "; run `strongroom verify` for the full list");
+  }
+  return std::move(scan.readable);
 }
 
 std::string Repository::resolve_backup(const std::string& spec) {
@@ -377,14 +383,18 @@ Bytes Repository::open_blob(const codec::ChunkId& id, const ChunkLocation& loc, 
 }
 
 Bytes Repository::read_blob(const codec::ChunkId& id, const ChunkLocation& loc, bool check_id) {
-  Bytes sealed = storage_->get(pack_object_key(loc.pack), loc.offset, loc.length);
+  Bytes sealed = read_pack_range(loc.pack, loc.offset, loc.length);
   return open_blob(id, loc, sealed, check_id);
 }
 
 size_t Repository::read_blob_into(const codec::ChunkId& id, const ChunkLocation& loc,
                                   std::span<uint8_t> dst) {
-  Bytes sealed = storage_->get(pack_object_key(loc.pack), loc.offset, loc.length);
+  Bytes sealed = read_pack_range(loc.pack, loc.offset, loc.length);
   return open_blob_into(id, loc, sealed, dst);
+}
+
+Bytes Repository::read_pack_range(const std::string& pack, uint64_t offset, uint64_t length) {
+  return storage_->get(pack_object_key(pack), offset, length);
 }
 
 size_t Repository::open_blob_into(const codec::ChunkId& id, const ChunkLocation& loc,

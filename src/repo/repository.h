@@ -6,6 +6,11 @@
 // point leaves at most packs or indexes nothing references; verify accepts them and a later
 // prune removes them.
 //
+// The repository is opened on a Storage it is handed (open_storage, a MemoryStorage in tests, a
+// decorator that measures or injects faults) and settings it is handed (RepoOptions): it reads
+// no environment. Object names and envelope kinds stay inside repo/: callers use the typed
+// operations below (marks, key slots, list_objects / copy_object_to, read_pack_range).
+//
 // Concurrency matrix (one Repository object):
 //   store_chunk      any thread, concurrently with itself, lookup and read_*
 //   flush, save_manifest   one thread, after all store_chunk calls of that backup returned
@@ -27,6 +32,7 @@
 #include "repo/index_cache.h"
 #include "repo/keys.h"
 #include "repo/manifest.h"
+#include "repo/objects.h"
 #include "repo/pack.h"
 #include "repo/tree.h"
 #include "storage/storage.h"
@@ -48,6 +54,30 @@ struct InitOptions {
   codec::ScryptParams scrypt;
 };
 
+struct RepoOptions {
+  // Root of the local index caches (<cache_dir>/<repository id>/index.db); "" or an unwritable
+  // directory → a private temporary cache for this Repository object.
+  std::string cache_dir;
+};
+
+// What one operation (a backup) wrote: pass one to store_chunk. Thread-safe counters.
+struct WriteStats {
+  std::atomic<uint64_t> added_bytes{0};    // sealed blob bytes newly written to packs
+  std::atomic<uint64_t> added_chunks{0};   // chunks that were not in the repository yet
+  std::atomic<uint64_t> stored_chunks{0};  // every store_chunk call, new or not
+};
+
+// A manifest that could not be read (failed authentication or parsing).
+struct DamagedManifest {
+  std::string id;
+  std::string error;
+};
+
+struct ManifestScan {
+  std::vector<Manifest> readable;  // oldest first
+  std::vector<DamagedManifest> damaged;
+};
+
 struct ChunkIdHash {
   size_t operator()(const codec::ChunkId& id) const {
     size_t h;
@@ -58,15 +88,21 @@ struct ChunkIdHash {
 
 class Repository {
  public:
-  // Creates a new repository (fails with kAlreadyExists if one is there); returns its id.
-  static std::string init(const std::string& url, std::string_view password,
+  // Creates a new repository in `storage` (its container is created when missing; fails with
+  // kAlreadyExists if a repository is there); returns its id.
+  static std::string init(storage::Storage& storage, std::string_view password,
                           const InitOptions& options);
-  // Opens with a password; the cache directory comes from STRONGROOM_CACHE_DIR, XDG_CACHE_HOME
-  // or ~/.cache (a temporary cache when none is writable).
-  static std::unique_ptr<Repository> open(const std::string& url, std::string_view password);
-  static std::unique_ptr<Repository> open(const std::string& url, const Credential& credential);
+  // Opens the repository in `storage` with a password or key file (kNotFound when there is
+  // none, kAuth when no key slot opens).
+  static std::unique_ptr<Repository> open(std::unique_ptr<storage::Storage> storage,
+                                          const Credential& credential,
+                                          const RepoOptions& options = {});
   ~Repository();
 
+  // Where the repository lives, for messages ("local:/srv/repo", "s3://bucket/prefix").
+  std::string describe() const { return storage_->describe(); }
+  // The underlying store, for repo/ itself (locks, WAL store). Layers above use the typed
+  // operations; ops/restore.cc still reads pack ranges through it (read_pack_range replaces it).
   storage::Storage& storage() { return *storage_; }
   const KeySet& keys() const { return keys_; }
   const RepoConfig& config() const { return config_; }
@@ -86,16 +122,20 @@ class Repository {
     bool added = false;
   };
   // `level` overrides the repository's compression level for this chunk (unless the repository
-  // stores uncompressed).
-  Stored store_chunk(BlobType type, ByteSpan plaintext, std::optional<int> level = std::nullopt);
+  // stores uncompressed). `stats`, when given, counts what this call added (one WriteStats per
+  // operation: two backups through one Repository each count their own).
+  Stored store_chunk(BlobType type, ByteSpan plaintext, std::optional<int> level = std::nullopt,
+                     WriteStats* stats = nullptr);
   // Publishes open packs and the index objects for everything stored so far.
   void flush();
-  // Bytes newly written to packs by this process (sealed blob bytes).
-  uint64_t added_bytes() const { return added_bytes_.load(); }
   // Writes manifests/<id>, assigning a new id when m.id is empty. Call after flush().
   std::string save_manifest(Manifest& m);
 
-  std::vector<Manifest> list_manifests();  // oldest first; damaged ones are skipped
+  // Every backup, oldest first. A manifest that cannot be read is never skipped silently: this
+  // throws Errc::kCorrupt naming it (so `latest` cannot quietly become an older backup).
+  std::vector<Manifest> list_manifests();
+  // The readable manifests and, separately, the damaged ones (for listings that go on).
+  ManifestScan scan_manifests();
   std::vector<std::string> list_manifest_ids();
   Manifest load_manifest(const std::string& id);
   // Resolves "latest", a full id or a unique prefix; throws kNotFound / kUsage.
@@ -118,6 +158,30 @@ class Repository {
   Bytes open_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
                   bool check_id);
   codec::Key32 pack_key(const std::string& pack, std::optional<ByteSpan> wrapped = std::nullopt);
+  // Reads [offset, offset+length) of a pack as stored (sealed blobs back to back).
+  Bytes read_pack_range(const std::string& pack, uint64_t offset, uint64_t length);
+
+  // Marks (named restore points): one record per stanza and name, in an envelope; a later
+  // save of the same name replaces it. load_mark: nullopt when there is none; kCorrupt when the
+  // record is damaged.
+  void save_mark(const std::string& stanza, const std::string& name, const nlohmann::json& record);
+  std::optional<nlohmann::json> load_mark(const std::string& stanza, const std::string& name);
+
+  // Key slots. add: a new slot for the open key set; list: oldest first; remove, under an
+  // exclusive lock: never the last slot (kUsage), nor the one this object was opened with
+  // (kUsage), kNotFound for an unknown id.
+  std::string add_key_slot(const Credential& credential, const codec::ScryptParams& params = {});
+  std::vector<KeySlotInfo> list_key_slots();
+  void remove_key_slot(const std::string& id);
+
+  // The objects of one kind (sorted by key; staging files never listed).
+  std::vector<ObjectRef> list_objects(ObjectKind kind);
+  // Copies one object to `target` (a replica of this repository), authenticating it first:
+  // packs (header, trailer, every blob), envelopes, WAL objects; key slots are checked to be key
+  // slots (their secret is not ours to open). Throws kCorrupt naming a damaged object, which is
+  // then not copied. An object a concurrent copier already wrote counts as copied (not config).
+  // Returns the bytes copied.
+  uint64_t copy_object_to(const ObjectRef& object, storage::Storage& target);
 
  private:
   Repository() = default;
@@ -125,6 +189,7 @@ class Repository {
   void finish_pack(std::unique_ptr<PackWriter> writer);
 
   std::unique_ptr<storage::Storage> storage_;
+  RepoOptions options_;
   KeySet keys_;
   RepoConfig config_;
   std::string slot_;
@@ -152,7 +217,6 @@ class Repository {
 
   std::mutex writer_mu_[2];
   std::unique_ptr<PackWriter> writers_[2];
-  std::atomic<uint64_t> added_bytes_{0};
 
   std::mutex key_mu_;
   std::map<std::string, codec::Key32> pack_keys_;

@@ -21,15 +21,25 @@ class RepositoryTest : public ::testing::Test {
  protected:
   void SetUp() override { sr::testing::init_test_repository(dir_); }
   std::string url() { return dir_ / "repo"; }
-  std::unique_ptr<Repository> open_repo() { return Repository::open(url(), "pw"); }
+  std::unique_ptr<Repository> open_with(const Credential& c) {
+    return Repository::open(std::make_unique<storage::LocalStorage>(url()), c,
+                            sr::testing::test_repo_options(dir_));
+  }
+  std::unique_ptr<Repository> open_with(const std::string& pw) {
+    return open_with(Credential{pw, false});
+  }
+  std::unique_ptr<Repository> open_repo() { return open_with("pw"); }
   sr::testing::TempDir dir_;
 };
 
-TEST_F(RepositoryTest, InitTwiceFails) { EXPECT_THROW(Repository::init(url(), "pw", {}), Error); }
+TEST_F(RepositoryTest, InitTwiceFails) {
+  storage::LocalStorage s(url());
+  EXPECT_THROW(Repository::init(s, "pw", {}), Error);
+}
 
 TEST_F(RepositoryTest, WrongPasswordIsAnAuthError) {
   try {
-    Repository::open(url(), "not the password");
+    open_with("not the password");
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::kAuth);
@@ -40,7 +50,7 @@ TEST_F(RepositoryTest, WrongPasswordIsAnAuthError) {
 TEST_F(RepositoryTest, SecondKeySlotOpensTheSameRepository) {
   auto r = open_repo();
   add_key_slot(r->storage(), r->keys(), "second", {1024, 8, 1});
-  auto r2 = Repository::open(url(), "second");
+  auto r2 = open_with("second");
   EXPECT_EQ(r2->config().id, r->config().id);
   EXPECT_EQ(r2->keys().id_key, r->keys().id_key);
   EXPECT_EQ(list_key_slots(r->storage()).size(), 2u);
@@ -257,17 +267,17 @@ TEST_F(RepositoryTest, KeyFileSlotsOpenWithoutThePassword) {
   auto r = open_repo();
   std::string secret = generate_key_file_secret();
   add_key_slot(r->storage(), r->keys(), Credential{secret, true});
-  auto by_key = Repository::open(url(), Credential{secret, true});
+  auto by_key = open_with(Credential{secret, true});
   EXPECT_EQ(by_key->keys().meta_key, r->keys().meta_key);
   // Another key, or the key's text used as a password, opens nothing.
   try {
-    Repository::open(url(), Credential{generate_key_file_secret(), true});
+    open_with(Credential{generate_key_file_secret(), true});
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::kAuth);
   }
-  EXPECT_THROW(Repository::open(url(), secret), Error);
-  EXPECT_THROW(Repository::open(url(), Credential{"not base64!", true}), Error);
+  EXPECT_THROW(open_with(std::string(secret)), Error);
+  EXPECT_THROW(open_with(Credential{"not base64!", true}), Error);
 }
 }  // namespace
 }  // namespace sr::repo

@@ -4,7 +4,8 @@
 
 namespace sr::repo {
 
-TreeWriter::TreeWriter(Repository& repo) : repo_(repo), chunker_(repo.make_chunker()) {}
+TreeWriter::TreeWriter(Repository& repo, WriteStats* stats)
+    : repo_(repo), stats_(stats), chunker_(repo.make_chunker()) {}
 
 void TreeWriter::add(const Entry& e) {
   ByteWriter rec;
@@ -21,7 +22,7 @@ void TreeWriter::cut(bool eof) {
   while (start < buf_.size()) {
     auto n = chunker_->scan(ByteSpan(buf_).subspan(start), eof);
     if (!n) break;
-    auto stored = repo_.store_chunk(BlobType::kTree, ByteSpan(buf_).subspan(start, *n));
+    auto stored = repo_.store_chunk(BlobType::kTree, ByteSpan(buf_).subspan(start, *n), {}, stats_);
     ids_.push_back(to_hex(stored.ref.id));
     stored_ += stored.ref.stored_length;
     start += *n;

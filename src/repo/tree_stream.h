@@ -13,7 +13,8 @@ namespace sr::repo {
 
 class TreeWriter {
  public:
-  explicit TreeWriter(Repository& repo);
+  // `stats` (optional) counts the tree chunks this operation adds.
+  explicit TreeWriter(Repository& repo, WriteStats* stats = nullptr);
   void add(const Entry& e);
   // Stores the rest; returns the stream's chunk ids (hex) and their stored size.
   std::vector<std::string> finish();
@@ -22,6 +23,7 @@ class TreeWriter {
  private:
   void cut(bool eof);
   Repository& repo_;
+  WriteStats* stats_;
   std::unique_ptr<codec::Chunker> chunker_;
   Bytes buf_;
   std::vector<std::string> ids_;

@@ -1,17 +1,11 @@
 #include "storage/azure_config.h"
 
-#include <cstdlib>
 #include <tuple>
 
 #include "base/error.h"
 
 namespace sr::storage {
 namespace {
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 // Azurite's published development account (not a secret).
 const char* kDevAccount = "devstoreaccount1";
@@ -34,12 +28,12 @@ std::map<std::string, std::string> parse_connection_string(const std::string& te
   return out;
 }
 
-AzureConfig AzureConfig::from_env(const std::string& url) {
+AzureConfig AzureConfig::resolve(const std::string& url, const AzureSettings& s) {
   AzureConfig c;
   std::tie(c.container, c.prefix) = split_container_url(url.substr(8), url);
   std::string key_b64, blob_endpoint, protocol = "https", suffix = "core.windows.net";
   std::string endpoint_var;
-  if (std::string cs = env("AZURE_STORAGE_CONNECTION_STRING"); !cs.empty()) {
+  if (const std::string& cs = s.connection_string; !cs.empty()) {
     c.from_connection_string = true;
     auto m = parse_connection_string(cs);
     if (m["UseDevelopmentStorage"] == "true") {
@@ -55,11 +49,11 @@ AzureConfig AzureConfig::from_env(const std::string& url) {
     if (m.count("EndpointSuffix")) suffix = m["EndpointSuffix"];
     endpoint_var = "the connection string's BlobEndpoint";
   } else {
-    c.account = env("AZURE_STORAGE_ACCOUNT");
-    key_b64 = env("AZURE_STORAGE_KEY");
-    c.sas = env("AZURE_STORAGE_SAS_TOKEN");
-    blob_endpoint = env("AZURE_STORAGE_ENDPOINT");
-    if (std::string s = env("AZURE_STORAGE_ENDPOINT_SUFFIX"); !s.empty()) suffix = s;
+    c.account = s.account;
+    key_b64 = s.key;
+    c.sas = s.sas_token;
+    blob_endpoint = s.endpoint;
+    if (!s.endpoint_suffix.empty()) suffix = s.endpoint_suffix;
     endpoint_var = "AZURE_STORAGE_ENDPOINT";
   }
   while (!c.sas.empty() && c.sas.front() == '?') c.sas.erase(0, 1);

@@ -86,12 +86,12 @@ TEST(AzureConfig, ConnectionStringValuesMayContainEquals) {
 }
 
 TEST(AzureConfig, FromConnectionStringWithSovereignSuffix) {
-  ::setenv("AZURE_STORAGE_CONNECTION_STRING",
-           "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;"
-           "EndpointSuffix=core.chinacloudapi.cn",
-           1);
-  AzureConfig c = AzureConfig::from_env("azure://backups/prod/db");
-  ::unsetenv("AZURE_STORAGE_CONNECTION_STRING");
+  AzureSettings s;
+  s.connection_string =
+      "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;"
+      "EndpointSuffix=core.chinacloudapi.cn";
+  s.account = "ignored";  // the connection string wins
+  AzureConfig c = AzureConfig::resolve("azure://backups/prod/db", s);
   EXPECT_EQ(c.container, "backups");
   EXPECT_EQ(c.prefix, "prod/db");
   EXPECT_EQ(c.account, "acct");
@@ -100,13 +100,11 @@ TEST(AzureConfig, FromConnectionStringWithSovereignSuffix) {
 }
 
 TEST(AzureConfig, AccountWithSasAndEndpoint) {
-  ::setenv("AZURE_STORAGE_ACCOUNT", "acct", 1);
-  ::setenv("AZURE_STORAGE_SAS_TOKEN", "?sv=2021&sig=x", 1);
-  ::setenv("AZURE_STORAGE_ENDPOINT", "http://127.0.0.1:1234/acct/", 1);
-  AzureConfig c = AzureConfig::from_env("azure://c");
-  ::unsetenv("AZURE_STORAGE_ACCOUNT");
-  ::unsetenv("AZURE_STORAGE_SAS_TOKEN");
-  ::unsetenv("AZURE_STORAGE_ENDPOINT");
+  AzureSettings s;
+  s.account = "acct";
+  s.sas_token = "?sv=2021&sig=x";
+  s.endpoint = "http://127.0.0.1:1234/acct/";
+  AzureConfig c = AzureConfig::resolve("azure://c", s);
   EXPECT_EQ(c.sas, "sv=2021&sig=x");
   EXPECT_TRUE(c.key.empty());
   EXPECT_EQ(c.endpoint.host, "127.0.0.1:1234");
@@ -116,7 +114,7 @@ TEST(AzureConfig, AccountWithSasAndEndpoint) {
 
 TEST(AzureConfig, NoCredentialsIsAUsageError) {
   try {
-    AzureConfig::from_env("azure://c");
+    AzureConfig::resolve("azure://c", AzureSettings{});
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::kUsage);

@@ -31,17 +31,19 @@ std::string block_id(uint64_t i) {
 
 }  // namespace
 
-AzureStorage::AzureStorage(AzureConfig config, HttpOptions http, const TransferOptions& transfer)
-    : config_(std::move(config)), http_(std::move(http)), transfer_(transfer) {}
+AzureStorage::AzureStorage(AzureConfig config, HttpSettings http, const TransferSettings& transfer)
+    : config_(std::move(config)), http_(std::move(http)), transfer_(transfer) {
+  transfer_.validate();
+}
 
-AzureStorage::~AzureStorage() { remove_staging_dir(staging_); }
+AzureStorage::~AzureStorage() { remove_staging_dir(staging_, transfer_); }
 
 std::string AzureStorage::describe() const {
   return "azure://" + config_.container + (config_.prefix.empty() ? "" : "/" + config_.prefix);
 }
 
 std::string AzureStorage::staging_dir() {
-  std::call_once(staging_once_, [this] { staging_ = make_staging_dir(); });
+  std::call_once(staging_once_, [this] { staging_ = make_staging_dir(transfer_); });
   return staging_;
 }
 

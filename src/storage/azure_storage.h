@@ -24,7 +24,7 @@ namespace sr::storage {
 
 class AzureStorage final : public Storage {
  public:
-  AzureStorage(AzureConfig config, HttpOptions http, const TransferOptions& transfer);
+  AzureStorage(AzureConfig config, HttpSettings http, const TransferSettings& transfer);
   ~AzureStorage() override;
   std::string describe() const override;
   bool supports_conditional_put() const override { return true; }
@@ -59,7 +59,7 @@ class AzureStorage final : public Storage {
 
   AzureConfig config_;
   HttpClient http_;
-  TransferOptions transfer_;
+  TransferSettings transfer_;
   std::once_flag staging_once_;
   std::string staging_;
 };

@@ -21,17 +21,6 @@
 namespace sr::storage {
 namespace {
 
-long env_long(const char* name, long fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  char* end = nullptr;
-  long n = std::strtol(v, &end, 10);
-  if (*end != '\0' || n <= 0)
-    throw Error(Errc::kUsage,
-                std::string(name) + " must be a positive number of seconds, got '" + v + "'");
-  return n;
-}
-
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -137,17 +126,7 @@ std::string HttpResponse::header(std::string_view name) const {
   return "";
 }
 
-HttpOptions HttpOptions::from_env() {
-  HttpOptions o;
-  o.retry = RetryPolicy::from_env();
-  o.connect_timeout_seconds = env_long("STRONGROOM_HTTP_CONNECT_TIMEOUT", 10);
-  o.stall_seconds = env_long("STRONGROOM_HTTP_STALL_SECONDS", 30);
-  const char* t = std::getenv("STRONGROOM_HTTP_TRACE");
-  o.trace = t && *t && std::string(t) != "0";
-  return o;
-}
-
-HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) { global_init(); }
+HttpClient::HttpClient(HttpSettings options) : options_(std::move(options)) { global_init(); }
 
 HttpResponse HttpClient::send(const HttpRequest& request,
                               const std::function<void(HttpRequest&)>& sign,

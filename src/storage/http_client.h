@@ -3,8 +3,8 @@
 // One CURL easy handle per thread, kept for the thread's life, so connections are reused
 // (keep-alive) without locking. Bodies come from memory or from a range of a local file (read with
 // pread while sending: a multi-GiB file is never held in memory); response bodies go to memory.
-// Timeouts: connect (STRONGROOM_HTTP_CONNECT_TIMEOUT, 10 s) and stall (a transfer that moves
-// nothing for STRONGROOM_HTTP_STALL_SECONDS, 30 s, is aborted and retried).
+// Timeouts (HttpSettings, settings.h): connect (10 s) and stall (a transfer that moves nothing for
+// stall_seconds, 30 s, is aborted and retried).
 //
 // send() retries by RetryPolicy: 5xx, 408, 429 and transport failures (refused, reset, timed out,
 // empty reply), each attempt signed afresh by the caller's `sign` callback (dates change). The
@@ -12,7 +12,7 @@
 // Error(kIo). attempts > 1 in the response tells a caller that an earlier attempt may have taken
 // effect on the server (e.g. a put whose answer was lost) — see the backends' if_absent handling.
 //
-// STRONGROOM_HTTP_TRACE=1 writes one line per attempt to stderr, with signatures, SAS tokens,
+// HttpSettings::trace writes one line per attempt to stderr, with signatures, SAS tokens,
 // keys and Authorization headers redacted (redact_url / redact_header).
 // Thread-safe: an HttpClient may be shared by any number of threads.
 #pragma once
@@ -24,6 +24,7 @@
 
 #include "base/bytes.h"
 #include "storage/retry_policy.h"
+#include "storage/settings.h"
 #include "storage/sigv4.h"
 
 namespace sr::storage {
@@ -53,27 +54,19 @@ struct HttpResponse {
   std::string header(std::string_view name) const;
 };
 
-struct HttpOptions {
-  RetryPolicy retry;
-  long connect_timeout_seconds = 10;
-  long stall_seconds = 30;
-  bool trace = false;
-  static HttpOptions from_env();
-};
-
 class HttpClient {
  public:
-  explicit HttpClient(HttpOptions options);
+  explicit HttpClient(HttpSettings options);
   // `what` names the operation in messages, e.g. "azure: PUT data/ab/ab12…". `landed`, when
   // given, is asked before each retry whether a failed attempt took effect anyway (for requests
   // that cannot simply be repeated, like CompleteMultipartUpload); if it did, send returns a
   // response with status 200 and landed = true.
   HttpResponse send(const HttpRequest& request, const std::function<void(HttpRequest&)>& sign,
                     const std::string& what, const std::function<bool()>& landed = nullptr) const;
-  const HttpOptions& options() const { return options_; }
+  const HttpSettings& options() const { return options_; }
 
  private:
-  HttpOptions options_;
+  HttpSettings options_;
 };
 
 // The URL with the values of signature-bearing query parameters (sig, X-Amz-Signature,

@@ -95,8 +95,8 @@ std::string response(int status, const std::string& body) {
          " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\nX-Test: yes\r\n\r\n" + body;
 }
 
-HttpOptions fast_options() {
-  HttpOptions o;
+HttpSettings fast_options() {
+  HttpSettings o;
   o.retry.budget_seconds = 10;
   o.retry.initial_delay = 0.01;
   o.retry.max_delay = 0.05;
@@ -141,7 +141,7 @@ TEST(HttpClient, DoesNotRetry403) {
 TEST(HttpClient, GivesUpWithinTheBudget) {
   TinyServer server(
       [](int, const std::string&, const std::string&) { return response(500, "always"); });
-  HttpOptions o = fast_options();
+  HttpSettings o = fast_options();
   o.retry.budget_seconds = 0.5;
   HttpClient client(o);
   HttpResponse r = client.send({"GET", server.url("/x"), {}, {}}, nullptr, "test: GET x");
@@ -155,7 +155,7 @@ TEST(HttpClient, RefusedConnectionIsAnIoErrorNamingTheOperation) {
     TinyServer s([](int, const std::string&, const std::string&) { return std::string(); });
     port = std::stoi(s.url("").substr(17));
   }
-  HttpOptions o = fast_options();
+  HttpSettings o = fast_options();
   o.retry.budget_seconds = 0.2;
   HttpClient client(o);
   try {

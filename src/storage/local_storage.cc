@@ -92,6 +92,7 @@ std::optional<ObjectInfo> LocalStorage::stat(const std::string& key) {
     if (errno == ENOENT) return std::nullopt;
     throw_errno("cannot stat " + path_of(key));
   }
+  if (!S_ISREG(st.st_mode)) return std::nullopt;  // a directory is not an object
   return ObjectInfo{key, static_cast<uint64_t>(st.st_size)};
 }
 

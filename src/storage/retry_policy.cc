@@ -2,26 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <string>
-
-#include "base/error.h"
 
 namespace sr::storage {
-
-RetryPolicy RetryPolicy::from_env() {
-  RetryPolicy p;
-  if (const char* v = std::getenv("STRONGROOM_RETRY_SECONDS"); v && *v) {
-    char* end = nullptr;
-    double s = std::strtod(v, &end);
-    if (*end != '\0' || s < 0)
-      throw Error(Errc::kUsage, std::string("STRONGROOM_RETRY_SECONDS must be a number of seconds, "
-                                            "got '") +
-                                    v + "'");
-    p.budget_seconds = s;
-  }
-  return p;
-}
 
 std::optional<double> RetryPolicy::next_delay(int attempts, double elapsed,
                                               std::mt19937_64& rng) const {

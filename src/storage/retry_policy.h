@@ -14,12 +14,9 @@
 namespace sr::storage {
 
 struct RetryPolicy {
-  double budget_seconds = 120;  // total time across all attempts
+  double budget_seconds = 120;  // total time across all attempts (0 disables retries)
   double initial_delay = 0.1;
   double max_delay = 10;
-
-  // STRONGROOM_RETRY_SECONDS overrides the budget (0 disables retries).
-  static RetryPolicy from_env();
 
   // Delay before the next attempt after `attempts` failed ones and `elapsed` seconds, or nullopt
   // when the budget is spent.

@@ -1,15 +1,16 @@
 // storage/s3_config.h: where an s3:// repository lives and how to sign for it.
 //
-// s3://BUCKET[/PREFIX] with, from the environment (the AWS CLI's standard names):
-//   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (required), AWS_SESSION_TOKEN (temporary
-//   credentials), AWS_REGION or AWS_DEFAULT_REGION (default us-east-1),
-//   AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (MinIO, Ceph, s3rver, …): with an endpoint, requests
-//   use path-style addressing (http://host:port/BUCKET/KEY); without, virtual-hosted style on
-//   https://BUCKET.s3.REGION.amazonaws.com (path style when the bucket name contains a dot).
+// s3://BUCKET[/PREFIX] with S3Settings (settings.h; app/ fills them from the AWS CLI's standard
+// environment variables): an access key id and secret (required), a session token (temporary
+// credentials), a region (default us-east-1) and an endpoint (MinIO, Ceph, s3rver, …): with an
+// endpoint, requests use path-style addressing (http://host:port/BUCKET/KEY); without,
+// virtual-hosted style on https://BUCKET.s3.REGION.amazonaws.com (path style when the bucket
+// name contains a dot).
 #pragma once
 
 #include <string>
 
+#include "storage/settings.h"
 #include "storage/sigv4.h"
 #include "storage/url.h"
 
@@ -25,7 +26,7 @@ struct S3Config {
   SigV4Credentials credentials;
 
   // `url` is the whole repository URL ("s3://bucket/prefix"). Throws Errc::kUsage.
-  static S3Config from_env(const std::string& url);
+  static S3Config resolve(const std::string& url, const S3Settings& settings);
 };
 
 }  // namespace sr::storage

@@ -22,17 +22,19 @@ struct Unlinker {
 
 }  // namespace
 
-S3Storage::S3Storage(S3Config config, HttpOptions http, const TransferOptions& transfer)
-    : config_(std::move(config)), http_(std::move(http)), transfer_(transfer) {}
+S3Storage::S3Storage(S3Config config, HttpSettings http, const TransferSettings& transfer)
+    : config_(std::move(config)), http_(std::move(http)), transfer_(transfer) {
+  transfer_.validate();
+}
 
-S3Storage::~S3Storage() { remove_staging_dir(staging_); }
+S3Storage::~S3Storage() { remove_staging_dir(staging_, transfer_); }
 
 std::string S3Storage::describe() const {
   return "s3://" + config_.bucket + (config_.prefix.empty() ? "" : "/" + config_.prefix);
 }
 
 std::string S3Storage::staging_dir() {
-  std::call_once(staging_once_, [this] { staging_ = make_staging_dir(); });
+  std::call_once(staging_once_, [this] { staging_ = make_staging_dir(transfer_); });
   return staging_;
 }
 

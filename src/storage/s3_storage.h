@@ -25,7 +25,7 @@ namespace sr::storage {
 
 class S3Storage final : public Storage {
  public:
-  S3Storage(S3Config config, HttpOptions http, const TransferOptions& transfer);
+  S3Storage(S3Config config, HttpSettings http, const TransferSettings& transfer);
   ~S3Storage() override;
   std::string describe() const override;
   bool supports_conditional_put() const override { return !config_.custom_endpoint; }
@@ -63,7 +63,7 @@ class S3Storage final : public Storage {
 
   S3Config config_;
   HttpClient http_;
-  TransferOptions transfer_;
+  TransferSettings transfer_;
   std::once_flag staging_once_;
   std::string staging_;
 };

@@ -24,15 +24,15 @@ std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key) {
   }
 }
 
-std::unique_ptr<Storage> open_storage(const std::string& url) {
+std::unique_ptr<Storage> open_storage(const std::string& url, const StorageSettings& settings) {
   if (url.empty())
     throw Error(Errc::kUsage, "no repository given: use --repo or STRONGROOM_REPOSITORY");
   if (url.rfind("s3://", 0) == 0)
-    return std::make_unique<S3Storage>(S3Config::from_env(url), HttpOptions::from_env(),
-                                       TransferOptions::from_env());
+    return std::make_unique<S3Storage>(S3Config::resolve(url, settings.s3), settings.http,
+                                       settings.transfer);
   if (url.rfind("azure://", 0) == 0)
-    return std::make_unique<AzureStorage>(AzureConfig::from_env(url), HttpOptions::from_env(),
-                                          TransferOptions::from_env());
+    return std::make_unique<AzureStorage>(AzureConfig::resolve(url, settings.azure), settings.http,
+                                          settings.transfer);
   std::string path = url;
   if (url.rfind("file://", 0) == 0) {
     path = url.substr(7);

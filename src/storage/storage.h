@@ -1,5 +1,6 @@
 // storage/storage.h: a flat store of immutable whole objects: the only thing a repository needs
-// from a backend (local disk here; S3 and Azure Blob implement the same contract).
+// from a backend (local disk, S3, Azure Blob, memory; FaultStorage decorates any of them).
+// storage_conformance_test.cc checks this contract on every backend.
 //
 // Contract, for every implementation:
 //  - Keys are '/'-separated relative names ("data/ab/ab12…", "index/…"); no directories exist.
@@ -9,7 +10,9 @@
 //    on if_absent for correctness (object names are random or content-derived), only to detect
 //    misuse early.
 //  - Objects are never modified; there is no rename and no append.
-//  - get of a missing key throws Errc::kNotFound; remove of a missing key succeeds.
+//  - get of a missing key throws Errc::kNotFound; a range past the object's end throws
+//    Errc::kCorrupt (never a short answer); remove of a missing key succeeds.
+//  - stat and list see objects only (a key prefix is not an object); list visits each object once.
 //  - Thread-safe: any method may be called from several threads at once.
 #pragma once
 
@@ -20,6 +23,7 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "storage/settings.h"
 
 namespace sr::storage {
 
@@ -59,8 +63,8 @@ class Storage {
 std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key);
 
 // Opens the backend for a repository URL: a path, file:///path, s3://BUCKET[/PREFIX] or
-// azure://CONTAINER[/PREFIX] (credentials and endpoints from the environment: see
-// s3_config.h and azure_config.h).
-std::unique_ptr<Storage> open_storage(const std::string& url);
+// azure://CONTAINER[/PREFIX], configured by `settings` (credentials, endpoints, limits: see
+// settings.h, s3_config.h and azure_config.h). Throws Errc::kUsage for a bad URL or settings.
+std::unique_ptr<Storage> open_storage(const std::string& url, const StorageSettings& settings);
 
 }  // namespace sr::storage

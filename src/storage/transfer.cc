@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -31,29 +30,6 @@ uint64_t parse_size(const std::string& text, const std::string& what) {
   if (suffix == "G" || suffix == "GiB") return n << 30;
   if (suffix.empty()) return n;
   throw Error(Errc::kUsage, what + " must be a size like 64M, got '" + text + "'");
-}
-
-TransferOptions TransferOptions::from_env() {
-  TransferOptions o;
-  if (const char* v = std::getenv("STRONGROOM_MULTIPART_THRESHOLD"); v && *v)
-    o.multipart_threshold = parse_size(v, "STRONGROOM_MULTIPART_THRESHOLD");
-  if (const char* v = std::getenv("STRONGROOM_MULTIPART_PART_SIZE"); v && *v)
-    o.part_size = parse_size(v, "STRONGROOM_MULTIPART_PART_SIZE");
-  if (o.part_size < (5ull << 20))
-    throw Error(Errc::kUsage, "STRONGROOM_MULTIPART_PART_SIZE must be at least 5M");
-  if (const char* v = std::getenv("STRONGROOM_TRANSFER_PARALLELISM"); v && *v) {
-    uint64_t p = parse_size(v, "STRONGROOM_TRANSFER_PARALLELISM");
-    if (p < 1 || p > 64)
-      throw Error(Errc::kUsage, "STRONGROOM_TRANSFER_PARALLELISM must be between 1 and 64");
-    o.parallelism = static_cast<unsigned>(p);
-  }
-  if (const char* v = std::getenv("STRONGROOM_LIST_PAGE_SIZE"); v && *v) {
-    uint64_t n = parse_size(v, "STRONGROOM_LIST_PAGE_SIZE");
-    if (n < 1 || n > 5000)
-      throw Error(Errc::kUsage, "STRONGROOM_LIST_PAGE_SIZE must be between 1 and 5000");
-    o.list_page_size = static_cast<unsigned>(n);
-  }
-  return o;
 }
 
 void run_parallel(uint64_t count, unsigned parallelism, const std::function<void(uint64_t)>& fn) {
@@ -84,22 +60,22 @@ void run_parallel(uint64_t count, unsigned parallelism, const std::function<void
   if (error) std::rethrow_exception(error);
 }
 
-std::string make_staging_dir() {
-  std::string dir;
-  if (const char* v = std::getenv("STRONGROOM_STAGING_DIR"); v && *v) {
-    dir = v;
-  } else {
-    const char* tmp = std::getenv("TMPDIR");
-    dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/strongroom-staging-" +
-          std::to_string(::getpid());
+std::string make_staging_dir(const TransferSettings& settings) {
+  std::string dir = settings.staging_dir;
+  if (dir.empty()) {
+    static std::atomic<unsigned> made{0};
+    unsigned n = made.fetch_add(1);
+    dir = (settings.temp_dir.empty() ? std::string("/tmp") : settings.temp_dir) +
+          "/strongroom-staging-" + std::to_string(::getpid()) +
+          (n == 0 ? "" : "-" + std::to_string(n));
   }
   mkdirs(dir, 0700);
   return dir;
 }
 
-void remove_staging_dir(const std::string& dir) {
-  const char* v = std::getenv("STRONGROOM_STAGING_DIR");
-  if (!dir.empty() && !(v && *v)) ::rmdir(dir.c_str());  // fails harmlessly when not empty
+void remove_staging_dir(const std::string& dir, const TransferSettings& settings) {
+  // Fails harmlessly when not empty.
+  if (!dir.empty() && dir != settings.staging_dir) ::rmdir(dir.c_str());
 }
 
 uint64_t local_file_size(const std::string& path) {

@@ -1,0 +1,127 @@
+#include "app/storage_env.h"
+
+#include <cstdlib>
+
+#include "base/error.h"
+#include "storage/transfer.h"
+
+namespace sr::app {
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+long env_seconds(const char* name, long fallback) {
+  std::string v = env(name);
+  if (v.empty()) return fallback;
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (*end != '\0' || n <= 0)
+    throw Error(Errc::kUsage,
+                std::string(name) + " must be a positive number of seconds, got '" + v + "'");
+  return n;
+}
+
+storage::S3Settings s3_from_env() {
+  storage::S3Settings s;
+  s.access_key_id = env("AWS_ACCESS_KEY_ID");
+  s.secret_access_key = env("AWS_SECRET_ACCESS_KEY");
+  s.session_token = env("AWS_SESSION_TOKEN");
+  s.region = env("AWS_REGION");
+  if (s.region.empty()) s.region = env("AWS_DEFAULT_REGION");
+  s.endpoint = env("AWS_ENDPOINT_URL_S3");
+  s.endpoint_name = "AWS_ENDPOINT_URL_S3";
+  if (s.endpoint.empty()) {
+    s.endpoint = env("AWS_ENDPOINT_URL");
+    s.endpoint_name = "AWS_ENDPOINT_URL";
+  }
+  return s;
+}
+
+storage::AzureSettings azure_from_env() {
+  storage::AzureSettings s;
+  s.connection_string = env("AZURE_STORAGE_CONNECTION_STRING");
+  s.account = env("AZURE_STORAGE_ACCOUNT");
+  s.key = env("AZURE_STORAGE_KEY");
+  s.sas_token = env("AZURE_STORAGE_SAS_TOKEN");
+  s.endpoint = env("AZURE_STORAGE_ENDPOINT");
+  s.endpoint_suffix = env("AZURE_STORAGE_ENDPOINT_SUFFIX");
+  return s;
+}
+
+storage::TransferSettings transfer_from_env() {
+  storage::TransferSettings o;
+  if (std::string v = env("STRONGROOM_MULTIPART_THRESHOLD"); !v.empty())
+    o.multipart_threshold = storage::parse_size(v, "STRONGROOM_MULTIPART_THRESHOLD");
+  if (std::string v = env("STRONGROOM_MULTIPART_PART_SIZE"); !v.empty())
+    o.part_size = storage::parse_size(v, "STRONGROOM_MULTIPART_PART_SIZE");
+  if (o.part_size < (5ull << 20))
+    throw Error(Errc::kUsage, "STRONGROOM_MULTIPART_PART_SIZE must be at least 5M");
+  if (std::string v = env("STRONGROOM_TRANSFER_PARALLELISM"); !v.empty()) {
+    uint64_t p = storage::parse_size(v, "STRONGROOM_TRANSFER_PARALLELISM");
+    if (p < 1 || p > 64)
+      throw Error(Errc::kUsage, "STRONGROOM_TRANSFER_PARALLELISM must be between 1 and 64");
+    o.parallelism = static_cast<unsigned>(p);
+  }
+  if (std::string v = env("STRONGROOM_LIST_PAGE_SIZE"); !v.empty()) {
+    uint64_t n = storage::parse_size(v, "STRONGROOM_LIST_PAGE_SIZE");
+    if (n < 1 || n > 5000)
+      throw Error(Errc::kUsage, "STRONGROOM_LIST_PAGE_SIZE must be between 1 and 5000");
+    o.list_page_size = static_cast<unsigned>(n);
+  }
+  o.staging_dir = env("STRONGROOM_STAGING_DIR");
+  if (std::string tmp = env("TMPDIR"); !tmp.empty()) o.temp_dir = tmp;
+  return o;
+}
+
+storage::HttpSettings http_from_env() {
+  storage::HttpSettings o;
+  if (std::string v = env("STRONGROOM_RETRY_SECONDS"); !v.empty()) {
+    char* end = nullptr;
+    double s = std::strtod(v.c_str(), &end);
+    if (*end != '\0' || s < 0)
+      throw Error(Errc::kUsage,
+                  "STRONGROOM_RETRY_SECONDS must be a number of seconds, got '" + v + "'");
+    o.retry.budget_seconds = s;
+  }
+  o.connect_timeout_seconds = env_seconds("STRONGROOM_HTTP_CONNECT_TIMEOUT", 10);
+  o.stall_seconds = env_seconds("STRONGROOM_HTTP_STALL_SECONDS", 30);
+  std::string t = env("STRONGROOM_HTTP_TRACE");
+  o.trace = !t.empty() && t != "0";
+  return o;
+}
+
+}  // namespace
+
+storage::StorageSettings storage_settings_from_env(const std::string& url) {
+  storage::StorageSettings s;
+  if (url.rfind("s3://", 0) == 0) {
+    s.s3 = s3_from_env();
+  } else if (url.rfind("azure://", 0) == 0) {
+    s.azure = azure_from_env();
+  } else {
+    return s;  // a local repository: no object-store settings
+  }
+  s.transfer = transfer_from_env();
+  s.http = http_from_env();
+  return s;
+}
+
+repo::RepoOptions repo_options_from_env() {
+  repo::RepoOptions o;
+  if (std::string d = env("STRONGROOM_CACHE_DIR"); !d.empty())
+    o.cache_dir = d;
+  else if (std::string x = env("XDG_CACHE_HOME"); !x.empty())
+    o.cache_dir = x + "/strongroom";
+  else if (std::string h = env("HOME"); !h.empty())
+    o.cache_dir = h + "/.cache/strongroom";
+  return o;
+}
+
+std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url) {
+  return storage::open_storage(url, storage_settings_from_env(url));
+}
+
+}  // namespace sr::app

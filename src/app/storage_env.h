@@ -1,0 +1,33 @@
+// app/storage_env.h: storage and repository settings from the environment (the only place
+// below the CLI's option parsing that reads it for storage; see storage/settings.h).
+//
+// Variables, names and defaults as documented in docs/user-guide.md:
+//   S3:    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION or
+//          AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL
+//   Azure: AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or
+//          AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_ENDPOINT, AZURE_STORAGE_ENDPOINT_SUFFIX
+//   Transfer: STRONGROOM_MULTIPART_THRESHOLD (64M), STRONGROOM_MULTIPART_PART_SIZE (16M, at
+//          least 5M), STRONGROOM_TRANSFER_PARALLELISM (4, 1..64), STRONGROOM_LIST_PAGE_SIZE
+//          (1000, 1..5000), STRONGROOM_STAGING_DIR or TMPDIR
+//   HTTP:  STRONGROOM_RETRY_SECONDS (120; 0 disables retries), STRONGROOM_HTTP_CONNECT_TIMEOUT
+//          (10), STRONGROOM_HTTP_STALL_SECONDS (30), STRONGROOM_HTTP_TRACE
+//   Cache: STRONGROOM_CACHE_DIR, else $XDG_CACHE_HOME/strongroom, else ~/.cache/strongroom
+// Only an object-store URL (s3://, azure://) reads the object-store variables, as before: a
+// local repository is not refused for a malformed STRONGROOM_MULTIPART_PART_SIZE. Bad values
+// throw Errc::kUsage naming the variable (never its value when it is a secret).
+#pragma once
+
+#include <string>
+
+#include "repo/repository.h"
+#include "storage/settings.h"
+#include "storage/storage.h"
+
+namespace sr::app {
+
+storage::StorageSettings storage_settings_from_env(const std::string& url);
+repo::RepoOptions repo_options_from_env();
+// open_storage(url, storage_settings_from_env(url)).
+std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url);
+
+}  // namespace sr::app

@@ -1,0 +1,107 @@
+#include "ops/keys.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "base/fs.h"
+#include "storage/fault_storage.h"
+#include "storage/memory_storage.h"
+#include "testing/temp_dir.h"
+#include "testing/test_repository.h"
+
+namespace sr::ops {
+namespace {
+
+class KeysTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto mem = std::make_unique<storage::MemoryStorage>("keys", dir_.path());
+    repo::Repository::init(*mem, "pw", sr::testing::fast_init_options());
+    auto fault = std::make_unique<storage::FaultStorage>(std::move(mem));
+    fault_ = fault.get();
+    repo_ = repo::Repository::open(std::move(fault), repo::Credential{"pw", false},
+                                   repo::RepoOptions{dir_ / "cache"});
+  }
+  sr::testing::TempDir dir_;
+  storage::FaultStorage* fault_ = nullptr;
+  std::unique_ptr<repo::Repository> repo_;
+  OpContext ctx_;
+};
+
+TEST_F(KeysTest, AddPasswordSlotListAndRemove) {
+  AddKeyOptions o;
+  o.password = "second";
+  o.scrypt = {1024, 8, 1};
+  AddKeyResult added = add_key(*repo_, o, ctx_);
+  EXPECT_EQ(added.to_json(), nlohmann::json({{"id", added.id}}));
+  ListKeysResult list = list_keys(*repo_, ctx_);
+  ASSERT_EQ(list.slots.size(), 2u);
+  nlohmann::json j = list.to_json();
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 2u);
+  for (const auto& s : j) {
+    EXPECT_EQ(s.size(), 5u);  // id, created, host, user, current
+    EXPECT_EQ(s["current"].get<bool>(), s["id"] == repo_->opened_slot());
+    EXPECT_TRUE(s["created"].is_string());
+  }
+  RemoveKeyResult removed = remove_key(*repo_, added.id, ctx_);
+  EXPECT_EQ(removed.to_json(), nlohmann::json({{"removed", added.id}}));
+  EXPECT_EQ(list_keys(*repo_, ctx_).slots.size(), 1u);
+  // Never the last slot, never the one in use.
+  EXPECT_THROW(remove_key(*repo_, repo_->opened_slot(), ctx_), Error);
+}
+
+TEST_F(KeysTest, NewKeyFileIsPrivateAndNeverOverwritten) {
+  AddKeyOptions o;
+  o.new_key_file = dir_ / "machine.key";
+  AddKeyResult r = add_key(*repo_, o, ctx_);
+  EXPECT_EQ(r.to_json(), nlohmann::json({{"id", r.id}, {"key_file", o.new_key_file}}));
+  struct stat st;
+  ASSERT_EQ(::stat(o.new_key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string secret;
+  std::ifstream(o.new_key_file) >> secret;
+  Bytes raw = read_file(o.new_key_file);
+  EXPECT_EQ(std::string(raw.begin(), raw.end()), secret + "\n");
+  // The JSON names the file, never its content.
+  EXPECT_EQ(r.to_json().dump().find(secret), std::string::npos);
+  // An existing file is never overwritten.
+  try {
+    add_key(*repo_, o, ctx_);
+    FAIL() << "overwrote a key file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("must not exist yet"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(list_keys(*repo_, ctx_).slots.size(), 2u);
+}
+
+TEST_F(KeysTest, KeyFileIsRemovedWhenTheSlotCannotBeWritten) {
+  fault_->configure({{storage::FaultRule{
+      {storage::StorageOp::kPut}, "keys/", storage::FaultRule::Action::kError, Errc::kTransient}}});
+  AddKeyOptions o;
+  o.new_key_file = dir_ / "never.key";
+  EXPECT_THROW(add_key(*repo_, o, ctx_), Error);
+  struct stat st;
+  EXPECT_NE(::stat(o.new_key_file.c_str(), &st), 0) << "a key file that opens nothing was left";
+}
+
+TEST_F(KeysTest, CancelledBeforeStarting) {
+  CancelToken token;
+  token.cancel();
+  OpContext ctx;
+  ctx.cancel = &token;
+  AddKeyOptions o;
+  o.password = "x";
+  try {
+    add_key(*repo_, o, ctx);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCancelled);
+  }
+  EXPECT_EQ(list_keys(*repo_, OpContext{}).slots.size(), 1u);
+}
+
+}  // namespace
+}  // namespace sr::ops

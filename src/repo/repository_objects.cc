@@ -1,0 +1,119 @@
+// The Repository's typed object operations: marks, key slots, listing and replication copies.
+// (repository.cc holds chunks, packs, indexes and manifests.)
+#include <algorithm>
+
+#include "repo/envelope.h"
+#include "repo/lock.h"
+#include "repo/repository.h"
+#include "repo/wal_store.h"
+
+namespace sr::repo {
+
+using nlohmann::json;
+
+namespace {
+
+// Authenticates one object's bytes; throws kCorrupt naming it.
+void authenticate(const KeySet& keys, const ObjectRef& object, ByteSpan bytes) {
+  const std::string& key = object.key;
+  switch (object.kind) {
+    case ObjectKind::kPack: {
+      std::string name = object.name();
+      PackInfo info = parse_pack(keys.data_key, name, bytes);
+      codec::Key32 pack_key = unwrap_pack_key(keys.data_key, name, info.wrapped_key);
+      std::string what = "pack " + name;
+      for (const auto& b : info.blobs) {
+        if (b.offset > bytes.size() || b.length > bytes.size() - b.offset)
+          throw Error(Errc::kCorrupt, what + " lists a blob beyond its end");
+        codec::open(pack_key, bytes.subspan(b.offset, b.length), blob_aad(b.id, b.type, b.flags),
+                    what.c_str());
+      }
+      return;
+    }
+    case ObjectKind::kIndex:
+      open_envelope(keys.meta_key, EnvelopeKind::kIndex, key, bytes);
+      return;
+    case ObjectKind::kManifest:
+      open_envelope(keys.meta_key, EnvelopeKind::kManifest, key, bytes);
+      return;
+    case ObjectKind::kMark:
+      open_envelope(keys.meta_key, EnvelopeKind::kMark, key, bytes);
+      return;
+    case ObjectKind::kPgInfo:
+      open_envelope(keys.meta_key, EnvelopeKind::kPgInfo, key, bytes);
+      return;
+    case ObjectKind::kWal:
+      open_wal_object(keys, key, bytes);
+      return;
+    case ObjectKind::kKeySlot: {
+      // Sealed under a password we may not know: check that it is a key slot at all.
+      auto j = json::parse(as_chars(bytes), nullptr, false);
+      if (!j.is_object() || !j.contains("sealed"))
+        throw Error(Errc::kCorrupt, key + " is not a key slot");
+      return;
+    }
+    case ObjectKind::kConfig:
+      return;  // opened (and so authenticated) when this repository was opened
+    case ObjectKind::kLock:
+      throw Error(Errc::kInternal, "locks are never copied");
+  }
+}
+
+}  // namespace
+
+void Repository::save_mark(const std::string& stanza, const std::string& name, const json& record) {
+  std::string key = mark_key(stanza, name);
+  storage_->put(key,
+                seal_envelope(keys_.meta_key, EnvelopeKind::kMark, key, as_bytes(record.dump())));
+}
+
+std::optional<json> Repository::load_mark(const std::string& stanza, const std::string& name) {
+  std::string key = mark_key(stanza, name);
+  auto raw = storage::get_if_exists(*storage_, key);
+  if (!raw) return std::nullopt;
+  Bytes payload = open_envelope(keys_.meta_key, EnvelopeKind::kMark, key, *raw);
+  json j = json::parse(as_chars(payload), nullptr, false);
+  if (!j.is_object()) throw Error(Errc::kCorrupt, key + " is damaged");
+  return j;
+}
+
+std::string Repository::add_key_slot(const Credential& credential,
+                                     const codec::ScryptParams& params) {
+  return repo::add_key_slot(*storage_, keys_, credential, params);
+}
+
+std::vector<KeySlotInfo> Repository::list_key_slots() { return repo::list_key_slots(*storage_); }
+
+void Repository::remove_key_slot(const std::string& id) {
+  auto lock = RepoLock::acquire(*this, "key remove", true);
+  auto slots = list_key_slots();
+  bool found = std::any_of(slots.begin(), slots.end(), [&](const auto& s) { return s.id == id; });
+  if (!found) throw Error(Errc::kNotFound, "no key slot " + id);
+  if (slots.size() <= 1) throw Error(Errc::kUsage, "refusing to remove the last key slot");
+  if (id == slot_)
+    throw Error(
+        Errc::kUsage,
+        "refusing to remove the key slot of the password in use; open with another password first");
+  storage_->remove(key_slot_key(id));
+}
+
+std::vector<ObjectRef> Repository::list_objects(ObjectKind kind) {
+  return repo::list_objects(*storage_, kind);
+}
+
+uint64_t Repository::copy_object_to(const ObjectRef& object, storage::Storage& target) {
+  if (object_kind_of(object.key) != object.kind)
+    throw Error(Errc::kInternal,
+                "copy_object_to: " + object.key + " is not a " + object_kind_name(object.kind));
+  Bytes bytes = storage_->get(object.key);
+  authenticate(keys_, object, bytes);
+  try {
+    target.put(object.key, bytes, true);
+  } catch (const Error& e) {
+    // A concurrent replicate copied it (objects are immutable and named for good).
+    if (e.code() != Errc::kAlreadyExists || object.kind == ObjectKind::kConfig) throw;
+  }
+  return bytes.size();
+}
+
+}  // namespace sr::repo
