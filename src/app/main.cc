@@ -16,7 +16,9 @@
 #include <thread>
 
 #include "app/terminal.h"
+#include "base/context.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/time_util.h"
 #include "ops/backup.h"
 #include "ops/pg_backup.h"
@@ -104,6 +106,34 @@ void add_repo_option(CLI::App* cmd, Common& c, bool with_json) {
 
 void print_json(const json& j) { std::cout << j.dump(2) << std::endl; }
 
+// Writes each log line as `format` makes it, to stderr: the texts the CLI printed before
+// operations logged through an OpContext (e.g. "warning: MSG").
+class LineLogger final : public log::Logger {
+ public:
+  using Format =
+      std::function<std::string(log::Level, std::string_view component, std::string_view message)>;
+  LineLogger(log::Level min, Format format) : Logger(min), format_(std::move(format)) {}
+
+ protected:
+  void write(log::Level level, std::string_view component, std::string_view message) override {
+    std::string line = format_(level, component, message);
+    std::lock_guard lock(mu_);
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  Format format_;
+  std::mutex mu_;
+};
+
+// "warning: MSG" (after clearing a progress line on a terminal).
+LineLogger warning_logger() {
+  return LineLogger(log::Level::kWarn, [](log::Level, std::string_view, std::string_view m) {
+    return std::string(isatty(2) ? "\r\033[K" : "") + "warning: " + std::string(m);
+  });
+}
+
 int cmd_init(const Common& c, int level) {
   std::string url = repo_url(c);
   if (!c.password_file.empty()) ::setenv("STRONGROOM_PASSWORD_FILE", c.password_file.c_str(), 1);
@@ -147,11 +177,12 @@ int cmd_backup(const Common& c, const std::vector<std::string>& paths, const std
   if (!command.empty() && name.empty()) throw Error(Errc::kUsage, "--command needs --name NAME");
   auto repo = open_repo(c);
   ops::Counters counters;
+  LineLogger logger = warning_logger();
+  OpContext ctx;
+  ctx.progress = &counters;
+  ctx.logger = &logger;
   double start = monotonic_seconds();
   ops::BackupResult r;
-  auto warn = [](const std::string& msg) {
-    std::fprintf(stderr, "%swarning: %s\n", isatty(2) ? "\r\033[K" : "", msg.c_str());
-  };
   {
     ProgressLine progress("backup", counters, !c.json);
     if (!pg.data.empty()) {
@@ -162,35 +193,26 @@ int cmd_backup(const Common& c, const std::vector<std::string>& paths, const std
       o.type = pg.type;
       o.name = name;
       o.tags = tags;
-      o.counters = &counters;
-      o.warn = warn;
-      r = ops::backup_postgres(*repo, o);
+      r = ops::backup_postgres(*repo, o, ctx);
     } else if (!paths.empty()) {
       ops::FilesBackupOptions o;
       o.paths = paths;
       o.tags = tags;
       o.host = host;
-      o.counters = &counters;
       o.scan_totals = stderr_is_terminal() && !c.json;
-      o.warn = [](const std::string& msg) {
-        std::fprintf(stderr, "%swarning: %s\n", isatty(2) ? "\r\033[K" : "", msg.c_str());
-      };
-      r = ops::backup_files(*repo, o);
+      r = ops::backup_files(*repo, o, ctx);
     } else {
       ops::CommandBackupOptions o;
       o.command = command;
       o.name = name;
       o.tags = tags;
       o.host = host;
-      o.counters = &counters;
-      r = ops::backup_command(*repo, o);
+      r = ops::backup_command(*repo, o, ctx);
     }
   }
   double seconds = monotonic_seconds() - start;
   if (c.json) {
-    json j = r.manifest.to_listing_json();
-    j["warnings"] = r.warnings;
-    print_json(j);
+    print_json(r.to_json());
   } else {
     print_backup_summary(r, seconds);
   }
@@ -316,28 +338,22 @@ int cmd_restore(const Common& c, const std::string& backup, const std::string& t
   if (pitr.any())
     throw Error(Errc::kUsage, "recovery targets and --start apply to PostgreSQL backups only");
   ops::Counters counters;
-  double start = monotonic_seconds();
+  OpContext ctx;
+  ctx.progress = &counters;
   ops::RestoreResult r;
+  ops::RestoreOptions o{to, force};
   if (m.type == "command") {
     if (delta) throw Error(Errc::kUsage, "--delta applies to file and PostgreSQL backups");
-    r = ops::restore_command(*repo, m, to, force);
+    r = ops::restore_command(*repo, m, o, ctx);
     if (to == "-") return 0;
   } else {
     ProgressLine progress("restore", counters, !c.json);
-    ops::RestoreOptions o{to, force, &counters};
     o.delta = delta;
-    r = ops::restore_files(*repo, m, o);
+    r = ops::restore_files(*repo, m, o, ctx);
   }
-  double seconds = monotonic_seconds() - start;
+  double seconds = r.seconds;
   if (c.json) {
-    print_json({{"id", m.id},
-                {"target", to},
-                {"files", r.files},
-                {"dirs", r.dirs},
-                {"bytes", r.bytes},
-                {"bytes_unchanged", r.bytes_unchanged},
-                {"removed", r.removed},
-                {"seconds", seconds}});
+    print_json(r.to_json());
   } else {
     std::cout << "restored backup " << m.id << " to " << to << ": " << r.files << " files, "
               << human_bytes(r.bytes) << " in " << human_duration(seconds) << " ("
@@ -355,33 +371,19 @@ int cmd_replicate(const Common& c, const std::string& to, bool dry_run) {
   auto source = open_repo(c);
   auto target = storage::open_storage(to);
   ops::Counters counters;
+  OpContext ctx;
+  ctx.progress = &counters;
   ops::ReplicateOptions o;
   o.dry_run = dry_run;
-  o.counters = &counters;
-  double start = monotonic_seconds();
   ops::ReplicateResult r;
   {
     ProgressLine progress("replicate", counters, !c.json && !dry_run);
-    r = ops::replicate(*source, *target, o);
+    r = ops::replicate(*source, *target, o, ctx);
   }
-  double seconds = monotonic_seconds() - start;
-  double age = r.newest_missing_backup_ns
-                   ? static_cast<double>(now_ns() - r.newest_missing_backup_ns) / 1e9
-                   : 0;
+  double seconds = r.seconds;
+  double age = r.newest_missing_backup_age_seconds();
   if (c.json) {
-    json j = {{"source", source->storage().describe()},
-              {"target", target->describe()},
-              {"created", r.created},
-              {"source_objects", r.source_objects},
-              {"lag", {{"objects", r.missing_objects}, {"bytes", r.missing_bytes}}},
-              {"copied_objects", r.copied_objects},
-              {"copied_bytes", r.copied_bytes},
-              {"seconds", seconds}};
-    if (r.newest_missing_backup_ns) {
-      j["lag"]["newest_unreplicated_backup"] = format_rfc3339(r.newest_missing_backup_ns);
-      j["lag"]["newest_unreplicated_backup_age_seconds"] = age;
-    }
-    print_json(j);
+    print_json(r.to_json());
   } else {
     std::cout << (dry_run ? "lag: " : "replicated: ") << r.missing_objects << " objects, "
               << human_bytes(r.missing_bytes) << " missing from " << target->describe();
@@ -398,22 +400,15 @@ int cmd_replicate(const Common& c, const std::string& to, bool dry_run) {
 int cmd_verify(const Common& c, bool read_data) {
   auto repo = open_repo(c);
   ops::Counters counters;
+  OpContext ctx;
+  ctx.progress = &counters;
   ops::VerifyReport r;
   {
     ProgressLine progress("verify", counters, !c.json && read_data);
-    r = ops::verify(*repo, {read_data, &counters});
+    r = ops::verify(*repo, {read_data}, ctx);
   }
   if (c.json) {
-    print_json({{"ok", r.ok()},
-                {"problems", r.problems},
-                {"damaged_backups", r.damaged_backups},
-                {"backups", r.backups},
-                {"packs", r.packs},
-                {"index_objects", r.index_objects},
-                {"unreferenced_packs", r.unreferenced_packs},
-                {"chunks_checked", r.chunks_checked},
-                {"bytes_read", r.bytes_read},
-                {"read_data", read_data}});
+    print_json(r.to_json());
   } else {
     for (const auto& p : r.problems) std::cout << "problem: " << p << "\n";
     if (!r.damaged_backups.empty()) {
@@ -453,11 +448,12 @@ void start_pusher(const Common& c, const std::string& spool) {
     ::dup2(log, 2);
   }
   try {
-    ops::run_pusher([&] { return open_repo(c); }, c.stanza, spool, 10.0,
-                    [](const std::string& m) {
-                      std::fprintf(stderr, "%s strongroom pusher: %s\n",
-                                   format_rfc3339(now_ns()).c_str(), m.c_str());
-                    });
+    LineLogger logger(log::Level::kInfo, [](log::Level, std::string_view, std::string_view m) {
+      return format_rfc3339(now_ns()) + " strongroom pusher: " + std::string(m);
+    });
+    OpContext ctx;
+    ctx.logger = &logger;
+    ops::run_pusher([&] { return open_repo(c); }, {c.stanza, spool, 10.0}, ctx);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s strongroom pusher: %s\n", format_rfc3339(now_ns()).c_str(), e.what());
   }
@@ -476,20 +472,18 @@ int cmd_wal_push(const Common& c, const std::string& path, const std::string& sp
       for (int i = 0; i < 100 && !ops::pusher_running(spool); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    auto how = ops::async_push(
-        [&] { return open_repo(c); }, c.stanza, spool, path,
-        [](const std::string& m) { std::fprintf(stderr, "strongroom: warning: %s\n", m.c_str()); });
-    if (c.json)
-      print_json({{"file", path},
-                  {"result", how == ops::AsyncPush::kPushedAhead ? "pushed ahead"
-                             : how == ops::AsyncPush::kPushed    ? "pushed"
-                                                                 : "spooled"}});
+    LineLogger logger(log::Level::kWarn, [](log::Level, std::string_view, std::string_view m) {
+      return "strongroom: warning: " + std::string(m);
+    });
+    OpContext ctx;
+    ctx.logger = &logger;
+    auto r = ops::async_push([&] { return open_repo(c); }, {c.stanza, spool, path}, ctx);
+    if (c.json) print_json(r.to_json());
     return 0;
   }
   auto repo = open_repo(c);
-  auto r = ops::wal_push(*repo, c.stanza, path);
-  if (c.json)
-    print_json({{"file", path}, {"bytes", r.bytes}, {"already_stored", r.already_stored}});
+  auto r = ops::wal_push(*repo, {c.stanza, path, 0}, {});
+  if (c.json) print_json(r.to_json());
   return 0;
 }
 
@@ -577,11 +571,20 @@ int cmd_stream(const Common& c, const std::string& conn, const std::string& slot
     o.conninfo += " application_name=strongroom";
   o.slot = slot;
   o.synchronous = sync;
-  o.stop = &g_stop;
-  o.log = [](const std::string& m) {
-    std::fprintf(stderr, "%s strongroom stream: %s\n", format_rfc3339(now_ns()).c_str(), m.c_str());
-  };
-  ops::stream_wal(*repo, o);
+  // The signal handler only sets g_stop; this thread turns it into a cancellation.
+  CancelToken cancel;
+  std::jthread forward([&cancel](std::stop_token st) {
+    while (!st.stop_requested() && !g_stop)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (g_stop) cancel.cancel();
+  });
+  LineLogger logger(log::Level::kInfo, [](log::Level, std::string_view, std::string_view m) {
+    return format_rfc3339(now_ns()) + " strongroom stream: " + std::string(m);
+  });
+  OpContext ctx;
+  ctx.cancel = &cancel;
+  ctx.logger = &logger;
+  ops::stream_wal(*repo, o, ctx);
   return 0;
 }
 

@@ -6,9 +6,13 @@
 
 #include <filesystem>
 
+#include <thread>
+
 #include "base/fs.h"
 #include "base/random.h"
+#include "ops/backup_parts.h"
 #include "ops/restore.h"
+#include "ops/verify.h"
 #include "testing/temp_dir.h"
 #include "testing/test_repository.h"
 
@@ -27,11 +31,14 @@ class BackupTest : public ::testing::Test {
   FilesBackupOptions options() {
     FilesBackupOptions o;
     o.paths = {dir_ / "src"};
-    o.warn = [this](const std::string& w) { warnings_.push_back(w); };
     return o;
   }
   sr::testing::TempDir dir_;
-  std::vector<std::string> warnings_;
+  std::vector<std::string> warnings_;  // log lines at warn level
+  std::unique_ptr<log::Logger> logger_ =
+      log::make_callback_logger(log::Format::kText, log::Level::kWarn,
+                                [this](std::string_view line) { warnings_.emplace_back(line); });
+  OpContext ctx_{nullptr, nullptr, logger_.get()};
 };
 
 // Regression (review finding 1): a repository write failure must abort the backup, not be
@@ -41,7 +48,7 @@ TEST_F(BackupTest, RepositoryWriteFailureAbortsTheBackup) {
   std::filesystem::remove_all(dir_ / "repo/tmp");
   write_file_atomic(dir_ / "repo/tmp", as_bytes("not a directory"));  // staging fails
   try {
-    backup_files(*repo, options());
+    backup_files(*repo, options(), ctx_);
     FAIL() << "backup succeeded although the repository cannot be written";
   } catch (const Error& e) {
     EXPECT_NE(e.code(), Errc::kSourceUnreadable);
@@ -52,7 +59,7 @@ TEST_F(BackupTest, RepositoryWriteFailureAbortsTheBackup) {
 TEST_F(BackupTest, UnreadableSourceFileIsSkippedWithAWarning) {
   if (::geteuid() == 0) GTEST_SKIP() << "root reads everything";
   ::chmod((dir_ / "src/sub/f1").c_str(), 0);
-  auto r = backup_files(*open(), options());
+  auto r = backup_files(*open(), options(), ctx_);
   EXPECT_EQ(r.warnings, 1u);
   EXPECT_EQ(r.manifest.file_count, 4u);
 }
@@ -61,10 +68,10 @@ TEST_F(BackupTest, SecondBackupReusesUnchangedFilesAndReadsChangedOnes) {
   // Files changed within a second before a backup are read again by the next one (timestamp
   // granularity), so let the tree age first.
   ::usleep(1100000);
-  auto first = backup_files(*open(), options());
+  auto first = backup_files(*open(), options(), ctx_);
   EXPECT_EQ(first.reused_files, 0u);
   write_file_atomic(dir_ / "src/sub/f2", random_bytes(100000));
-  auto second = backup_files(*open(), options());
+  auto second = backup_files(*open(), options(), ctx_);
   EXPECT_EQ(second.manifest.parent, first.manifest.id);
   EXPECT_EQ(second.reused_files, 4u);
   EXPECT_GT(second.manifest.added_size, 100000u);
@@ -73,7 +80,7 @@ TEST_F(BackupTest, SecondBackupReusesUnchangedFilesAndReadsChangedOnes) {
 
 // Regression (review finding 6): a damaged parent tree must not block every later backup.
 TEST_F(BackupTest, DamagedParentTreeFallsBackToReadingEverything) {
-  auto first = backup_files(*open(), options());
+  auto first = backup_files(*open(), options(), ctx_);
   {
     auto repo = open();
     repo->load_index();
@@ -91,11 +98,11 @@ TEST_F(BackupTest, DamagedParentTreeFallsBackToReadingEverything) {
   // A changed file, so the new tree is not the (damaged) old tree chunk again: dedup cannot
   // know a stored chunk is damaged (see the closing note on repair).
   write_file_atomic(dir_ / "src/sub/f0", random_bytes(1000));
-  auto second = backup_files(*open(), options());
+  auto second = backup_files(*open(), options(), ctx_);
   EXPECT_TRUE(second.manifest.parent.empty());
   ASSERT_FALSE(warnings_.empty());
   EXPECT_NE(warnings_.back().find("cannot be read"), std::string::npos);
-  restore_files(*open(), second.manifest, {dir_ / "out", false, nullptr});
+  restore_files(*open(), second.manifest, {dir_ / "out", false}, {});
   EXPECT_EQ(read_file(dir_ / "out/sub/f3"), read_file(dir_ / "src/sub/f3"));
 }
 

@@ -32,7 +32,7 @@ class BlockFileTest : public ::testing::Test {
     o.hash_seed = 42;
     repo::Entry out;
     out.path = "rel";
-    read_block_file(*repo_, pool, nullptr, fd, dir_ / "rel", 0, parent, o, out,
+    read_block_file(*repo_, pool, {}, fd, dir_ / "rel", 0, parent, o, out,
                     [](const std::string& w) { ADD_FAILURE() << w; });
     ::close(fd);
     repo_->flush();

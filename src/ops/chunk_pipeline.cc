@@ -38,13 +38,15 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
   size_t step =
       size_hint ? static_cast<size_t>(std::min<uint64_t>(*size_hint + 1, kReadStep)) : kReadStep;
 
+  Counters* const counters = ctx_.progress;
   auto emit = [&](Bytes chunk, bool last) {
+    ctx_.check_cancelled("backup");
     refs.emplace_back();
     repo::ChunkRef* slot = &refs.back();
     if (first && last) {  // the whole stream is one chunk: store it here
       slot->raw_length = static_cast<uint32_t>(chunk.size());
       *slot = repo_.store_chunk(repo::BlobType::kData, chunk).ref;
-      if (counters_) counters_->bytes += chunk.size();
+      if (counters) counters->bytes += chunk.size();
       return;
     }
     {
@@ -53,10 +55,10 @@ uint64_t ChunkPipeline::store_stream(int fd, std::optional<uint64_t> limit,
       ++batch->outstanding;
     }
     auto data = std::make_shared<Bytes>(std::move(chunk));
-    pool_.submit([this, batch, data, slot] {
+    pool_.submit([this, batch, data, slot, counters] {
       try {
         *slot = repo_.store_chunk(repo::BlobType::kData, *data).ref;
-        if (counters_) counters_->bytes += data->size();
+        if (counters) counters->bytes += data->size();
       } catch (...) {
         std::lock_guard lock(batch->mu);
         if (!batch->error) batch->error = std::current_exception();

@@ -6,7 +6,8 @@
 // references in stream order once all of them are stored. Memory is bounded by the pool's queue:
 // at most queue_limit + threads chunks (each at most the chunker's maximum size) are in flight.
 // A stream that fits in one chunk is stored by the calling thread (no hand-off for small files).
-// Several threads may call store_stream at once (one stream each).
+// Several threads may call store_stream at once (one stream each). Progress goes to ctx.progress;
+// ctx.check_cancelled() is called before each chunk is handed on (Errc::kCancelled).
 #pragma once
 
 #include <atomic>
@@ -23,8 +24,9 @@ using sr::Counters;  // base/context.h
 
 class ChunkPipeline {
  public:
-  ChunkPipeline(repo::Repository& repo, WorkerPool& pool, Counters* counters)
-      : repo_(repo), pool_(pool), counters_(counters) {}
+  // `ctx` must outlive the pipeline.
+  ChunkPipeline(repo::Repository& repo, WorkerPool& pool, const OpContext& ctx)
+      : repo_(repo), pool_(pool), ctx_(ctx) {}
   // Reads up to `limit` bytes (all, to EOF, when nullopt) from fd's current position.
   // `size_hint` (the expected length, e.g. from fstat) sizes the first read, so that a small
   // file costs one small buffer instead of a full read step.
@@ -34,7 +36,7 @@ class ChunkPipeline {
  private:
   repo::Repository& repo_;
   WorkerPool& pool_;
-  Counters* counters_;
+  const OpContext& ctx_;
 };
 
 }  // namespace sr::ops

@@ -67,7 +67,8 @@ json database_stats(const std::string& conninfo, pg::Session& main) {
 }
 }  // namespace
 
-BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& options) {
+BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& options,
+                             const OpContext& ctx) {
   if (options.type != "full" && options.type != "diff" && options.type != "incr")
     throw Error(Errc::kUsage, "--type must be full, diff or incr");
   if (options.pg_data.empty() || options.pg_conn.empty())
@@ -125,8 +126,6 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
     FilesBackupOptions fo;
     fo.paths = {data_dir};
     fo.tags = options.tags;
-    fo.counters = options.counters;
-    fo.warn = options.warn;
     fo.filter = [&filter](source::WalkItem& item) { return filter(item); };
     fo.take_lock = false;
     fo.save = false;
@@ -146,7 +145,7 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
       fo.pages.dense_budget = &dense_budget;
       fo.pages.dense_indexes = true;
     }
-    result = backup_files(repo, fo);
+    result = backup_files(repo, fo, ctx);
   } catch (...) {
     try {
       session->query("SELECT pg_backup_stop(false)");

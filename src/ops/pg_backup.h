@@ -25,11 +25,10 @@ struct PgBackupOptions {
   std::string type = "full";  // full | diff | incr
   std::string name;           // optional label
   std::vector<std::string> tags;
-  Counters* counters = nullptr;
-  std::function<void(const std::string&)> warn;
   int wal_timeout_seconds = 120;
 };
 
-BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& options);
+BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& options,
+                             const OpContext& ctx);
 
 }  // namespace sr::ops

@@ -377,11 +377,13 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
   // Files.
   PgRestoreResult result;
   result.backup_id = chosen->manifest.id;
-  RestoreOptions ro{o.target_dir, o.force, o.counters};
+  RestoreOptions ro{o.target_dir, o.force};
   ro.delta = o.delta;
   ro.relocate = relocate;
   ro.page_hash_seed = page_hash_seed(repo);
-  result.files = restore_files(repo, chosen->manifest, ro);
+  OpContext files_ctx;  // until restore_postgres takes an OpContext
+  files_ctx.progress = o.counters;
+  result.files = restore_files(repo, chosen->manifest, ro, files_ctx);
   std::string dir = o.target_dir;
   ::chmod(dir.c_str(), 0700);
   write_file_atomic(dir + "/backup_label", as_bytes(pginfo.value("backup_label", "")));

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "base/time_util.h"
 #include "base/worker_pool.h"
 #include "repo/envelope.h"
 #include "repo/pack.h"
@@ -65,13 +66,39 @@ std::string config_id(ByteSpan raw, const std::string& where) {
   return j["id"].get<std::string>();
 }
 
+// The run's duration and end, for the lag's age.
+ReplicateResult& finished(ReplicateResult& r, double started) {
+  r.seconds = monotonic_seconds() - started;
+  r.finished_ns = now_ns();
+  return r;
+}
+
 }  // namespace
 
+nlohmann::json ReplicateResult::to_json() const {
+  nlohmann::json j = {{"source", source},
+                      {"target", target},
+                      {"created", created},
+                      {"source_objects", source_objects},
+                      {"lag", {{"objects", missing_objects}, {"bytes", missing_bytes}}},
+                      {"copied_objects", copied_objects},
+                      {"copied_bytes", copied_bytes},
+                      {"seconds", seconds}};
+  if (newest_missing_backup_ns) {
+    j["lag"]["newest_unreplicated_backup"] = format_rfc3339(newest_missing_backup_ns);
+    j["lag"]["newest_unreplicated_backup_age_seconds"] = newest_missing_backup_age_seconds();
+  }
+  return j;
+}
+
 ReplicateResult replicate(repo::Repository& source, storage::Storage& target,
-                          const ReplicateOptions& options) {
+                          const ReplicateOptions& options, const OpContext& ctx) {
+  const double started = monotonic_seconds();
   storage::Storage& src = source.storage();
   const repo::KeySet& keys = source.keys();
   ReplicateResult result;
+  result.source = src.describe();
+  result.target = target.describe();
 
   // The target is empty (it becomes a replica) or already a replica of this repository.
   if (!options.dry_run) target.create_if_missing();
@@ -141,15 +168,16 @@ ReplicateResult replicate(repo::Repository& source, storage::Storage& target,
     ++result.missing_objects;  // config
     if (auto config = src.stat("config")) result.missing_bytes += config->size;
   }
-  if (options.dry_run) return result;
-  if (options.counters) {
-    options.counters->total_bytes = result.missing_bytes;
-    options.counters->total_files = result.missing_objects;
-    options.counters->total_known = true;
+  if (options.dry_run) return finished(result, started);
+  if (Counters* c = ctx.progress) {
+    c->total_bytes = result.missing_bytes;
+    c->total_files = result.missing_objects;
+    c->total_known = true;
   }
 
   std::mutex mu;
   auto copy = [&](const std::string& key) {
+    ctx.check_cancelled("replicate");
     Bytes bytes = src.get(key);
     authenticate(keys, key, bytes);
     try {
@@ -160,9 +188,9 @@ ReplicateResult replicate(repo::Repository& source, storage::Storage& target,
     std::lock_guard g(mu);
     ++result.copied_objects;
     result.copied_bytes += bytes.size();
-    if (options.counters) {
-      options.counters->bytes += bytes.size();
-      ++options.counters->files;
+    if (ctx.progress) {
+      ctx.progress->bytes += bytes.size();
+      ++ctx.progress->files;
     }
   };
   for (const auto& phase : phases) {
@@ -177,7 +205,7 @@ ReplicateResult replicate(repo::Repository& source, storage::Storage& target,
     ++result.copied_objects;
     result.copied_bytes += config.size();
   }
-  return result;
+  return finished(result, started);
 }
 
 }  // namespace sr::ops

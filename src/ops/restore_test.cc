@@ -66,7 +66,7 @@ TEST_F(RestoreTest, RoundTripOfACraftedButValidTree) {
   d.path = "d";
   d.mode = 0750;
   auto m = crafted({d, file("d/f", "ledger")});
-  restore_files(*repo_, m, {dir_ / "target", false, nullptr});
+  restore_files(*repo_, m, {dir_ / "target", false}, {});
   EXPECT_EQ(as_chars(read_file(dir_ / "target/d/f")), "ledger");
   struct stat st;
   ASSERT_EQ(::stat((dir_ / "target/d").c_str(), &st), 0);
@@ -75,7 +75,7 @@ TEST_F(RestoreTest, RoundTripOfACraftedButValidTree) {
 
 TEST_F(RestoreTest, DotDotPathIsRejected) {
   auto m = crafted({file("../escaped", "x")});
-  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false}, {}), Error);
   EXPECT_TRUE(outside_untouched());
 }
 
@@ -83,7 +83,7 @@ TEST_F(RestoreTest, AbsolutePathIsRejected) {
   auto m = crafted({file((dir_ / "escaped").substr(1), "x")});  // relative form is fine...
   std::vector<Entry> v = {file(dir_ / "escaped", "x")};         // ...an absolute one is not
   auto bad = crafted(v);
-  EXPECT_THROW(restore_files(*repo_, bad, {dir_ / "target2", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, bad, {dir_ / "target2", false}, {}), Error);
   EXPECT_TRUE(outside_untouched());
 }
 
@@ -93,7 +93,7 @@ TEST_F(RestoreTest, SymlinkInThePathIsNotFollowed) {
   link.path = "a";
   link.link_target = dir_ / "outside";
   auto m = crafted({link, file("a/evil", "x")});
-  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false}, {}), Error);
   EXPECT_TRUE(outside_untouched());
 }
 
@@ -105,7 +105,7 @@ TEST_F(RestoreTest, PreexistingSymlinkInTargetIsNotFollowedWithForce) {
   d.path = "a";
   auto m = crafted({d, file("a/evil", "x")});
   try {
-    restore_files(*repo_, m, {dir_ / "target", true, nullptr});
+    restore_files(*repo_, m, {dir_ / "target", true}, {});
   } catch (const Error&) {
   }
   EXPECT_TRUE(outside_untouched());
@@ -117,7 +117,7 @@ TEST_F(RestoreTest, HardlinkToOutsideIsRejected) {
   h.path = "h";
   h.link_target = "../outside/x";
   auto m = crafted({h});
-  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false}, {}), Error);
   EXPECT_TRUE(outside_untouched());
 }
 
@@ -125,9 +125,9 @@ TEST_F(RestoreTest, NonEmptyTargetNeedsForce) {
   auto m = crafted({file("f", "new")});
   mkdirs(dir_ / "target");
   write_file_atomic(dir_ / "target/keep", as_bytes("old"));
-  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false}, {}), Error);
   EXPECT_FALSE(path_exists(dir_ / "target/f"));
-  restore_files(*repo_, m, {dir_ / "target", true, nullptr});
+  restore_files(*repo_, m, {dir_ / "target", true}, {});
   EXPECT_EQ(as_chars(read_file(dir_ / "target/f")), "new");
 }
 
@@ -147,9 +147,9 @@ TEST_F(RestoreTest, DeltaWritesOnlyWhatDiffersAndRemovesWhatTheBackupLacks) {
   // A symlink to outside: removed as a link, its target untouched.
   std::filesystem::create_directory_symlink(dir_ / "outside", dir_ / "target/d/link");
   write_file_atomic(dir_ / "outside/keep", as_bytes("k"));
-  RestoreOptions o{dir_ / "target", false, nullptr};
+  RestoreOptions o{dir_ / "target", false};
   o.delta = true;
-  auto r = restore_files(*repo_, m, o);
+  auto r = restore_files(*repo_, m, o, {});
   EXPECT_EQ(r.bytes_unchanged, big.size());
   // d/extra_dir, d/extra_dir/deep, d/extra_dir/deep/x, stray, f (a directory), d/link.
   EXPECT_EQ(r.removed, 6u);
@@ -167,9 +167,9 @@ TEST_F(RestoreTest, DeltaNeverWritesThroughAHardlinkIntoAnotherFile) {
   mkdirs(dir_ / "target");
   write_file_atomic(dir_ / "outside/other", as_bytes("precious"));
   ASSERT_EQ(::link((dir_ / "outside/other").c_str(), (dir_ / "target/f").c_str()), 0);
-  RestoreOptions o{dir_ / "target", false, nullptr};
+  RestoreOptions o{dir_ / "target", false};
   o.delta = true;
-  restore_files(*repo_, m, o);
+  restore_files(*repo_, m, o, {});
   EXPECT_EQ(as_chars(read_file(dir_ / "target/f")), "restored");
   EXPECT_EQ(as_chars(read_file(dir_ / "outside/other")), "precious");
 }
