@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -34,6 +35,11 @@ class ChunkPipeline {
                         const std::string& what, std::optional<uint64_t> size_hint = std::nullopt);
 
  private:
+  struct Batch;  // the chunks of one stream in flight
+  // Stores one chunk: here when it is the whole stream, else on the pool into *slot.
+  void emit(Bytes chunk, bool whole_stream, const std::shared_ptr<Batch>& batch,
+            repo::ChunkRef* slot);
+
   repo::Repository& repo_;
   WorkerPool& pool_;
   const OpContext& ctx_;
