@@ -34,7 +34,6 @@ void print_summary(const ops::BackupResult& r, double seconds) {
 }
 
 ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRun& run) {
-  auto warn = [&run](const std::string& msg) { run.logger().warn("backup", msg); };
   if (!a.pg_data.empty()) {
     ops::PgBackupOptions o;
     o.stanza = a.repo.stanza;
@@ -43,7 +42,6 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
     o.type = a.type;
     o.name = a.name;
     o.tags = a.tags;
-    o.warn = warn;
     return ops::backup_postgres(repo, o, run.ctx());
   }
   if (!a.paths.empty()) {
@@ -51,18 +49,15 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
     o.paths = a.paths;
     o.tags = a.tags;
     o.host = a.host;
-    o.counters = &run.counters();
     o.scan_totals = stderr_is_terminal() && !a.repo.json;
-    o.warn = warn;
-    return ops::backup_files(repo, o);
+    return ops::backup_files(repo, o, run.ctx());
   }
   ops::CommandBackupOptions o;
   o.command = a.command;
   o.name = a.name;
   o.tags = a.tags;
   o.host = a.host;
-  o.counters = &run.counters();
-  return ops::backup_command(repo, o);
+  return ops::backup_command(repo, o, run.ctx());
 }
 
 int run_backup(const BackupArgs& a) {
@@ -83,9 +78,7 @@ int run_backup(const BackupArgs& a) {
   }
   double seconds = monotonic_seconds() - start;
   if (a.repo.json) {
-    nlohmann::json j = r.manifest.to_listing_json();
-    j["warnings"] = r.warnings;
-    print_json(j);
+    print_json(r.to_json());
   } else {
     print_summary(r, seconds);
   }

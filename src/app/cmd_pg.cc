@@ -54,12 +54,6 @@ int run_stream(const StreamArgs& a) {
   if (a.conn.empty()) throw Error(Errc::kUsage, "stream needs --pg-conn");
   auto repo = open_repo(a.repo);
   CommandRun run(true, true);
-  std::atomic<bool> stop{false};
-  std::jthread forward([&](std::stop_token st) {
-    while (!st.stop_requested() && !run.cancel().wait_for(0.1)) {
-    }
-    stop = true;
-  });
   ops::StreamOptions o;
   o.stanza = a.repo.stanza;
   o.conninfo = a.conn;
@@ -67,9 +61,7 @@ int run_stream(const StreamArgs& a) {
     o.conninfo += " application_name=strongroom";
   o.slot = a.slot;
   o.synchronous = a.synchronous;
-  o.stop = &stop;
-  o.log = [&run](const std::string& m) { run.logger().info("stream", m); };
-  ops::stream_wal(*repo, o);
+  ops::stream_wal(*repo, o, run.ctx());
   return 0;
 }
 

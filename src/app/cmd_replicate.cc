@@ -23,31 +23,15 @@ int run_replicate(const ReplicateArgs& a) {
   CommandRun run(true);
   ops::ReplicateOptions o;
   o.dry_run = a.dry_run;
-  o.counters = &run.counters();
-  double start = monotonic_seconds();
   ops::ReplicateResult r;
   {
     ProgressLine progress("replicate", run.counters(), !a.repo.json && !a.dry_run);
-    r = ops::replicate(*source, *target, o);
+    r = ops::replicate(*source, *target, o, run.ctx());
   }
-  double seconds = monotonic_seconds() - start;
-  double age = r.newest_missing_backup_ns
-                   ? static_cast<double>(now_ns() - r.newest_missing_backup_ns) / 1e9
-                   : 0;
+  double seconds = r.seconds;
+  double age = r.newest_missing_backup_age_seconds();
   if (a.repo.json) {
-    nlohmann::json j = {{"source", source->describe()},
-                        {"target", target->describe()},
-                        {"created", r.created},
-                        {"source_objects", r.source_objects},
-                        {"lag", {{"objects", r.missing_objects}, {"bytes", r.missing_bytes}}},
-                        {"copied_objects", r.copied_objects},
-                        {"copied_bytes", r.copied_bytes},
-                        {"seconds", seconds}};
-    if (r.newest_missing_backup_ns) {
-      j["lag"]["newest_unreplicated_backup"] = format_rfc3339(r.newest_missing_backup_ns);
-      j["lag"]["newest_unreplicated_backup_age_seconds"] = age;
-    }
-    print_json(j);
+    print_json(r.to_json());
     return 0;
   }
   std::cout << (a.dry_run ? "lag: " : "replicated: ") << r.missing_objects << " objects, "

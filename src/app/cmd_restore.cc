@@ -100,28 +100,20 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
 
 int restore_files(const RestoreArgs& a, repo::Repository& repo, const repo::Manifest& m) {
   CommandRun run(true);
-  double start = monotonic_seconds();
   ops::RestoreResult r;
+  ops::RestoreOptions o{a.to, a.force};
+  o.delta = a.delta;
   if (m.type == "command") {
     if (a.delta) throw Error(Errc::kUsage, "--delta applies to file and PostgreSQL backups");
-    r = ops::restore_command(repo, m, a.to, a.force);
+    r = ops::restore_command(repo, m, o, run.ctx());
     if (a.to == "-") return 0;
   } else {
     ProgressLine progress("restore", run.counters(), !a.repo.json);
-    ops::RestoreOptions o{a.to, a.force, &run.counters()};
-    o.delta = a.delta;
-    r = ops::restore_files(repo, m, o);
+    r = ops::restore_files(repo, m, o, run.ctx());
   }
-  double seconds = monotonic_seconds() - start;
+  double seconds = r.seconds;
   if (a.repo.json) {
-    print_json({{"id", m.id},
-                {"target", a.to},
-                {"files", r.files},
-                {"dirs", r.dirs},
-                {"bytes", r.bytes},
-                {"bytes_unchanged", r.bytes_unchanged},
-                {"removed", r.removed},
-                {"seconds", seconds}});
+    print_json(r.to_json());
     return 0;
   }
   std::cout << "restored backup " << m.id << " to " << a.to << ": " << r.files << " files, "

@@ -37,19 +37,10 @@ int run_verify(const VerifyArgs& a) {
   ops::VerifyReport r;
   {
     ProgressLine progress("verify", run.counters(), !a.repo.json && a.read_data);
-    r = ops::verify(*repo, {a.read_data, &run.counters()});
+    r = ops::verify(*repo, {a.read_data}, run.ctx());
   }
   if (a.repo.json)
-    print_json({{"ok", r.ok()},
-                {"problems", r.problems},
-                {"damaged_backups", r.damaged_backups},
-                {"backups", r.backups},
-                {"packs", r.packs},
-                {"index_objects", r.index_objects},
-                {"unreferenced_packs", r.unreferenced_packs},
-                {"chunks_checked", r.chunks_checked},
-                {"bytes_read", r.bytes_read},
-                {"read_data", a.read_data}});
+    print_json(r.to_json());
   else
     print_report(r, a.read_data);
   return r.ok() ? 0 : 3;

@@ -29,9 +29,8 @@ struct WalGetArgs {
 // Starts a detached pusher for the spool; its lines go to the spool's pusher.log.
 void start_pusher(const RepoArgs& repo, const std::string& spool) {
   run_detached(spool + "/pusher.log", [&] {
-    auto logger = make_cli_logger(true);
-    ops::run_pusher([&] { return open_repo(repo); }, repo.stanza, spool, 10.0,
-                    [&](const std::string& m) { logger->info("pusher", m); });
+    CommandRun run(false, true);
+    ops::run_pusher([&] { return open_repo(repo); }, {repo.stanza, spool, 10.0}, run.ctx());
   });
 }
 
@@ -46,22 +45,18 @@ int push_async(const WalPushArgs& a) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   CommandRun run;
-  auto how = ops::async_push([&] { return open_repo(a.repo); }, a.repo.stanza, a.spool, a.path,
-                             [&](const std::string& m) { run.logger().warn("wal-push", m); });
-  if (a.repo.json)
-    print_json({{"file", a.path},
-                {"result", how == ops::AsyncPush::kPushedAhead ? "pushed ahead"
-                           : how == ops::AsyncPush::kPushed    ? "pushed"
-                                                               : "spooled"}});
+  auto r = ops::async_push([&] { return open_repo(a.repo); }, {a.repo.stanza, a.spool, a.path},
+                           run.ctx());
+  if (a.repo.json) print_json(r.to_json());
   return 0;
 }
 
 int run_wal_push(const WalPushArgs& a) {
   if (!a.spool.empty()) return push_async(a);
   auto repo = open_repo(a.repo);
-  auto r = ops::wal_push(*repo, a.repo.stanza, a.path);
-  if (a.repo.json)
-    print_json({{"file", a.path}, {"bytes", r.bytes}, {"already_stored", r.already_stored}});
+  CommandRun run;
+  auto r = ops::wal_push(*repo, {a.repo.stanza, a.path, 0}, run.ctx());
+  if (a.repo.json) print_json(r.to_json());
   return 0;
 }
 

@@ -29,7 +29,7 @@ TEST(AddedSize, TwoBackupsThroughOneRepositoryCountTheirOwn) {
   write_file_atomic(dir / "a/f", random_bytes(400000));
   FilesBackupOptions o;
   o.paths = {dir / "a"};
-  BackupResult first = backup_files(*repo, o);
+  BackupResult first = backup_files(*repo, o, {});
   const uint64_t after_first = pack_bytes();
   EXPECT_GT(first.manifest.added_size, 400000u);
   EXPECT_LE(first.manifest.added_size, after_first);
@@ -37,14 +37,14 @@ TEST(AddedSize, TwoBackupsThroughOneRepositoryCountTheirOwn) {
   mkdirs(dir / "b");
   write_file_atomic(dir / "b/g", random_bytes(100000));
   o.paths = {dir / "b"};
-  BackupResult second = backup_files(*repo, o);
+  BackupResult second = backup_files(*repo, o, {});
   const uint64_t added = pack_bytes() - after_first;
   EXPECT_GT(second.manifest.added_size, 100000u);
   EXPECT_LT(second.manifest.added_size, 200000u) << "counted the first backup's data again";
   EXPECT_LE(second.manifest.added_size, added);
 
   // Nothing new: nothing added.
-  BackupResult third = backup_files(*repo, o);
+  BackupResult third = backup_files(*repo, o, {});
   EXPECT_EQ(third.manifest.added_size, 0u);
 }
 

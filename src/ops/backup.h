@@ -5,14 +5,19 @@
 // the second before the parent started: timestamp granularity), reads the others through the
 // chunk pipeline, and writes the tree stream, the index and the manifest, in that order. Files
 // are read by `threads` file workers at once; their chunks are processed by the chunk pool.
-// Unreadable files are skipped with a warning (BackupResult::warnings); anything that would make
-// the backup wrong (repository errors) aborts it with no manifest written.
+// Unreadable files are skipped with a warning (logged as ctx.log().warn("backup", …) and counted
+// in BackupResult::warnings); anything that would make the backup wrong (repository errors)
+// aborts it with no manifest written. Both check ctx.check_cancelled() per chunk: a cancelled
+// backup throws Errc::kCancelled and publishes no manifest (packs already published remain as
+// leftovers that verify accepts and prune removes). Progress goes to ctx.progress.
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "base/context.h"
 #include "ops/block_file.h"
 #include "ops/chunk_pipeline.h"
 #include "repo/repository.h"
@@ -23,10 +28,8 @@ namespace sr::ops {
 struct FilesBackupOptions {
   std::vector<std::string> paths;
   std::vector<std::string> tags;
-  std::string host;              // empty: this host's name
-  Counters* counters = nullptr;  // progress, when wanted
-  bool scan_totals = false;      // count the tree first in a thread (for an ETA)
-  std::function<void(const std::string&)> warn;
+  std::string host;          // empty: this host's name
+  bool scan_totals = false;  // count the tree first in a thread (for an ETA; needs ctx.progress)
 
   // For callers that build on a files backup (PostgreSQL):
   source::FilterFn filter;     // entries to leave out
@@ -47,17 +50,21 @@ struct CommandBackupOptions {
   std::string command, name;
   std::vector<std::string> tags;
   std::string host;
-  Counters* counters = nullptr;
 };
 
 struct BackupResult {
   repo::Manifest manifest;
   uint64_t warnings = 0;
   uint64_t reused_files = 0;
+
+  // What `backup --json` prints: the manifest's listing JSON plus "warnings".
+  nlohmann::json to_json() const;
 };
 
-BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& options);
-BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& options);
+BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& options,
+                          const OpContext& ctx);
+BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& options,
+                            const OpContext& ctx);
 
 std::string host_name();
 std::string user_name();

@@ -106,43 +106,191 @@ struct Pending {
 };
 }  // namespace
 
-void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counters, int fd,
-                     const std::string& path, uint32_t segment_block_base,
-                     const repo::Entry* parent, const PageOptions& o, repo::Entry& out,
-                     const std::function<void(const std::string&)>& warn) {
-  const uint32_t ps = o.page_size;
-  const size_t piece_size = size_t{ps} * kPagesPerPiece;
-  // A parent map is usable only with the same page size.
-  if (parent && parent->page_size != ps) parent = nullptr;
-  std::vector<uint64_t> parent_hashes, parent_base;
-  if (parent) {
-    parent_hashes = load_page_map(repo, *parent, &parent_base);
-    if (parent_hashes.empty()) parent = nullptr;
-  }
-  // The parent's pieces by index (all full pieces except maybe the last).
-  std::vector<const ChunkRef*> parent_pieces;
-  if (parent)
-    for (const auto& c : parent->chunks) parent_pieces.push_back(&c);
+PieceKind choose_piece_kind(bool has_parent_piece, size_t changed_pages, size_t delta_pages,
+                            size_t pages) {
+  if (!has_parent_piece) return PieceKind::kNewBase;
+  if (changed_pages == 0) return PieceKind::kUnchanged;
+  // A delta while few pages differ (form 2 stays small even if they are most of a small piece,
+  // like a visibility map's), or at most half of the piece.
+  if (delta_pages <= kPrefixedDeltaPages) return PieceKind::kPrefixedDelta;
+  if (delta_pages * 2 <= pages) return PieceKind::kPlainDelta;
+  return PieceKind::kNewBase;
+}
 
-  out.chunks.clear();
-  out.page_hashes.clear();
-  out.page_size = ps;
-  auto pending = std::make_shared<Pending>();
-  std::deque<ChunkRef> refs;    // stable addresses for the workers
-  std::deque<ChunkRef> deltas;  // delta chunk results, copied into refs after the wait
-  std::vector<std::pair<size_t, size_t>> delta_of;  // (ref index, delta index)
-  uint64_t total = 0, failures = 0;
+std::vector<uint16_t> merge_delta_pages(const ChunkRef& prev,
+                                        const std::vector<uint16_t>& changed) {
+  std::vector<uint16_t> dp = prev.has_delta ? prev.delta_pages : std::vector<uint16_t>{};
+  dp.insert(dp.end(), changed.begin(), changed.end());
+  std::sort(dp.begin(), dp.end());
+  dp.erase(std::unique(dp.begin(), dp.end()), dp.end());
+  return dp;
+}
+
+namespace {
+// One call of read_block_file: reads the file piece by piece, hashes (and checks) its pages,
+// and stores each piece as the parent's, as a delta against it, or as a new base.
+class BlockFileReader {
+ public:
+  BlockFileReader(repo::Repository& repo, WorkerPool& pool, const OpContext& ctx, int fd,
+                  const std::string& path, uint32_t segment_block_base, const PageOptions& o,
+                  repo::Entry& out, const std::function<void(const std::string&)>& warn)
+      : repo_(repo),
+        pool_(pool),
+        ctx_(ctx),
+        fd_(fd),
+        path_(path),
+        block_base_(segment_block_base),
+        o_(o),
+        out_(out),
+        warn_(warn),
+        ps_(o.page_size) {}
+
+  void run(const repo::Entry* parent) {
+    load_parent(parent);
+    out_.chunks.clear();
+    out_.page_hashes.clear();
+    out_.page_size = ps_;
+    try {
+      for (size_t piece = 0;; ++piece) {
+        ctx_.check_cancelled("backup");
+        Bytes buf = pending_->take(size_t{ps_} * kPagesPerPiece);
+        size_t n = read_full(fd_, buf, path_);
+        if (n == 0) break;
+        buf.resize(n);
+        total_ += n;
+        hash_pages(buf, piece);
+        if (ctx_.progress) ctx_.progress->bytes += n;
+        store_piece(std::move(buf), piece);
+      }
+    } catch (...) {
+      std::unique_lock lock(pending_->mu);
+      pending_->cv.wait(lock, [&] { return pending_->outstanding == 0; });
+      throw;
+    }
+    finish();
+  }
+
+ private:
+  void load_parent(const repo::Entry* parent) {
+    // A parent map is usable only with the same page size.
+    if (parent && parent->page_size != ps_) parent = nullptr;
+    if (parent) {
+      parent_hashes_ = load_page_map(repo_, *parent, &parent_base_);
+      if (parent_hashes_.empty()) parent = nullptr;
+    }
+    // The parent's pieces by index (all full pieces except maybe the last).
+    if (parent)
+      for (const auto& c : parent->chunks) parent_pieces_.push_back(&c);
+    parent_ = parent;
+  }
+
+  // Hashes every page of the piece (checking checksums when asked).
+  void hash_pages(Bytes& buf, size_t piece) {
+    const uint32_t pages = static_cast<uint32_t>((buf.size() + ps_ - 1) / ps_);
+    const size_t first_page = piece * kPagesPerPiece;
+    for (uint32_t p = 0; p < pages; ++p) {
+      const size_t page_off = size_t{p} * ps_;
+      const size_t page_len = std::min<size_t>(ps_, buf.size() - page_off);
+      if (o_.verify_checksums && page_len == ps_) check_page(buf, p, first_page);
+      out_.page_hashes.push_back(
+          page_hash(ByteSpan(buf.data() + page_off, page_len), o_.hash_seed));
+    }
+  }
+
+  // Checks page `p` of the piece; a failing page is re-read (a write may have torn it), and one
+  // whose LSN is at or after the backup's start is accepted (WAL replay rewrites it).
+  void check_page(Bytes& buf, uint32_t p, size_t first_page) {
+    ByteSpan page(buf.data() + size_t{p} * ps_, ps_);
+    uint32_t blkno = block_base_ + static_cast<uint32_t>(first_page + p);
+    int tries = 0;
+    while (!pg::page_checksum_ok(page, blkno) && pg::page_lsn(page) < o_.start_lsn &&
+           tries++ < kChecksumRetries) {
+      // Perhaps torn by a concurrent write: read the page again.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 * tries));
+      Bytes again(ps_);
+      pread_exact(fd_, again, (first_page + p) * uint64_t{ps_}, path_);
+      std::memcpy(buf.data() + size_t{p} * ps_, again.data(), ps_);
+    }
+    if (!pg::page_checksum_ok(page, blkno) && pg::page_lsn(page) < o_.start_lsn) {
+      if (failures_++ < 10)
+        warn_("page checksum failure in " + path_ + " block " + std::to_string(blkno) +
+              " (stored " + std::to_string(pg::page_stored_checksum(page)) + ", computed " +
+              std::to_string(pg::page_checksum(page, blkno)) + "): the page is backed up as it is");
+    }
+  }
+
+  // Compares the piece with the parent's and stores what differs.
+  void store_piece(Bytes buf, size_t piece) {
+    const size_t n = buf.size();
+    const uint32_t pages = static_cast<uint32_t>((n + ps_ - 1) / ps_);
+    const size_t first_page = piece * kPagesPerPiece;
+    const int level = o_.dense_indexes ? piece_level(buf, ps_) : kPageCompressionLevel;
+    const ChunkRef* prev = piece < parent_pieces_.size() ? parent_pieces_[piece] : nullptr;
+    if (prev && (prev->hole || prev->raw_length != n)) prev = nullptr;
+    std::vector<uint16_t> changed;
+    if (prev)
+      for (uint32_t p = 0; p < pages; ++p) {
+        size_t i = first_page + p;
+        if (i >= parent_hashes_.size() || parent_hashes_[i] != out_.page_hashes[i])
+          changed.push_back(static_cast<uint16_t>(p));
+      }
+    std::vector<uint16_t> dp = prev ? merge_delta_pages(*prev, changed) : std::vector<uint16_t>{};
+    refs_.emplace_back();
+    switch (choose_piece_kind(prev != nullptr, changed.size(), dp.size(), pages)) {
+      case PieceKind::kUnchanged:
+        refs_.back() = *prev;
+        pending_->give(std::move(buf));
+        return;
+      case PieceKind::kPrefixedDelta:
+      case PieceKind::kPlainDelta:
+        store_delta(std::move(buf), *prev, std::move(dp), level);
+        return;
+      case PieceKind::kNewBase:
+        break;
+    }
+    // A new base piece: densely compressed while the backup's budget lasts.
+    const bool dense = o_.dense_budget && o_.dense_budget->fetch_sub(static_cast<int64_t>(n)) >=
+                                              static_cast<int64_t>(n);
+    submit(std::move(buf), &refs_.back(), {}, dense ? kDenseLevel : level);
+  }
+
+  // The piece as the parent's base chunk plus a delta chunk with the pages `dp`.
+  void store_delta(Bytes buf, const ChunkRef& prev, std::vector<uint16_t> dp, int level) {
+    ChunkRef& r = refs_.back();
+    r = prev;
+    r.has_delta = true;
+    r.delta_pages = dp;
+    deltas_.emplace_back();
+    delta_of_.emplace_back(refs_.size() - 1, deltas_.size() - 1);
+    if (dp.size() <= kPrefixedDeltaPages) {
+      // Few pages: each as a zstd frame against its version in the base chunk (read back from
+      // the repository), a few dozen bytes for a page with a changed tuple or a new index entry
+      // instead of ~2 KiB for the page compressed alone.
+      submit(std::move(buf), &deltas_.back(),
+             [&repo = repo_, base_id = prev.id, dp, ps = ps_, path = path_](ByteSpan piece) {
+               Bytes base = repo.read_chunk(base_id);
+               if (base.size() != piece.size())
+                 throw Error(Errc::kCorrupt, "the base piece of " + path +
+                                                 " has the wrong length in the repository");
+               return repo::encode_prefixed_delta(ps, dp, piece, base);
+             });
+    } else {
+      submit(repo::encode_delta(ps_, dp, buf), &deltas_.back(), {}, level);
+      pending_->give(std::move(buf));
+    }
+  }
 
   // Stores `data` (or what `encode` makes of it) as the chunk of `slot`, on a worker, at `level`.
-  auto submit = [&](Bytes data, ChunkRef* slot, std::function<Bytes(ByteSpan)> encode = {},
-                    int level = kPageCompressionLevel) {
+  void submit(Bytes data, ChunkRef* slot, std::function<Bytes(ByteSpan)> encode = {},
+              int level = kPageCompressionLevel) {
     {
-      std::lock_guard lock(pending->mu);
-      if (pending->error) std::rethrow_exception(pending->error);
-      ++pending->outstanding;
+      std::lock_guard lock(pending_->mu);
+      if (pending_->error) std::rethrow_exception(pending_->error);
+      ++pending_->outstanding;
     }
     auto buf = std::make_shared<Bytes>(std::move(data));
-    pool.submit([&repo, pending, buf, slot, encode = std::move(encode), level, stats = o.stats] {
+    pool_.submit([&repo = repo_, pending = pending_, buf, slot, encode = std::move(encode), level,
+                  stats = o_.stats] {
       try {
         if (encode)
           *slot = repo.store_chunk(repo::BlobType::kData, encode(*buf), level, stats).ref;
@@ -156,121 +304,53 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counter
       std::lock_guard lock(pending->mu);
       if (--pending->outstanding == 0) pending->cv.notify_all();
     });
-  };
-  auto wait_all = [&] {
-    std::unique_lock lock(pending->mu);
-    pending->cv.wait(lock, [&] { return pending->outstanding == 0; });
-    if (pending->error) std::rethrow_exception(pending->error);
-  };
+  }
 
-  try {
-    for (size_t piece = 0;; ++piece) {
-      Bytes buf = pending->take(piece_size);
-      size_t n = read_full(fd, buf, path);
-      if (n == 0) break;
-      buf.resize(n);
-      total += n;
-      const uint32_t pages = static_cast<uint32_t>((n + ps - 1) / ps);
-      const size_t first_page = piece * kPagesPerPiece;
-      // Hash (and check) every page.
-      for (uint32_t p = 0; p < pages; ++p) {
-        const size_t page_off = size_t{p} * ps;
-        const size_t page_len = std::min<size_t>(ps, n - page_off);
-        ByteSpan page(buf.data() + page_off, page_len);
-        if (o.verify_checksums && page.size() == ps) {
-          uint32_t blkno = segment_block_base + static_cast<uint32_t>(first_page + p);
-          int tries = 0;
-          while (!pg::page_checksum_ok(page, blkno) && pg::page_lsn(page) < o.start_lsn &&
-                 tries++ < kChecksumRetries) {
-            // Perhaps torn by a concurrent write: read the page again.
-            std::this_thread::sleep_for(std::chrono::milliseconds(10 * tries));
-            Bytes again(ps);
-            pread_exact(fd, again, (first_page + p) * uint64_t{ps}, path);
-            std::memcpy(buf.data() + size_t{p} * ps, again.data(), ps);
-          }
-          if (!pg::page_checksum_ok(page, blkno) && pg::page_lsn(page) < o.start_lsn) {
-            if (failures++ < 10)
-              warn("page checksum failure in " + path + " block " + std::to_string(blkno) +
-                   " (stored " + std::to_string(pg::page_stored_checksum(page)) + ", computed " +
-                   std::to_string(pg::page_checksum(page, blkno)) +
-                   "): the page is backed up as it is");
-          }
-        }
-        out.page_hashes.push_back(page_hash(page, o.hash_seed));
-      }
-      if (counters) counters->bytes += n;
-      const int level = o.dense_indexes ? piece_level(buf, ps) : kPageCompressionLevel;
-      // Compare with the parent's piece.
-      const ChunkRef* prev = piece < parent_pieces.size() ? parent_pieces[piece] : nullptr;
-      if (prev && (prev->hole || prev->raw_length != n)) prev = nullptr;
-      std::vector<uint16_t> changed;
-      if (prev) {
-        for (uint32_t p = 0; p < pages; ++p) {
-          size_t i = first_page + p;
-          if (i >= parent_hashes.size() || parent_hashes[i] != out.page_hashes[i])
-            changed.push_back(static_cast<uint16_t>(p));
-        }
-      }
-      refs.emplace_back();
-      if (prev && changed.empty()) {
-        refs.back() = *prev;  // unchanged since the parent
-        pending->give(std::move(buf));
-        continue;
-      }
-      if (prev) {
-        // Pages differing from the base: the parent's delta pages and the newly changed ones.
-        std::vector<uint16_t> dp = prev->has_delta ? prev->delta_pages : std::vector<uint16_t>{};
-        dp.insert(dp.end(), changed.begin(), changed.end());
-        std::sort(dp.begin(), dp.end());
-        dp.erase(std::unique(dp.begin(), dp.end()), dp.end());
-        // A delta while few pages differ (form 2 stays small even if they are most of a small
-        // piece, like a visibility map's), or at most half of the piece.
-        if (dp.size() <= kPrefixedDeltaPages || dp.size() * 2 <= pages) {
-          ChunkRef& r = refs.back();
-          r = *prev;
-          r.has_delta = true;
-          r.delta_pages = dp;
-          deltas.emplace_back();
-          delta_of.emplace_back(refs.size() - 1, deltas.size() - 1);
-          if (dp.size() <= kPrefixedDeltaPages) {
-            // Few pages: each as a zstd frame against its version in the base chunk (read back
-            // from the repository), a few dozen bytes for a page with a changed tuple or a new
-            // index entry instead of ~2 KiB for the page compressed alone.
-            submit(std::move(buf), &deltas.back(),
-                   [&repo, base_id = prev->id, dp, ps, path](ByteSpan piece) {
-                     Bytes base = repo.read_chunk(base_id);
-                     if (base.size() != piece.size())
-                       throw Error(Errc::kCorrupt, "the base piece of " + path +
-                                                       " has the wrong length in the repository");
-                     return repo::encode_prefixed_delta(ps, dp, piece, base);
-                   });
-          } else {
-            submit(repo::encode_delta(ps, dp, buf), &deltas.back(), {}, level);
-            pending->give(std::move(buf));
-          }
-          continue;
-        }
-      }
-      // A new base piece: densely compressed while the backup's budget lasts.
-      const bool dense = o.dense_budget && o.dense_budget->fetch_sub(static_cast<int64_t>(n)) >=
-                                               static_cast<int64_t>(n);
-      submit(std::move(buf), &refs.back(), {}, dense ? kDenseLevel : level);
+  // Waits for the workers, fills in the delta references and stores the block map.
+  void finish() {
+    {
+      std::unique_lock lock(pending_->mu);
+      pending_->cv.wait(lock, [&] { return pending_->outstanding == 0; });
+      if (pending_->error) std::rethrow_exception(pending_->error);
     }
-  } catch (...) {
-    std::unique_lock lock(pending->mu);
-    pending->cv.wait(lock, [&] { return pending->outstanding == 0; });
-    throw;
+    for (auto [ri, di] : delta_of_) {
+      refs_[ri].delta_id = deltas_[di].id;
+      refs_[ri].delta_raw_length = deltas_[di].raw_length;
+      refs_[ri].delta_stored_length = deltas_[di].stored_length;
+    }
+    out_.chunks.assign(refs_.begin(), refs_.end());
+    out_.size = total_;
+    const bool blob_parent = parent_ && parent_->page_map_blob;
+    store_page_map(repo_, blob_parent ? parent_ : nullptr, blob_parent ? &parent_base_ : nullptr,
+                   out_, o_.stats);
   }
-  wait_all();
-  for (auto [ri, di] : delta_of) {
-    refs[ri].delta_id = deltas[di].id;
-    refs[ri].delta_raw_length = deltas[di].raw_length;
-    refs[ri].delta_stored_length = deltas[di].stored_length;
-  }
-  out.chunks.assign(refs.begin(), refs.end());
-  out.size = total;
-  store_page_map(repo, parent && parent->page_map_blob ? parent : nullptr,
-                 parent && parent->page_map_blob ? &parent_base : nullptr, out, o.stats);
+
+  repo::Repository& repo_;
+  WorkerPool& pool_;
+  const OpContext& ctx_;
+  const int fd_;
+  const std::string& path_;
+  const uint32_t block_base_;
+  const PageOptions& o_;
+  repo::Entry& out_;
+  const std::function<void(const std::string&)>& warn_;
+  const uint32_t ps_;
+  const repo::Entry* parent_ = nullptr;
+  std::vector<uint64_t> parent_hashes_, parent_base_;
+  std::vector<const ChunkRef*> parent_pieces_;
+  std::shared_ptr<Pending> pending_ = std::make_shared<Pending>();
+  std::deque<ChunkRef> refs_;    // stable addresses for the workers
+  std::deque<ChunkRef> deltas_;  // delta chunk results, copied into refs after the wait
+  std::vector<std::pair<size_t, size_t>> delta_of_;  // (ref index, delta index)
+  uint64_t total_ = 0, failures_ = 0;
+};
+}  // namespace
+
+void read_block_file(repo::Repository& repo, WorkerPool& pool, const OpContext& ctx, int fd,
+                     const std::string& path, uint32_t segment_block_base,
+                     const repo::Entry* parent, const PageOptions& options, repo::Entry& out,
+                     const std::function<void(const std::string&)>& warn) {
+  BlockFileReader(repo, pool, ctx, fd, path, segment_block_base, options, out, warn).run(parent);
 }
 
 uint64_t page_hash_seed(const repo::Repository& repo) {

@@ -45,11 +45,23 @@ struct PageOptions {
 constexpr int kDenseLevel = 6;
 
 // Reads `fd` (the file `path`) into `out` (chunks, page_size, page_hashes, size). `parent` is the
-// same file's entry in the parent backup, if any. Checksum failures go to `warn`.
-void read_block_file(repo::Repository& repo, WorkerPool& pool, Counters* counters, int fd,
+// same file's entry in the parent backup, if any. Checksum failures go to `warn` (the caller
+// counts and logs them). Progress goes to ctx.progress; ctx.check_cancelled() runs per piece.
+void read_block_file(repo::Repository& repo, WorkerPool& pool, const OpContext& ctx, int fd,
                      const std::string& path, uint32_t segment_block_base,
                      const repo::Entry* parent, const PageOptions& options, repo::Entry& out,
                      const std::function<void(const std::string&)>& warn);
+
+// How a piece is stored, given whether the parent has a piece of the same length there, how many
+// pages changed since the parent, and how many pages differ from the parent's base chunk
+// (merge_delta_pages). Exposed for its unit tests.
+enum class PieceKind { kUnchanged, kPrefixedDelta, kPlainDelta, kNewBase };
+PieceKind choose_piece_kind(bool has_parent_piece, size_t changed_pages, size_t delta_pages,
+                            size_t pages);
+// The pages of a piece that differ from the parent's base chunk: the parent's delta pages and
+// the newly changed ones, sorted, without duplicates.
+std::vector<uint16_t> merge_delta_pages(const repo::ChunkRef& prev,
+                                        const std::vector<uint16_t>& changed);
 
 // The keyed seed of page hashes, derived from the repository's id key.
 uint64_t page_hash_seed(const repo::Repository& repo);

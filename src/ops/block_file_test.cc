@@ -32,7 +32,7 @@ class BlockFileTest : public ::testing::Test {
     o.hash_seed = 42;
     repo::Entry out;
     out.path = "rel";
-    read_block_file(*repo_, pool, nullptr, fd, dir_ / "rel", 0, parent, o, out,
+    read_block_file(*repo_, pool, {}, fd, dir_ / "rel", 0, parent, o, out,
                     [](const std::string& w) { ADD_FAILURE() << w; });
     ::close(fd);
     repo_->flush();
@@ -205,6 +205,59 @@ TEST(BlockMapEncoding, DecodeRejectsDeltaPagesOutOfOrderOrRange) {
   ByteWriter w3;
   repo::encode_entry(e, w3);
   EXPECT_THROW(repo::decode_entry(w3.buffer(), "t"), Error);
+}
+
+}  // namespace
+}  // namespace sr::ops
+
+namespace sr::ops {
+namespace {
+
+TEST(BlockFilePieces, PieceKindFollowsHowManyPagesDiffer) {
+  // No parent piece of the same length: a new base.
+  EXPECT_EQ(choose_piece_kind(false, 0, 0, 128), PieceKind::kNewBase);
+  // Nothing changed since the parent: its reference is reused.
+  EXPECT_EQ(choose_piece_kind(true, 0, 3, 128), PieceKind::kUnchanged);
+  // Up to 16 pages differing from the base: frames against the base.
+  EXPECT_EQ(choose_piece_kind(true, 1, 16, 128), PieceKind::kPrefixedDelta);
+  // Also when they are most of a small piece (a visibility map).
+  EXPECT_EQ(choose_piece_kind(true, 3, 3, 4), PieceKind::kPrefixedDelta);
+  // More, but at most half of the piece: a plain delta.
+  EXPECT_EQ(choose_piece_kind(true, 17, 17, 128), PieceKind::kPlainDelta);
+  EXPECT_EQ(choose_piece_kind(true, 1, 64, 128), PieceKind::kPlainDelta);
+  // More than half: a new base.
+  EXPECT_EQ(choose_piece_kind(true, 1, 65, 128), PieceKind::kNewBase);
+}
+
+TEST(BlockFilePieces, DeltaPagesMergeTheParentsWithTheNewlyChanged) {
+  repo::ChunkRef prev;
+  EXPECT_EQ(merge_delta_pages(prev, {5, 1}), (std::vector<uint16_t>{1, 5}));
+  prev.has_delta = true;
+  prev.delta_pages = {2, 5, 9};
+  EXPECT_EQ(merge_delta_pages(prev, {1, 5, 10}), (std::vector<uint16_t>{1, 2, 5, 9, 10}));
+  EXPECT_EQ(merge_delta_pages(prev, {}), (std::vector<uint16_t>{2, 5, 9}));
+}
+
+TEST_F(BlockFileTest, CancelledReadThrowsAndWritesNoEntry) {
+  write_file_atomic(dir_ / "rel", random_bytes(4 * 128 * kPage));
+  int fd = ::open((dir_ / "rel").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  CancelToken token;
+  token.cancel();
+  OpContext ctx{&token, nullptr, nullptr};
+  WorkerPool pool(2, 4);
+  PageOptions o;
+  o.page_size = kPage;
+  repo::Entry out;
+  try {
+    read_block_file(*repo_, pool, ctx, fd, dir_ / "rel", 0, nullptr, o, out,
+                    [](const std::string& w) { ADD_FAILURE() << w; });
+    ADD_FAILURE() << "a cancelled read finished";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCancelled);
+  }
+  ::close(fd);
+  EXPECT_TRUE(out.chunks.empty());
 }
 
 }  // namespace

@@ -94,9 +94,6 @@ BackupResult read_data_dir(repo::Repository& repo, const PgBackupOptions& option
   FilesBackupOptions fo;
   fo.paths = {server.data_dir};
   fo.tags = options.tags;
-  fo.counters = ctx.progress;
-  fo.warn = options.warn ? options.warn
-                         : [&ctx](const std::string& msg) { ctx.log().warn("backup", msg); };
   fo.filter = [&filter](source::WalkItem& item) { return filter(item); };
   fo.take_lock = false;
   fo.save = false;
@@ -116,7 +113,7 @@ BackupResult read_data_dir(repo::Repository& repo, const PgBackupOptions& option
     fo.pages.dense_budget = &dense_budget;
     fo.pages.dense_indexes = true;
   }
-  return backup_files(repo, fo);
+  return backup_files(repo, fo, ctx);
 }
 
 // Waits until every WAL segment the backup needs is in the repository.

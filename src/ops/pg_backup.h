@@ -29,8 +29,6 @@ struct PgBackupOptions {
   std::string type = "full";  // full | diff | incr
   std::string name;           // optional label
   std::vector<std::string> tags;
-  // Files that could not be read; unset: a warning to the context's logger.
-  std::function<void(const std::string&)> warn;
   int wal_timeout_seconds = 120;
 };
 

@@ -173,11 +173,11 @@ RestoreResult restore_data(repo::Repository& repo, const PgRestoreOptions& o, co
   std::vector<RestoreOptions::Relocation> relocate = tablespace_destinations(pg.tablespace_map, o);
   ctx.log().info("restore",
                  "restoring PostgreSQL backup " + plan.backup.id + " to " + o.target_dir);
-  RestoreOptions ro{o.target_dir, o.force, ctx.progress};
+  RestoreOptions ro{o.target_dir, o.force};
   ro.delta = o.delta;
   ro.relocate = relocate;
   ro.page_hash_seed = page_hash_seed(repo);
-  RestoreResult files = restore_files(repo, repo.load_manifest(plan.backup.id), ro);
+  RestoreResult files = restore_files(repo, repo.load_manifest(plan.backup.id), ro, ctx);
   ctx.check_cancelled("restore");
   const std::string& dir = o.target_dir;
   ::chmod(dir.c_str(), 0700);

@@ -35,14 +35,14 @@ std::map<std::string, Bytes> make_tree(const TempDir& dir) {
 repo::Manifest backup_tree(repo::Repository& r, const TempDir& dir) {
   FilesBackupOptions o;
   o.paths = {dir / "src"};
-  return backup_files(r, o).manifest;
+  return backup_files(r, o, {}).manifest;
 }
 
 // Restores `m` from `r` and compares every file with `files`.
 void expect_restores(repo::Repository& r, const repo::Manifest& m, const std::string& target,
                      const std::map<std::string, Bytes>& files) {
-  RestoreOptions ro{target, false, nullptr};
-  restore_files(r, m, ro);
+  RestoreOptions ro{target, false};
+  restore_files(r, m, ro, {});
   for (const auto& [rel, content] : files) EXPECT_EQ(read_file(target + "/" + rel), content) << rel;
 }
 
@@ -61,10 +61,10 @@ TEST(Replicate, MemoryToMemoryRestoresTheSameBackup) {
   repo::Manifest m = backup_tree(*source, dir);
 
   storage::MemoryStorage replica("replica", dir.path());
-  ReplicateResult r = replicate(*source, replica, {});
+  ReplicateResult r = replicate(*source, replica, {}, {});
   EXPECT_TRUE(r.created);
   EXPECT_EQ(r.copied_objects, r.missing_objects);
-  EXPECT_EQ(replicate(*source, replica, {}).copied_objects, 0u);  // idempotent
+  EXPECT_EQ(replicate(*source, replica, {}, {}).copied_objects, 0u);  // idempotent
 
   // The replica opens with the same password (a copy of the objects: a second MemoryStorage).
   auto copy = std::make_unique<storage::MemoryStorage>("copy", dir.path());
@@ -91,7 +91,7 @@ TEST(Replicate, DamagedSourceObjectIsNotCopied) {
   raw->put(key, b);
   storage::MemoryStorage replica("replica", dir.path());
   try {
-    replicate(*source, replica, {});
+    replicate(*source, replica, {}, {});
     FAIL() << "a damaged manifest was replicated";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::kCorrupt);
@@ -134,7 +134,7 @@ TEST(TwoRepositories, S3AndAzureSideBySideWithDifferentSettings) {
   auto primary = open_on(storage::open_storage(s3_url, a), dir / "cache-primary");
   repo::Manifest m = backup_tree(*primary, dir);
   auto target = storage::open_storage(azure_url, b);
-  ReplicateResult r = replicate(*primary, *target, {});
+  ReplicateResult r = replicate(*primary, *target, {}, {});
   EXPECT_TRUE(r.created);
   EXPECT_GT(r.copied_objects, 2u);  // more than a listing page of either side
 

@@ -13,20 +13,24 @@
 // With delta, a file already in the target is rewritten in place only where it differs, and only
 // when it is a regular file with a single link (otherwise it is replaced), so a hardlink into the
 // target cannot make a restore modify a file elsewhere.
+// Both restores check ctx.check_cancelled() per chunk; a cancelled restore throws
+// Errc::kCancelled and leaves the target partly written. Progress goes to ctx.progress.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "base/context.h"
 #include "ops/chunk_pipeline.h"
 #include "repo/repository.h"
 
 namespace sr::ops {
 
 struct RestoreOptions {
+  // A directory (files backups); a file path or "-" for stdout (command backups).
   std::string target;
   bool force = false;  // allow a non-empty target (existing files are replaced)
-  Counters* counters = nullptr;
   // Delta restore into a target that already holds an older or damaged copy: what is not in the
   // backup is removed; a regular file already there is compared piece by piece (chunk ids, or
   // page hashes for block-structured files) and only the pieces or pages that differ are
@@ -43,15 +47,22 @@ struct RestoreOptions {
 };
 
 struct RestoreResult {
+  std::string id, target;  // the backup restored, and where to
   uint64_t files = 0, dirs = 0, bytes = 0;
   // Delta restores: bytes found identical in the target (not written), entries removed.
   uint64_t bytes_unchanged = 0, removed = 0;
+  double seconds = 0;  // from the start of the call until the target was synced
+
+  // What `restore --json` prints: id, target, files, dirs, bytes, bytes_unchanged, removed,
+  // seconds.
+  nlohmann::json to_json() const;
 };
 
 RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
-                            const RestoreOptions& options);
-// Writes a command backup's output to `target` (a file path, or "-" for stdout).
+                            const RestoreOptions& options, const OpContext& ctx);
+// Writes a command backup's output to options.target (a file path, or "-" for stdout); replaces
+// an existing file only with options.force. The other options do not apply.
 RestoreResult restore_command(repo::Repository& repo, const repo::Manifest& m,
-                              const std::string& target, bool force);
+                              const RestoreOptions& options, const OpContext& ctx);
 
 }  // namespace sr::ops

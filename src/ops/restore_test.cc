@@ -7,8 +7,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "base/fs.h"
+#include "base/random.h"
+#include "ops/block_file.h"
+#include "ops/restore_parts.h"
 #include "repo/tree_stream.h"
 #include "testing/temp_dir.h"
 #include "testing/test_repository.h"
@@ -66,7 +70,7 @@ TEST_F(RestoreTest, RoundTripOfACraftedButValidTree) {
   d.path = "d";
   d.mode = 0750;
   auto m = crafted({d, file("d/f", "ledger")});
-  restore_files(*repo_, m, {dir_ / "target", false, nullptr});
+  restore_files(*repo_, m, {dir_ / "target", false}, {});
   EXPECT_EQ(as_chars(read_file(dir_ / "target/d/f")), "ledger");
   struct stat st;
   ASSERT_EQ(::stat((dir_ / "target/d").c_str(), &st), 0);
@@ -75,7 +79,7 @@ TEST_F(RestoreTest, RoundTripOfACraftedButValidTree) {
 
 TEST_F(RestoreTest, DotDotPathIsRejected) {
   auto m = crafted({file("../escaped", "x")});
-  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false}, {}), Error);
   EXPECT_TRUE(outside_untouched());
 }
 
@@ -83,7 +87,7 @@ TEST_F(RestoreTest, AbsolutePathIsRejected) {
   auto m = crafted({file((dir_ / "escaped").substr(1), "x")});  // relative form is fine...
   std::vector<Entry> v = {file(dir_ / "escaped", "x")};         // ...an absolute one is not
   auto bad = crafted(v);
-  EXPECT_THROW(restore_files(*repo_, bad, {dir_ / "target2", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, bad, {dir_ / "target2", false}, {}), Error);
   EXPECT_TRUE(outside_untouched());
 }
 
@@ -93,7 +97,7 @@ TEST_F(RestoreTest, SymlinkInThePathIsNotFollowed) {
   link.path = "a";
   link.link_target = dir_ / "outside";
   auto m = crafted({link, file("a/evil", "x")});
-  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false}, {}), Error);
   EXPECT_TRUE(outside_untouched());
 }
 
@@ -105,7 +109,7 @@ TEST_F(RestoreTest, PreexistingSymlinkInTargetIsNotFollowedWithForce) {
   d.path = "a";
   auto m = crafted({d, file("a/evil", "x")});
   try {
-    restore_files(*repo_, m, {dir_ / "target", true, nullptr});
+    restore_files(*repo_, m, {dir_ / "target", true}, {});
   } catch (const Error&) {
   }
   EXPECT_TRUE(outside_untouched());
@@ -117,7 +121,7 @@ TEST_F(RestoreTest, HardlinkToOutsideIsRejected) {
   h.path = "h";
   h.link_target = "../outside/x";
   auto m = crafted({h});
-  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false}, {}), Error);
   EXPECT_TRUE(outside_untouched());
 }
 
@@ -125,9 +129,9 @@ TEST_F(RestoreTest, NonEmptyTargetNeedsForce) {
   auto m = crafted({file("f", "new")});
   mkdirs(dir_ / "target");
   write_file_atomic(dir_ / "target/keep", as_bytes("old"));
-  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false, nullptr}), Error);
+  EXPECT_THROW(restore_files(*repo_, m, {dir_ / "target", false}, {}), Error);
   EXPECT_FALSE(path_exists(dir_ / "target/f"));
-  restore_files(*repo_, m, {dir_ / "target", true, nullptr});
+  restore_files(*repo_, m, {dir_ / "target", true}, {});
   EXPECT_EQ(as_chars(read_file(dir_ / "target/f")), "new");
 }
 
@@ -147,9 +151,9 @@ TEST_F(RestoreTest, DeltaWritesOnlyWhatDiffersAndRemovesWhatTheBackupLacks) {
   // A symlink to outside: removed as a link, its target untouched.
   std::filesystem::create_directory_symlink(dir_ / "outside", dir_ / "target/d/link");
   write_file_atomic(dir_ / "outside/keep", as_bytes("k"));
-  RestoreOptions o{dir_ / "target", false, nullptr};
+  RestoreOptions o{dir_ / "target", false};
   o.delta = true;
-  auto r = restore_files(*repo_, m, o);
+  auto r = restore_files(*repo_, m, o, {});
   EXPECT_EQ(r.bytes_unchanged, big.size());
   // d/extra_dir, d/extra_dir/deep, d/extra_dir/deep/x, stray, f (a directory), d/link.
   EXPECT_EQ(r.removed, 6u);
@@ -167,11 +171,149 @@ TEST_F(RestoreTest, DeltaNeverWritesThroughAHardlinkIntoAnotherFile) {
   mkdirs(dir_ / "target");
   write_file_atomic(dir_ / "outside/other", as_bytes("precious"));
   ASSERT_EQ(::link((dir_ / "outside/other").c_str(), (dir_ / "target/f").c_str()), 0);
-  RestoreOptions o{dir_ / "target", false, nullptr};
+  RestoreOptions o{dir_ / "target", false};
   o.delta = true;
-  restore_files(*repo_, m, o);
+  restore_files(*repo_, m, o, {});
   EXPECT_EQ(as_chars(read_file(dir_ / "target/f")), "restored");
   EXPECT_EQ(as_chars(read_file(dir_ / "outside/other")), "precious");
+}
+
+}  // namespace
+}  // namespace sr::ops
+
+namespace sr::ops {
+namespace {
+
+using namespace restore_parts;
+
+TEST_F(RestoreTest, ResultJsonHasTheCliKeysAndTypes) {
+  auto m = crafted({file("f", "twelve bytes")});
+  RestoreResult r = restore_files(*repo_, m, {dir_ / "target", false}, {});
+  nlohmann::json j = r.to_json();
+  EXPECT_EQ(j["id"], m.id);
+  EXPECT_EQ(j["target"], dir_ / "target");
+  EXPECT_EQ(j["files"], 1u);
+  EXPECT_EQ(j["dirs"], 0u);
+  EXPECT_EQ(j["bytes"], 12u);
+  EXPECT_EQ(j["bytes_unchanged"], 0u);
+  EXPECT_EQ(j["removed"], 0u);
+  EXPECT_TRUE(j["seconds"].is_number_float());
+  EXPECT_GE(j["seconds"].get<double>(), 0.0);
+  EXPECT_EQ(j.size(), 8u);
+}
+
+TEST_F(RestoreTest, CancelledRestoreThrowsCancelled) {
+  std::vector<Entry> entries;
+  for (int i = 0; i < 64; ++i) {
+    Entry e;
+    e.kind = EntryKind::kFile;
+    e.path = "f" + std::to_string(100 + i);
+    e.mode = 0644;
+    Bytes data = random_bytes(512 << 10);
+    e.size = data.size();
+    e.chunks.push_back(repo_->store_chunk(repo::BlobType::kData, data).ref);
+    entries.push_back(e);
+  }
+  auto m = crafted(entries);
+  Counters counters;
+  CancelToken token;
+  OpContext ctx{&token, &counters, nullptr};
+  std::jthread watcher([&](std::stop_token st) {
+    while (!st.stop_requested() && counters.bytes.load() <= (1u << 20)) std::this_thread::yield();
+    token.cancel();
+  });
+  try {
+    restore_files(*repo_, m, {dir_ / "target", false}, ctx);
+    FAIL() << "the restore finished although it was cancelled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCancelled) << e.what();
+  }
+  EXPECT_LT(counters.bytes.load(), 32u << 20);
+  // A command backup's output too.
+  CancelToken cancelled;
+  cancelled.cancel();
+  repo::Manifest cm = crafted({file("out", "command output")});
+  cm.type = "command";
+  try {
+    restore_command(*repo_, cm, {dir_ / "cmd.out", false}, {&cancelled});
+    ADD_FAILURE() << "a cancelled restore finished";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCancelled);
+  }
+  EXPECT_FALSE(path_exists(dir_ / "cmd.out"));
+}
+
+TEST(RestoreParts, TasksSplitAChunkListIntoPiecesOfAboutTheTaskSize) {
+  auto chunks = [](std::vector<uint32_t> lengths) {
+    std::vector<repo::ChunkRef> out;
+    for (uint32_t n : lengths) {
+      repo::ChunkRef c;
+      c.raw_length = n;
+      out.push_back(c);
+    }
+    return out;
+  };
+  EXPECT_TRUE(plan_tasks({}, 100).empty());
+  EXPECT_EQ(plan_tasks(chunks({10, 20}), 100), (std::vector<TaskRange>{{0, 2, 0}}));
+  EXPECT_EQ(plan_tasks(chunks({60, 60, 60, 10}), 100),
+            (std::vector<TaskRange>{{0, 2, 0}, {2, 4, 120}}));
+  EXPECT_EQ(plan_tasks(chunks({100, 100, 5}), 100),
+            (std::vector<TaskRange>{{0, 1, 0}, {1, 2, 100}, {2, 3, 200}}));
+}
+
+TEST(RestoreParts, ExtraneousEntriesAreWhatTheBackupLacksOrHasAsAnotherType) {
+  // What the target has, in path order (true: a directory).
+  std::vector<std::pair<std::string, bool>> have = {
+      {"a", true},    {"a/keep", false}, {"a/stray", false}, {"b", true},
+      {"b/x", false}, {"c", false},      {"d", true},        {"z", false}};
+  ExtraneousFinder finder(have);
+  finder.want("a", true);
+  finder.want("a/keep", false);
+  finder.want("b", false);  // a file in the backup: the directory goes (and its contents)
+  finder.want("c", false);
+  finder.want("d", true);
+  finder.want("d/new", false);  // not there yet: nothing to remove
+  auto remove = finder.finish();
+  std::vector<std::string> names;
+  for (size_t i : remove) names.push_back(have[i].first);
+  EXPECT_EQ(names, (std::vector<std::string>{"a/stray", "b", "b/x", "z"}));
+  EXPECT_TRUE(std::is_sorted(remove.begin(), remove.end()));  // reverse: children first
+}
+
+TEST_F(RestoreTest, DeltaComparisonFindsTheDifferingPagesOfAnExistingFile) {
+  constexpr uint32_t kPs = 4096;
+  Bytes backup = random_bytes(8 * kPs);
+  Bytes target = backup;
+  target[2 * kPs + 7] ^= 1;  // page 2
+  target[3 * kPs] ^= 1;      // page 3: adjacent, one range
+  target[6 * kPs + 9] ^= 1;  // page 6
+  write_file_atomic(dir_ / "existing", target);
+  OpenFile f;
+  f.fd = open_or_throw(dir_ / "existing", O_RDONLY);
+  f.existing = true;
+  f.entry.path = "existing";
+  f.entry.page_size = kPs;
+  f.page_hash_seed = 9;
+  for (size_t off = 0; off < backup.size(); off += kPs)
+    f.page_map.push_back(page_hash(ByteSpan(backup.data() + off, kPs), 9));
+  repo::ChunkRef c = repo_->store_chunk(repo::BlobType::kData, backup).ref;
+  auto ranges = differing(f, c, 0, *repo_);
+  using R = std::vector<std::pair<size_t, size_t>>;
+  EXPECT_EQ(ranges, (R{{2 * kPs, 4 * kPs}, {6 * kPs, 7 * kPs}}));
+  // Without a block map the chunk is compared whole, by its keyed id.
+  f.page_map.clear();
+  EXPECT_EQ(differing(f, c, 0, *repo_), (R{{0, 8 * kPs}}));
+  write_file_atomic(dir_ / "existing", backup);
+  f.fd = open_or_throw(dir_ / "existing", O_RDONLY);
+  EXPECT_TRUE(differing(f, c, 0, *repo_).empty());
+  // A hole: the target must read as zeros there.
+  repo::ChunkRef hole;
+  hole.hole = true;
+  hole.raw_length = kPs;
+  EXPECT_EQ(differing(f, hole, 0, *repo_), (R{{0, kPs}}));
+  write_file_atomic(dir_ / "existing", Bytes(kPs, 0));
+  f.fd = open_or_throw(dir_ / "existing", O_RDONLY);
+  EXPECT_TRUE(differing(f, hole, 0, *repo_).empty());
 }
 
 }  // namespace

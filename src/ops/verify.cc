@@ -2,6 +2,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "base/worker_pool.h"
 #include "repo/chunk_set.h"
@@ -12,10 +13,130 @@ namespace sr::ops {
 
 namespace {
 constexpr size_t kMaxProblemsPerBackup = 5;
+
+// Reads, authenticates and decompresses every chunk of every indexed pack that is present
+// (`stored`: pack name → size) and not bad; damaged chunks become problems and go to `damaged`.
+void read_all_data(repo::Repository& repo, const std::vector<std::string>& indexed,
+                   const std::set<std::string>& bad_packs,
+                   const std::map<std::string, uint64_t>& stored, const OpContext& ctx,
+                   VerifyReport& report, repo::ChunkSet& damaged) {
+  Counters* const counters = ctx.progress;
+  if (counters) {
+    uint64_t total = 0;
+    for (const auto& name : indexed)
+      if (!bad_packs.count(name)) total += stored.at(name);
+    counters->total_bytes = total;
+    counters->total_known = true;
+  }
+  std::mutex mu;
+  const size_t threads = WorkerPool::default_threads();
+  WorkerPool pool(threads, 2 * threads);
+  for (const auto& name : indexed) {
+    if (bad_packs.count(name)) continue;
+    ctx.check_cancelled("verify");
+    pool.submit([&, name] {
+      std::vector<std::string> errors;
+      std::vector<codec::ChunkId> bad;
+      uint64_t n = 0, bytes = 0;
+      repo.index().for_each_chunk_in_pack(
+          name, [&](const codec::ChunkId& id, const repo::ChunkLocation& loc) {
+            ctx.check_cancelled("verify");
+            ++n;
+            bytes += loc.length;
+            try {
+              repo.read_blob(id, loc, true);
+            } catch (const Error& e) {
+              if (e.code() != Errc::kCorrupt) throw;
+              errors.push_back(e.what());
+              bad.push_back(id);
+            }
+            if (counters) counters->bytes += loc.length;
+          });
+      std::lock_guard g(mu);
+      report.chunks_checked += n;
+      report.bytes_read += bytes;
+      for (auto& e : errors) report.problems.push_back(e);
+      for (auto& id : bad) damaged.insert(id);
+    });
+  }
+  pool.wait();
 }
 
-VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
+// Checks one backup: its manifest decrypts, its tree reads, and every chunk it references is
+// indexed, in a pack that is present and sound, and (with `damaged`) not damaged.
+void check_backup(repo::Repository& repo, const std::string& id,
+                  const std::set<std::string>& bad_packs, repo::ChunkSet* damaged,
+                  VerifyReport& report) {
+  ++report.backups;
+  repo::Manifest m;
+  try {
+    m = repo.load_manifest(id);
+  } catch (const Error& e) {
+    if (e.code() != Errc::kCorrupt) throw;
+    report.problems.push_back(std::string("backup ") + id + ": " + e.what());
+    report.damaged_backups.insert(id);
+    return;
+  }
+  size_t reported = 0, more = 0;
+  auto problem = [&](const std::string& what) {
+    report.damaged_backups.insert(id);
+    if (reported++ < kMaxProblemsPerBackup)
+      report.problems.push_back("backup " + id + ": " + what);
+    else
+      ++more;
+  };
+  auto check_chunk = [&](const codec::ChunkId& cid, const std::string& where) {
+    auto loc = repo.lookup(cid);
+    if (!loc)
+      problem(where + " references chunk " + to_hex(cid) + ", which no index lists");
+    else if (bad_packs.count(loc->pack))
+      problem(where + " has data in pack " + loc->pack + ", which is missing or damaged");
+    else if (damaged && damaged->contains(cid))
+      problem(where + " has damaged chunk " + to_hex(cid) + " (pack " + loc->pack + ")");
+  };
+  try {
+    for (const auto& t : m.tree) {
+      codec::ChunkId cid;
+      Bytes raw = from_hex(t);
+      std::copy(raw.begin(), raw.end(), cid.begin());
+      check_chunk(cid, "tree");
+    }
+    if (!report.damaged_backups.count(id)) {
+      repo::TreeReader tree(repo, m);
+      while (auto e = tree.next()) {
+        for (const auto& c : e->chunks)
+          if (!c.hole) {
+            check_chunk(c.id, "file " + e->path);
+            if (c.has_delta) check_chunk(c.delta_id, "file " + e->path);
+          }
+        if (e->page_map_blob) check_chunk(e->page_map_base, "block map of " + e->path);
+      }
+    }
+  } catch (const Error& e) {
+    if (e.code() != Errc::kCorrupt && e.code() != Errc::kNotFound) throw;
+    problem(std::string("tree cannot be read: ") + e.what());
+  }
+  if (more)
+    report.problems.push_back("backup " + id + ": and " + std::to_string(more) + " more problems");
+}
+}  // namespace
+
+nlohmann::json VerifyReport::to_json() const {
+  return {{"ok", ok()},
+          {"problems", problems},
+          {"damaged_backups", damaged_backups},
+          {"backups", backups},
+          {"packs", packs},
+          {"index_objects", index_objects},
+          {"unreferenced_packs", unreferenced_packs},
+          {"chunks_checked", chunks_checked},
+          {"bytes_read", bytes_read},
+          {"read_data", read_data}};
+}
+
+VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const OpContext& ctx) {
   VerifyReport report;
+  report.read_data = options.read_data;
   auto lock = repo::RepoLock::acquire_for_reading(repo, "verify");
   repo.load_index();
   for (const auto& name : repo.damaged_index_objects())
@@ -48,100 +169,11 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options) {
 
   // Data: read every chunk of every present pack.
   repo::ChunkSet damaged;
-  if (options.read_data) {
-    if (options.counters) {
-      uint64_t total = 0;
-      for (const auto& name : indexed)
-        if (!bad_packs.count(name)) total += stored[name];
-      options.counters->total_bytes = total;
-      options.counters->total_known = true;
-    }
-    std::mutex mu;
-    const size_t threads = WorkerPool::default_threads();
-    WorkerPool pool(threads, 2 * threads);
-    for (const auto& name : indexed) {
-      if (bad_packs.count(name)) continue;
-      pool.submit([&, name] {
-        std::vector<std::string> errors;
-        std::vector<codec::ChunkId> bad;
-        uint64_t n = 0, bytes = 0;
-        repo.index().for_each_chunk_in_pack(
-            name, [&](const codec::ChunkId& id, const repo::ChunkLocation& loc) {
-              ++n;
-              bytes += loc.length;
-              try {
-                repo.read_blob(id, loc, true);
-              } catch (const Error& e) {
-                if (e.code() != Errc::kCorrupt) throw;
-                errors.push_back(e.what());
-                bad.push_back(id);
-              }
-              if (options.counters) options.counters->bytes += loc.length;
-            });
-        std::lock_guard g(mu);
-        report.chunks_checked += n;
-        report.bytes_read += bytes;
-        for (auto& e : errors) report.problems.push_back(e);
-        for (auto& id : bad) damaged.insert(id);
-      });
-    }
-    pool.wait();
-  }
-
+  if (options.read_data) read_all_data(repo, indexed, bad_packs, stored, ctx, report, damaged);
   // Backups: manifests, trees, references.
   for (const auto& id : repo.list_manifest_ids()) {
-    ++report.backups;
-    repo::Manifest m;
-    try {
-      m = repo.load_manifest(id);
-    } catch (const Error& e) {
-      if (e.code() != Errc::kCorrupt) throw;
-      report.problems.push_back(std::string("backup ") + id + ": " + e.what());
-      report.damaged_backups.insert(id);
-      continue;
-    }
-    size_t reported = 0, more = 0;
-    auto problem = [&](const std::string& what) {
-      report.damaged_backups.insert(id);
-      if (reported++ < kMaxProblemsPerBackup)
-        report.problems.push_back("backup " + id + ": " + what);
-      else
-        ++more;
-    };
-    auto check_chunk = [&](const codec::ChunkId& cid, const std::string& where) {
-      auto loc = repo.lookup(cid);
-      if (!loc)
-        problem(where + " references chunk " + to_hex(cid) + ", which no index lists");
-      else if (bad_packs.count(loc->pack))
-        problem(where + " has data in pack " + loc->pack + ", which is missing or damaged");
-      else if (options.read_data && damaged.contains(cid))
-        problem(where + " has damaged chunk " + to_hex(cid) + " (pack " + loc->pack + ")");
-    };
-    try {
-      for (const auto& t : m.tree) {
-        codec::ChunkId cid;
-        Bytes raw = from_hex(t);
-        std::copy(raw.begin(), raw.end(), cid.begin());
-        check_chunk(cid, "tree");
-      }
-      if (!report.damaged_backups.count(id)) {
-        repo::TreeReader tree(repo, m);
-        while (auto e = tree.next()) {
-          for (const auto& c : e->chunks)
-            if (!c.hole) {
-              check_chunk(c.id, "file " + e->path);
-              if (c.has_delta) check_chunk(c.delta_id, "file " + e->path);
-            }
-          if (e->page_map_blob) check_chunk(e->page_map_base, "block map of " + e->path);
-        }
-      }
-    } catch (const Error& e) {
-      if (e.code() != Errc::kCorrupt && e.code() != Errc::kNotFound) throw;
-      problem(std::string("tree cannot be read: ") + e.what());
-    }
-    if (more)
-      report.problems.push_back("backup " + id + ": and " + std::to_string(more) +
-                                " more problems");
+    ctx.check_cancelled("verify");
+    check_backup(repo, id, bad_packs, options.read_data ? &damaged : nullptr, report);
   }
   return report;
 }

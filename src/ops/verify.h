@@ -6,21 +6,23 @@
 // also read, authenticated, decompressed and its keyed id recomputed. Each problem is reported
 // with the backups it affects. Packs that no index names (leftovers of an interrupted backup)
 // are counted but are not problems: a later prune removes them.
+// Reading data checks ctx.check_cancelled() per chunk (Errc::kCancelled) and adds the bytes read
+// to ctx.progress.
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "ops/chunk_pipeline.h"
+#include "base/context.h"
 #include "repo/repository.h"
 
 namespace sr::ops {
 
 struct VerifyOptions {
   bool read_data = false;
-  Counters* counters = nullptr;
 };
 
 struct VerifyReport {
@@ -28,9 +30,14 @@ struct VerifyReport {
   std::set<std::string> damaged_backups;
   uint64_t backups = 0, packs = 0, chunks_checked = 0, bytes_read = 0;
   uint64_t unreferenced_packs = 0, index_objects = 0;
+  bool read_data = false;  // whether the data was read (VerifyOptions::read_data)
   bool ok() const { return problems.empty(); }
+
+  // What `verify --json` prints: ok, problems, damaged_backups, backups, packs, index_objects,
+  // unreferenced_packs, chunks_checked, bytes_read, read_data.
+  nlohmann::json to_json() const;
 };
 
-VerifyReport verify(repo::Repository& repo, const VerifyOptions& options);
+VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const OpContext& ctx);
 
 }  // namespace sr::ops

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "base/lsn.h"
 #include "base/random.h"
 #include "base/worker_pool.h"
-#include "base/lsn.h"
 
 namespace sr::ops {
 
@@ -30,8 +30,14 @@ std::optional<uint64_t> segment_system_identifier(ByteSpan segment) {
   return id;
 }
 
-WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const std::string& path,
-                       size_t max_parts) {
+nlohmann::json WalPushResult::to_json() const {
+  return {{"file", file}, {"bytes", bytes}, {"already_stored", already_stored}};
+}
+
+WalPushResult wal_push(repo::Repository& repo, const WalPushOptions& options,
+                       const OpContext& ctx) {
+  const std::string& stanza = options.stanza;
+  const std::string& path = options.path;
   std::string name = base_name(path);
   if (!pg::is_archive_file_name(name))
     throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
@@ -49,10 +55,16 @@ WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const 
       if (!known) store.check_identity({std::to_string(*sysid), 0, content.size()});
     }
   }
+  ctx.check_cancelled("wal-push");
   WalPushResult r;
+  r.file = path;
   r.bytes = content.size();
   r.already_stored =
-      store.push(name, content, max_parts) == repo::WalStore::PushResult::kAlreadyStored;
+      store.push(name, content, options.max_parts) == repo::WalStore::PushResult::kAlreadyStored;
+  if (ctx.progress) {
+    ctx.progress->bytes += r.bytes;
+    ++ctx.progress->files;
+  }
   return r;
 }
 

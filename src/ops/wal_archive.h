@@ -5,22 +5,35 @@
 // may recycle the segment. A segment's long page header names the cluster's system identifier;
 // it must match the stanza's. wal_get fetches a file into the path PostgreSQL gives (written to
 // a temporary name and renamed, so a crash never leaves a partial segment there).
+// wal_push checks ctx.check_cancelled() before it stores the file (a file is stored whole or not
+// at all).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/context.h"
 #include "repo/wal_store.h"
 
 namespace sr::ops {
 
-struct WalPushResult {
-  bool already_stored = false;
-  uint64_t bytes = 0;
+struct WalPushOptions {
+  std::string stanza = "main";
+  std::string path;  // the file PostgreSQL gives (%p)
+  // Cores to compress one file on (0: all; a caller pushing several at once says 1).
+  size_t max_parts = 0;
 };
 
-// `max_parts`: cores to compress one file on (0: all; a caller pushing several at once says 1).
-WalPushResult wal_push(repo::Repository& repo, const std::string& stanza, const std::string& path,
-                       size_t max_parts = 0);
+struct WalPushResult {
+  std::string file;  // the path pushed
+  bool already_stored = false;
+  uint64_t bytes = 0;
+
+  // What `wal-push --json` prints: file, bytes, already_stored.
+  nlohmann::json to_json() const;
+};
+
+WalPushResult wal_push(repo::Repository& repo, const WalPushOptions& options, const OpContext& ctx);
 // Returns false when the repository does not have the file (PostgreSQL then tries elsewhere or
 // ends recovery).
 bool wal_get(repo::Repository& repo, const std::string& stanza, const std::string& name,

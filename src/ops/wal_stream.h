@@ -11,12 +11,14 @@
 // Restarts of the server or of strongroom resume where the repository ends: the bytes of the
 // current segment are re-received and compared with the stored increments, so a gap or a
 // divergence is an error, never silent. Timeline switches store the new history file and go on.
+// Progress reports and reconnections go to ctx.log() (component "stream", info; a lost
+// connection at warn).
 #pragma once
 
-#include <atomic>
-#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/context.h"
 #include "repo/repository.h"
 
 namespace sr::ops {
@@ -30,18 +32,19 @@ struct StreamOptions {
   // flush lag (interval + write time) stays under one second: with 1.0 it peaked at 1.03 s.
   double flush_interval = 0.5;
   double report_interval = 10.0;  // seconds between lag reports
-  const std::atomic<bool>* stop = nullptr;
-  std::function<void(const std::string&)> log;
 };
 
 struct StreamStatus {
   std::string timeline, received_lsn, durable_lsn, server_lsn;
   uint64_t lag_bytes = 0;
   double seconds_since_durable = 0;
+
+  // timeline, received_lsn, durable_lsn, server_lsn, lag_bytes, seconds_since_durable.
+  nlohmann::json to_json() const;
 };
 
-// Runs until *stop becomes true (then writes what it has and returns) or an error that
-// reconnecting cannot cure (another cluster, diverging WAL).
-void stream_wal(repo::Repository& repo, const StreamOptions& options);
+// Runs until ctx is cancelled (then writes what it has and returns the final status; no
+// kCancelled error) or an error that reconnecting cannot cure (another cluster, diverging WAL).
+StreamStatus stream_wal(repo::Repository& repo, const StreamOptions& options, const OpContext& ctx);
 
 }  // namespace sr::ops
