@@ -354,7 +354,7 @@ void read_block_file(repo::Repository& repo, WorkerPool& pool, const OpContext& 
 }
 
 uint64_t page_hash_seed(const repo::Repository& repo) {
-  codec::Key32 seed = codec::hmac_sha256(repo.keys().id_key, as_bytes("page hash seed"));
+  codec::Key32 seed = repo.derive_id_key("page hash seed");
   uint64_t v;
   std::memcpy(&v, seed.data(), sizeof v);
   return v;

@@ -70,9 +70,9 @@ TEST(Replicate, CancelledRunStopsAndTheNextOneCompletes) {
             r.copied_bytes - static_cast<storage::Storage&>(target).get("config").size());
   EXPECT_GT(r.newest_missing_backup_ns, 0);
   EXPECT_GE(r.finished_ns, r.newest_missing_backup_ns);
-  auto replica = repo::Repository::open(std::make_unique<storage::LocalStorage>(dir / "replica"),
-                                        repo::Credential{"pw", false},
-                                        sr::testing::test_repo_options(dir));
+  auto replica =
+      repo::Repository::open(std::make_unique<storage::LocalStorage>(dir / "replica"),
+                             repo::Credential{"pw", false}, sr::testing::test_repo_options(dir));
   EXPECT_EQ(replica->resolve_backup("latest"), backup.manifest.id);
 }
 

@@ -132,7 +132,7 @@ class SpanReader {
         if (n.pack != loc.pack || n.offset != end || end + n.length - loc.offset > kMaxSpan) break;
         end = n.offset + n.length;
       }
-      data_ = repo_.storage().get(repo::pack_object_key(loc.pack), loc.offset, end - loc.offset);
+      data_ = repo_.read_pack_range(loc.pack, loc.offset, end - loc.offset);
       pack_ = loc.pack;
       start_ = loc.offset;
     }

@@ -34,8 +34,8 @@
 #include <string>
 
 #include "base/bytes.h"
-#include "pg/libpq_session.h"
 #include "base/lsn.h"
+#include "pg/libpq_session.h"
 
 namespace sr::pg {
 

@@ -393,6 +393,10 @@ size_t Repository::read_blob_into(const codec::ChunkId& id, const ChunkLocation&
   return open_blob_into(id, loc, sealed, dst);
 }
 
+codec::Key32 Repository::derive_id_key(std::string_view purpose) const {
+  return codec::hmac_sha256(keys_.id_key, as_bytes(purpose));
+}
+
 Bytes Repository::read_pack_range(const std::string& pack, uint64_t offset, uint64_t length) {
   return storage_->get(pack_object_key(pack), offset, length);
 }

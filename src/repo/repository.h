@@ -101,8 +101,8 @@ class Repository {
 
   // Where the repository lives, for messages ("local:/srv/repo", "s3://bucket/prefix").
   std::string describe() const { return storage_->describe(); }
-  // The underlying store, for repo/ itself (locks, WAL store). Layers above use the typed
-  // operations; ops/restore.cc still reads pack ranges through it (read_pack_range replaces it).
+  // The underlying store and the key set, for repo/ itself (locks, WAL store) and its tests.
+  // Layers above use the typed operations (`./run lint` rejects their use in ops/ and app/).
   storage::Storage& storage() { return *storage_; }
   const KeySet& keys() const { return keys_; }
   const RepoConfig& config() const { return config_; }
@@ -158,6 +158,9 @@ class Repository {
   Bytes open_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
                   bool check_id);
   codec::Key32 pack_key(const std::string& pack, std::optional<ByteSpan> wrapped = std::nullopt);
+  // A key derived from the chunk-id key for one purpose (HMAC-SHA-256 of `purpose`), e.g. the
+  // seed of block-map page hashes: keyed like chunk ids, without handing out the id key.
+  codec::Key32 derive_id_key(std::string_view purpose) const;
   // Reads [offset, offset+length) of a pack as stored (sealed blobs back to back).
   Bytes read_pack_range(const std::string& pack, uint64_t offset, uint64_t length);
 

@@ -188,6 +188,87 @@ void encode_entry(const Entry& e, ByteWriter& w) {
   }
 }
 
+namespace {
+
+ChunkRef decode_chunk_ref(ByteReader& r) {
+  ChunkRef c;
+  uint8_t kind = r.u8();
+  if (kind > 2) r.fail("bad chunk reference");
+  c.hole = kind == 1;
+  c.has_delta = kind == 2;
+  if (!c.hole) std::memcpy(c.id.data(), r.raw(32).data(), 32);
+  uint64_t raw = r.varint();
+  if (raw > UINT32_MAX) r.fail("chunk too large");
+  c.raw_length = static_cast<uint32_t>(raw);
+  if (!c.hole) {
+    uint64_t stored = r.varint();
+    if (stored > UINT32_MAX) r.fail("chunk too large");
+    c.stored_length = static_cast<uint32_t>(stored);
+  }
+  if (c.has_delta) {
+    std::memcpy(c.delta_id.data(), r.raw(32).data(), 32);
+    uint64_t draw = r.varint(), dstored = r.varint(), np = r.varint();
+    if (draw > UINT32_MAX || dstored > UINT32_MAX || np > 65536 || np > r.remaining())
+      r.fail("bad delta reference");
+    c.delta_raw_length = static_cast<uint32_t>(draw);
+    c.delta_stored_length = static_cast<uint32_t>(dstored);
+    c.delta_pages.resize(static_cast<size_t>(np));
+    for (auto& p : c.delta_pages) {
+      uint64_t v = r.varint();
+      if (v > UINT16_MAX) r.fail("bad delta page");
+      p = static_cast<uint16_t>(v);
+    }
+  }
+  return c;
+}
+
+// The block map of a file read page by page: inline hashes (form 0) or a blob plus changes (1).
+void decode_block_map(ByteReader& r, Entry& e) {
+  uint8_t form = r.u8();
+  if (form > 1) r.fail("unknown block map form");
+  if (form == 0) {
+    uint64_t n = r.varint();
+    if (n > r.remaining() / 8) r.fail("bad block map");
+    e.page_hashes.resize(static_cast<size_t>(n));
+    for (auto& h : e.page_hashes) h = r.u64();
+    return;
+  }
+  e.page_map_blob = true;
+  e.page_count = r.varint();
+  if (e.page_count > UINT32_MAX) r.fail("bad block map page count");
+  std::memcpy(e.page_map_base.data(), r.raw(32).data(), 32);
+  uint64_t n = r.varint();
+  if (n > e.page_count || n > r.remaining() / 9) r.fail("bad block map delta");
+  e.page_map_delta.reserve(static_cast<size_t>(n));
+  uint64_t page = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t gap = r.varint();
+    if (i > 0 && gap == 0) r.fail("block map delta pages not ascending");
+    // page < page_count here; compare before adding, so a huge gap cannot wrap around.
+    if (gap >= e.page_count - page) r.fail("block map delta page out of range");
+    page += gap;
+    e.page_map_delta.emplace_back(static_cast<uint32_t>(page), r.u64());
+  }
+}
+
+void decode_file_body(ByteReader& r, Entry& e) {
+  uint64_t n = r.varint();
+  if (n > r.remaining()) r.fail("too many chunks");
+  e.chunks.reserve(static_cast<size_t>(n));
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    e.chunks.push_back(decode_chunk_ref(r));
+    total += e.chunks.back().raw_length;
+  }
+  if (total != e.size) r.fail("chunk lengths do not add up to the file size");
+  uint64_t page_size = r.varint();
+  if (page_size > (1u << 20)) r.fail("bad page size");
+  e.page_size = static_cast<uint32_t>(page_size);
+  if (e.page_size) decode_block_map(r, e);
+}
+
+}  // namespace
+
 Entry decode_entry(ByteSpan record, const std::string& what) {
   ByteReader r(record, what);
   Entry e;
@@ -209,74 +290,9 @@ Entry decode_entry(ByteSpan record, const std::string& what) {
   e.device = r.varint();
   e.size = r.varint();
   switch (e.kind) {
-    case EntryKind::kFile: {
-      uint64_t n = r.varint();
-      if (n > r.remaining()) r.fail("too many chunks");
-      e.chunks.resize(static_cast<size_t>(n));
-      uint64_t total = 0;
-      for (auto& c : e.chunks) {
-        uint8_t kind = r.u8();
-        if (kind > 2) r.fail("bad chunk reference");
-        c.hole = kind == 1;
-        c.has_delta = kind == 2;
-        if (!c.hole) std::memcpy(c.id.data(), r.raw(32).data(), 32);
-        uint64_t raw = r.varint();
-        if (raw > UINT32_MAX) r.fail("chunk too large");
-        c.raw_length = static_cast<uint32_t>(raw);
-        if (!c.hole) {
-          uint64_t stored = r.varint();
-          if (stored > UINT32_MAX) r.fail("chunk too large");
-          c.stored_length = static_cast<uint32_t>(stored);
-        }
-        if (c.has_delta) {
-          std::memcpy(c.delta_id.data(), r.raw(32).data(), 32);
-          uint64_t draw = r.varint(), dstored = r.varint(), np = r.varint();
-          if (draw > UINT32_MAX || dstored > UINT32_MAX || np > 65536 || np > r.remaining())
-            r.fail("bad delta reference");
-          c.delta_raw_length = static_cast<uint32_t>(draw);
-          c.delta_stored_length = static_cast<uint32_t>(dstored);
-          c.delta_pages.resize(static_cast<size_t>(np));
-          for (auto& p : c.delta_pages) {
-            uint64_t v = r.varint();
-            if (v > UINT16_MAX) r.fail("bad delta page");
-            p = static_cast<uint16_t>(v);
-          }
-        }
-        total += c.raw_length;
-      }
-      if (total != e.size) r.fail("chunk lengths do not add up to the file size");
-      uint64_t page_size = r.varint();
-      if (page_size > (1u << 20)) r.fail("bad page size");
-      e.page_size = static_cast<uint32_t>(page_size);
-      if (e.page_size) {
-        uint8_t form = r.u8();
-        if (form > 1) r.fail("unknown block map form");
-        if (form == 0) {
-          uint64_t n = r.varint();
-          if (n > r.remaining() / 8) r.fail("bad block map");
-          e.page_hashes.resize(static_cast<size_t>(n));
-          for (auto& h : e.page_hashes) h = r.u64();
-        } else {
-          e.page_map_blob = true;
-          e.page_count = r.varint();
-          if (e.page_count > UINT32_MAX) r.fail("bad block map page count");
-          std::memcpy(e.page_map_base.data(), r.raw(32).data(), 32);
-          uint64_t n = r.varint();
-          if (n > e.page_count || n > r.remaining() / 9) r.fail("bad block map delta");
-          e.page_map_delta.reserve(static_cast<size_t>(n));
-          uint64_t page = 0;
-          for (uint64_t i = 0; i < n; ++i) {
-            uint64_t gap = r.varint();
-            if (i > 0 && gap == 0) r.fail("block map delta pages not ascending");
-            // page < page_count here; compare before adding, so a huge gap cannot wrap around.
-            if (gap >= e.page_count - page) r.fail("block map delta page out of range");
-            page += gap;
-            e.page_map_delta.emplace_back(static_cast<uint32_t>(page), r.u64());
-          }
-        }
-      }
+    case EntryKind::kFile:
+      decode_file_body(r, e);
       break;
-    }
     case EntryKind::kSymlink:
       e.link_target = r.str();
       if (e.link_target.empty() || e.link_target.find('\0') != std::string::npos)

@@ -10,8 +10,8 @@
 
 #include "base/json_util.h"
 #include "base/large_buffer.h"
-#include "codec/compress.h"
 #include "base/lsn.h"
+#include "codec/compress.h"
 #include "repo/envelope.h"
 
 namespace sr::repo {
