@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "base/error.h"
+#include "base/log.h"
 
 namespace sr::app {
 namespace {
@@ -47,10 +48,12 @@ int main(int argc, char** argv) {
     return sr::app::run(argc, argv);
   } catch (const sr::Error& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "%sstrongroom: error: %s\n", isatty(2) ? "\r\033[K" : "", e.what());
+    // Messages never carry secrets by design; redact() is the safety net for one that slipped in.
+    std::fprintf(stderr, "%sstrongroom: error: %s\n", isatty(2) ? "\r\033[K" : "",
+                 sr::log::redact(e.what()).c_str());
     return sr::exit_code_for(e.code());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "strongroom: error: %s\n", e.what());
+    std::fprintf(stderr, "strongroom: error: %s\n", sr::log::redact(e.what()).c_str());
     return 1;
   }
 }

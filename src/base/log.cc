@@ -1,7 +1,10 @@
 #include "base/log.h"
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 
 #include "base/error.h"
 #include "base/time_util.h"
@@ -83,8 +86,17 @@ bool iequals_at(std::string_view text, size_t pos, std::string_view word) {
   return true;
 }
 
-// Where the secret value starting at `pos` ends.
+bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// Where the secret value starting at `pos` ends: the matching quote of a quoted value (backslash
+// escapes), the end of the line for header values, else the next delimiter.
 size_t value_end(std::string_view text, size_t pos, bool to_line_end) {
+  if (!to_line_end && pos < text.size() && (text[pos] == '\'' || text[pos] == '"')) {
+    const char quote = text[pos];
+    size_t i = pos + 1;
+    while (i < text.size() && text[i] != quote) i += text[i] == '\\' ? 2 : 1;
+    return std::min(i + 1, text.size());
+  }
   size_t i = pos;
   while (i < text.size()) {
     char c = text[i];
@@ -94,6 +106,19 @@ size_t value_end(std::string_view text, size_t pos, bool to_line_end) {
     ++i;
   }
   return i;
+}
+
+// A URI's password ("scheme://user:PASSWORD@host"): the range of PASSWORD, if `pos` starts "://".
+std::optional<std::pair<size_t, size_t>> uri_password(std::string_view text, size_t pos) {
+  if (text.compare(pos, 3, "://") != 0) return std::nullopt;
+  size_t start = pos + 3, end = start;
+  while (end < text.size() && text[end] != '/' && text[end] != '@' && text[end] != ' ' &&
+         text[end] != '\n')
+    ++end;
+  if (end >= text.size() || text[end] != '@') return std::nullopt;
+  size_t colon = text.find(':', start);
+  if (colon == std::string_view::npos || colon >= end) return std::nullopt;
+  return std::make_pair(colon + 1, end);
 }
 
 }  // namespace
@@ -140,7 +165,9 @@ Logger& null_logger() {
 }
 
 std::string redact(std::string_view text) {
-  // Markers after which a secret value follows; `line`: the value runs to the end of the line.
+  // Names after which a secret value follows. Headers (`line`) run to the end of the line;
+  // parameters take "=" (with optional spaces around it, as libpq allows) and a plain or quoted
+  // value.
   struct Marker {
     std::string_view word;
     bool line;
@@ -148,29 +175,41 @@ std::string redact(std::string_view text) {
   static constexpr Marker kMarkers[] = {
       {"authorization:", true},
       {"x-amz-security-token:", true},
-      {"x-amz-signature=", false},
-      {"x-amz-credential=", false},
-      {"x-amz-security-token=", false},
-      {"sig=", false},
-      {"accountkey=", false},
-      {"sharedaccesssignature=", false},
-      {"password=", false},
       {"x-ms-copy-source-authorization:", true},
+      {"x-amz-signature", false},
+      {"x-amz-credential", false},
+      {"x-amz-security-token", false},
+      {"sig", false},
+      {"accountkey", false},
+      {"sharedaccesssignature", false},
+      {"password", false},
   };
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
+    if (auto pw = uri_password(text, i)) {
+      out.append(text.substr(i, pw->first - i));
+      out += "***";
+      i = pw->second;
+      continue;
+    }
     bool matched = false;
     for (const auto& m : kMarkers) {
-      // A parameter name must start a word (so "mysig=" is not "sig=").
-      if (i > 0 && !m.line && std::isalnum(static_cast<unsigned char>(text[i - 1]))) continue;
+      // A name must start a word (so "mysig=" is not "sig=") and end one.
+      if (i > 0 && is_word_char(text[i - 1])) continue;
       if (!iequals_at(text, i, m.word)) continue;
-      out.append(text.substr(i, m.word.size()));
-      size_t start = i + m.word.size();
-      while (m.line && start < text.size() && text[start] == ' ') out += text[start++];
-      size_t end = value_end(text, start, m.line);
-      if (end > start) out += "***";
+      size_t p = i + m.word.size();
+      if (!m.line) {
+        if (p < text.size() && is_word_char(text[p])) continue;
+        while (p < text.size() && text[p] == ' ') ++p;
+        if (p >= text.size() || text[p] != '=') continue;
+        ++p;
+      }
+      while (p < text.size() && text[p] == ' ') ++p;
+      out.append(text.substr(i, p - i));
+      size_t end = value_end(text, p, m.line);
+      if (end > p) out += "***";
       i = end;
       matched = true;
       break;

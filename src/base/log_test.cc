@@ -24,6 +24,16 @@ TEST(Redact, HidesSecretCarriers) {
             "X-Amz-Signature=***&X-Amz-Credential=***");
 }
 
+TEST(Redact, HidesQuotedSpacedAndUriPasswords) {
+  EXPECT_EQ(redact("host=db password='s3 cr\\'et' user=x"), "host=db password=*** user=x");
+  EXPECT_EQ(redact("host=db password = hunter2 user=x"), "host=db password = *** user=x");
+  EXPECT_EQ(redact("dsn \"password=\"two words\"\""), "dsn \"password=***\"");
+  EXPECT_EQ(redact("postgresql://app:hunter2@db:5432/ledger"),
+            "postgresql://app:***@db:5432/ledger");
+  EXPECT_EQ(redact("see https://example.com/a:b@c"), "see https://example.com/a:b@c");
+  EXPECT_EQ(redact("passwords are never logged"), "passwords are never logged");
+}
+
 TEST(Redact, LeavesOrdinaryTextAlone) {
   EXPECT_EQ(redact("backup 3f2a saved: 12 files"), "backup 3f2a saved: 12 files");
   EXPECT_EQ(redact("mysig=1 design=2"), "mysig=1 design=2");  // not at a word start

@@ -116,8 +116,13 @@ class FilesBackup {
     if (o_.parent) {
       if (!o_.parent->id.empty()) parent_ = o_.parent;
     } else {
-      // A damaged manifest cannot be a parent (verify reports it); the backup goes on without it.
-      parent_ = newest_matching(repo_.scan_manifests().readable, m.type, m.host, m.paths);
+      // A damaged manifest cannot be a parent (verify reports it); the backup goes on without it
+      // (an older parent only means more reading), and says so.
+      repo::ManifestScan scan = repo_.scan_manifests();
+      for (const auto& d : scan.damaged)
+        ctx_.log().warn("backup", "backup " + d.id + " cannot be read (" + d.error +
+                                      ") and is not considered as the parent");
+      parent_ = newest_matching(scan.readable, m.type, m.host, m.paths);
     }
     if (parent_) {
       m.parent = parent_->id;
@@ -324,7 +329,7 @@ class FilesBackup {
 
 // The output of a command as one file entry (the command must exit 0).
 Entry store_command_output(ChunkPipeline& pipeline, const CommandBackupOptions& o,
-                           repo::Manifest& m) {
+                           repo::Manifest& m, const OpContext& ctx) {
   Entry e;
   e.kind = EntryKind::kFile;
   e.path = o.name;
@@ -333,7 +338,17 @@ Entry store_command_output(ChunkPipeline& pipeline, const CommandBackupOptions& 
   e.gid = ::getegid();
   e.mtime_ns = m.time_ns;
   source::CommandProcess proc(o.command);
+  // A command that goes quiet (blocked, waiting) would keep the reader in read() forever: on
+  // cancellation the command is killed, the reader sees the end of its output, and the pipeline
+  // reports the cancellation.
+  std::jthread watcher;
+  if (ctx.cancel)
+    watcher = std::jthread([&proc, &ctx](std::stop_token st) {
+      while (!st.stop_requested())
+        if (ctx.cancel->wait_for(0.1)) return proc.kill();
+    });
   e.size = pipeline.store_stream(proc.stdout_fd(), std::nullopt, e.chunks, "command output");
+  ctx.check_cancelled("backup");
   m.exit_status = proc.wait();
   if (m.exit_status != 0) {
     std::string err = proc.stderr_tail();
@@ -394,7 +409,7 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
   const size_t threads = WorkerPool::default_threads();
   WorkerPool chunk_pool(threads, 2 * threads);
   ChunkPipeline pipeline(repo, chunk_pool, ctx, &stats);
-  Entry e = store_command_output(pipeline, options, m);
+  Entry e = store_command_output(pipeline, options, m, ctx);
   ctx.check_cancelled("backup");
   repo::TreeWriter tree(repo, &stats);
   tree.add(e);

@@ -181,9 +181,18 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
 
   // The parent decides what is reused.
   std::optional<repo::Manifest> parent;
-  auto records = pg_backup_records(repo, options.stanza);
-  if (auto p = catalog::parent_for(records, options.stanza, *type))
-    parent = repo.load_manifest(p->id);
+  if (*type != catalog::PgBackupType::kFull) {
+    // A damaged manifest cannot be a parent; an older one serves (the backup reads more) and
+    // verify reports the damage.
+    auto records = pg_backup_records(repo, options.stanza);
+    for (const auto& d : records.damaged)
+      ctx.log().warn("backup",
+                     "a backup manifest cannot be read and is not considered as the "
+                     "parent (" +
+                         d + ")");
+    if (auto p = catalog::parent_for(records.backups, options.stanza, *type))
+      parent = repo.load_manifest(p->id);
+  }
 
   catalog::PgBackupInfo info;
   info.stanza = options.stanza;

@@ -29,21 +29,39 @@ catalog::BackupRecord backup_record(const repo::Manifest& m) {
   return r;
 }
 
-std::vector<catalog::BackupRecord> pg_backup_records(repo::Repository& repo,
-                                                     const std::string& stanza) {
+PgBackupRecords pg_backup_records(repo::Repository& repo, const std::string& stanza) {
+  repo::ManifestScan scan = repo.scan_manifests();
+  PgBackupRecords out;
+  for (const auto& d : scan.damaged) out.damaged.push_back(d.id + ": " + d.error);
   std::vector<catalog::BackupRecord> all;
-  for (const auto& m : repo.list_manifests()) {
+  for (const auto& m : scan.readable) {
     if (m.type != "postgres") continue;
-    // Another cluster's record is not ours to judge; one that does not say is validated.
-    if (m.extra.contains("pg")) {
-      auto s = catalog::pg_record_stanza(m.extra["pg"]);
-      if (s && *s != stanza) continue;
-    } else if (m.source != "postgres:" + stanza) {
-      continue;
+    // Another cluster's record is not ours to judge: only a record that names this stanza (or
+    // names none while its source is this stanza) is validated.
+    std::optional<std::string> s;
+    if (m.extra.contains("pg")) s = catalog::pg_record_stanza(m.extra["pg"]);
+    if (s ? *s != stanza : m.source != "postgres:" + stanza) continue;
+    try {
+      all.push_back(backup_record(m));
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+      out.damaged.push_back(m.id + ": " + e.what());
     }
-    all.push_back(backup_record(m));
   }
-  return catalog::pg_backups_of(all, stanza);
+  out.backups = catalog::pg_backups_of(all, stanza);
+  return out;
+}
+
+void refuse_choice_over_damage(const PgBackupRecords& records, const std::string& what) {
+  if (records.damaged.empty()) return;
+  std::string list;
+  for (const auto& d : records.damaged) list += "\n  " + d;
+  throw Error(Errc::kCorrupt, "cannot choose " + what + ": " +
+                                  std::to_string(records.damaged.size()) +
+                                  " backup manifest(s) cannot be read, and one of them may be the "
+                                  "backup to use (run verify; name a backup with --backup ID to "
+                                  "restore it regardless):" +
+                                  list);
 }
 
 catalog::WalArchive load_wal_archive(repo::WalStore& store, uint64_t segment_size) {

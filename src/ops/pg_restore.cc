@@ -129,13 +129,18 @@ struct Plan {
 
 // The backup: given, or the newest that ended before the target (catalog/recovery.h).
 Plan plan_restore(repo::Repository& repo, const PgRestoreOptions& o) {
-  auto backups = pg_backup_records(repo, o.stanza);
-  if (backups.empty())
-    throw Error(Errc::kNotFound, "stanza '" + o.stanza + "' has no PostgreSQL backups");
   Plan plan{{}, catalog::parse_recovery_target(o.target_kind, o.target_value)};
   if (!o.backup.empty()) {
-    plan.backup = catalog::find_pg_backup(backups, o.stanza, repo.resolve_backup(o.backup));
+    // A backup named by the operator: only its own manifest matters (a DR restore must not be
+    // stopped by damage elsewhere in the repository).
+    repo::Manifest m = repo.load_manifest(repo.resolve_backup(o.backup));
+    plan.backup = catalog::find_pg_backup({backup_record(m)}, o.stanza, m.id);
   } else {
+    auto records = pg_backup_records(repo, o.stanza);
+    refuse_choice_over_damage(records, "the backup for this recovery target");
+    const auto& backups = records.backups;
+    if (backups.empty())
+      throw Error(Errc::kNotFound, "stanza '" + o.stanza + "' has no PostgreSQL backups");
     // A named restore point recorded by `strongroom mark` has an LSN; one created otherwise is
     // found by replaying from the earliest backup.
     if (plan.target.kind == TargetKind::kName)

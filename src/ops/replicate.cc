@@ -50,7 +50,10 @@ void check_new_replica_location(storage::Storage& target,
                                 const std::map<ObjectKind, Listing>& have_src) {
   target.list("", [&](const storage::ObjectInfo& o) {
     if (repo::is_staging_object(o.key)) return;
-    if (auto k = repo::object_kind_of(o.key); k && have_src.at(*k).count(o.key)) return;
+    if (auto k = repo::object_kind_of(o.key)) {
+      auto listing = have_src.find(*k);
+      if (listing != have_src.end() && listing->second.count(o.key)) return;
+    }
     throw Error(Errc::kUsage, target.describe() + " holds " + o.key +
                                   ", which is not part of the source repository; refusing to "
                                   "write into it (give an empty location or a replica)");

@@ -126,6 +126,10 @@ std::unique_ptr<Server> Server::start(const ServerSettings& settings, const OpCo
 }
 
 void Server::launch(const OpContext& ctx) {
+  // A server already running there is not ours: never start over it, and never stop it.
+  if (running())
+    throw Error(Errc::kUsage,
+                "a PostgreSQL server already runs on " + settings_.data_dir + "; stop it first");
   port_ = settings_.port ? settings_.port : free_loopback_port();
   log_file_ = settings_.log_file.empty() ? settings_.data_dir + "/strongroom-start.log"
                                          : settings_.log_file;
@@ -138,6 +142,7 @@ void Server::launch(const OpContext& ctx) {
   auto timeout = static_cast<long>(std::ceil(std::max(1.0, settings_.start_timeout_seconds)));
   ctx.log().info("pg", "starting PostgreSQL on " + settings_.data_dir + " (port " +
                            std::to_string(port_) + ", log " + log_file_ + ")");
+  owned_ = true;  // from here on, whatever runs on data_dir was started by us
   int rc = run_pg_ctl({"-D", settings_.data_dir, "-o", opts, "-l", log_file_, "-w", "-t",
                        std::to_string(timeout), "start"},
                       &ctx);

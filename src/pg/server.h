@@ -83,7 +83,7 @@ class Server {
   ServerSettings settings_;
   int port_ = 0;
   std::string socket_dir_, log_file_;
-  bool owned_ = true, stopped_ = false;
+  bool owned_ = false, stopped_ = false;  // owned: this object started the server
   std::unique_ptr<Session> session_;
 };
 

@@ -95,6 +95,10 @@ void CommandProcess::stop_reader() {
   }
 }
 
+void CommandProcess::kill() {
+  if (pid_ > 0) ::kill(-pid_, SIGKILL);
+}
+
 CommandProcess::~CommandProcess() {
   if (pid_ > 0) {
     ::kill(-pid_, SIGKILL);  // the whole process group

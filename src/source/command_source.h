@@ -23,6 +23,9 @@ class CommandProcess {
   CommandProcess& operator=(const CommandProcess&) = delete;
 
   int stdout_fd() const { return out_.get(); }
+  // Kills the command's whole process group (thread-safe; e.g. on cancellation, so that a
+  // reader blocked on stdout sees end of file). wait() then reports 128+SIGKILL.
+  void kill();
   // Waits for exit; returns the exit status (128+signal when killed by a signal).
   int wait();
   std::string stderr_tail();

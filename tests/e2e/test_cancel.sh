@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SIGINT/SIGTERM cancel an operation cleanly (issue 9): a backup interrupted after its first pack
 # exits 130 with "backup cancelled", publishes no manifest, and leaves a repository that
-# `verify --read-data` accepts; the next backup works and restores exactly. A restore cancelled
-# the same way exits 130 too.
+# `verify --read-data` accepts; the next backup works and restores exactly. A command backup
+# whose command never ends (it goes quiet after 64 MiB) can only end by cancellation: SIGTERM
+# must stop it (exit 130) and kill the command. A restore cancelled the same way exits 130 too.
 source "$(dirname "$0")/lib.sh"
 
 src=$T/src
@@ -35,6 +36,29 @@ else
   [[ $n -eq 0 ]] || fail "the cancelled backup published a manifest ($n backups)"
   sr verify --repo "$REPO" --read-data
 fi
+
+# A command that never finishes: only cancellation ends this backup.
+marker=$T/command-still-running
+"$SR" backup --repo "$REPO" --command "head -c 64M /dev/urandom; touch $marker.started; sleep 600; touch $marker" \
+  --name endless.bin >"$T/endless.out" 2>&1 &
+pid=$!
+deadline=$((SECONDS + 60))
+until [[ -e $marker.started ]]; do
+  kill -0 "$pid" 2>/dev/null || fail "the command backup ended on its own: $(tail -3 "$T/endless.out")"
+  ((SECONDS < deadline)) || { kill -9 "$pid"; fail "the command did not produce its output within 60 s"; }
+  sleep 0.05
+done
+start=$SECONDS
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc == 130 ]] || fail "a command backup cancelled by SIGTERM exited $rc (want 130): $(tail -3 "$T/endless.out")"
+((SECONDS - start < 10)) || fail "cancelling the command backup took $((SECONDS - start)) s"
+grep -q "backup cancelled" "$T/endless.out" || fail "no 'backup cancelled' message: $(tail -3 "$T/endless.out")"
+pgrep -f "$marker" >/dev/null && fail "the command still runs after its backup was cancelled"
+n=$(backup_ids | grep -c . || true)
+[[ $n -eq 0 ]] || fail "the cancelled command backup published a manifest ($n backups)"
+sr verify --repo "$REPO" --read-data
 
 id=$(do_backup --path "$src")
 sr verify --repo "$REPO" --read-data
