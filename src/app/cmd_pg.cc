@@ -33,18 +33,13 @@ int run_mark(const MarkArgs& a) {
   for (size_t i = 0; i < a.conns.size(); ++i)
     targets.push_back({a.stanzas.empty() ? a.repo.stanza : a.stanzas[i], a.conns[i]});
   auto repo = open_repo(a.repo);
-  auto marks = ops::mark(*repo, a.name, targets);
+  CommandRun run(true);
+  auto r = ops::mark(*repo, {a.name, targets}, run.ctx());
   if (a.repo.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& m : marks)
-      arr.push_back({{"name", m.name},
-                     {"stanza", m.stanza},
-                     {"lsn", m.lsn},
-                     {"time", format_rfc3339(m.time_ns)}});
-    print_json(arr);
+    print_json(r.to_json());
     return 0;
   }
-  for (const auto& m : marks)
+  for (const auto& m : r.marks)
     std::cout << "restore point '" << m.name << "' on stanza " << m.stanza << " at LSN " << m.lsn
               << " (" << format_rfc3339(m.time_ns) << ")\n";
   return 0;

@@ -28,7 +28,7 @@ struct WalGetArgs {
 
 // Starts a detached pusher for the spool; its lines go to the spool's pusher.log.
 void start_pusher(const RepoArgs& repo, const std::string& spool) {
-  run_detached(spool + "/pusher.log", [&] {
+  run_detached("pusher", spool + "/pusher.log", [&] {
     CommandRun run(false, true);
     ops::run_pusher([&] { return open_repo(repo); }, {repo.stanza, spool, 10.0}, run.ctx());
   });
@@ -44,7 +44,7 @@ int push_async(const WalPushArgs& a) {
     for (int i = 0; i < 100 && !ops::pusher_running(a.spool); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  CommandRun run;
+  CommandRun run(false, false, "strongroom: ");
   auto r = ops::async_push([&] { return open_repo(a.repo); }, {a.repo.stanza, a.spool, a.path},
                            run.ctx());
   if (a.repo.json) print_json(r.to_json());
@@ -54,7 +54,7 @@ int push_async(const WalPushArgs& a) {
 int run_wal_push(const WalPushArgs& a) {
   if (!a.spool.empty()) return push_async(a);
   auto repo = open_repo(a.repo);
-  CommandRun run;
+  CommandRun run(false, false, "strongroom: ");
   auto r = ops::wal_push(*repo, {a.repo.stanza, a.path, 0}, run.ctx());
   if (a.repo.json) print_json(r.to_json());
   return 0;
@@ -75,7 +75,7 @@ int run_wal_get(const WalGetArgs& a) {
   if (a.prefetch > 0 && pg::is_segment_file_name(a.name)) {
     // Fetch the next segments in a detached process while PostgreSQL replays this one.
     // Prefetching is an optimisation: on any failure the next wal-get fetches directly.
-    run_detached("", [&] {
+    run_detached("prefetch", "", [&] {
       auto r = repo ? std::move(repo) : open_repo(a.repo);
       ops::prefetch(*r, a.repo.stanza, dir, a.name, a.prefetch);
     });

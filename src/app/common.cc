@@ -15,23 +15,24 @@
 #include "base/time_util.h"
 
 namespace sr::app {
-namespace {
-
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
 }
 
+namespace {
+
 // The CLI's lines: "warning: MSG" for people, "TIME strongroom COMPONENT: MSG" for services.
 class CliLogger final : public log::Logger {
  public:
-  CliLogger(log::Level min, bool service) : Logger(min), service_(service) {}
+  CliLogger(log::Level min, bool service, std::string prefix)
+      : Logger(min), service_(service), prefix_(std::move(prefix)) {}
 
  protected:
   void write(log::Level level, std::string_view component, std::string_view message) override {
     std::string line =
         service_ ? format_rfc3339(now_ns()) + " strongroom " + std::string(component) + ": "
-                 : std::string();
+                 : prefix_;
     if (level == log::Level::kWarn) line += "warning: ";
     if (level == log::Level::kError) line += "error: ";
     line += message;
@@ -41,6 +42,7 @@ class CliLogger final : public log::Logger {
 
  private:
   bool service_;
+  std::string prefix_;
 };
 
 }  // namespace
@@ -116,17 +118,17 @@ std::unique_ptr<repo::Repository> open_repo(const RepoArgs& a) {
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
 
-std::unique_ptr<log::Logger> make_cli_logger(bool service_log) {
+std::unique_ptr<log::Logger> make_cli_logger(bool service_log, std::string prefix) {
   std::string level = env("STRONGROOM_LOG_LEVEL");
   log::Level min = level.empty() ? (service_log ? log::Level::kInfo : log::Level::kWarn)
                                  : log::parse_level(level);
   if (env("STRONGROOM_LOG_FORMAT") == "json")
     return log::make_stream_logger(log::Format::kJsonLines, min, stderr, false);
-  return std::make_unique<CliLogger>(min, service_log);
+  return std::make_unique<CliLogger>(min, service_log, std::move(prefix));
 }
 
-CommandRun::CommandRun(bool cancel_on_signal, bool service_log)
-    : logger_(make_cli_logger(service_log)) {
+CommandRun::CommandRun(bool cancel_on_signal, bool service_log, std::string prefix)
+    : logger_(make_cli_logger(service_log, std::move(prefix))) {
   if (cancel_on_signal) stop_signals_ = std::make_unique<StopSignals>(cancel_);
 }
 

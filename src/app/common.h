@@ -57,7 +57,10 @@ void print_json(const nlohmann::json& j);
 // for long-running commands).
 class CommandRun {
  public:
-  explicit CommandRun(bool cancel_on_signal = false, bool service_log = false);
+  // `prefix` starts every plain line: "strongroom: " where the reader cannot tell who is talking
+  // (archive_command output lands in the PostgreSQL server's log).
+  explicit CommandRun(bool cancel_on_signal = false, bool service_log = false,
+                      std::string prefix = "");
   ~CommandRun();
   CommandRun(const CommandRun&) = delete;
   CommandRun& operator=(const CommandRun&) = delete;
@@ -75,6 +78,8 @@ class CommandRun {
 };
 
 // The logger of the CLI (see CommandRun).
-std::unique_ptr<log::Logger> make_cli_logger(bool service_log);
+std::unique_ptr<log::Logger> make_cli_logger(bool service_log, std::string prefix = "");
+// The environment variable `name`, or "" when unset.
+std::string env(const char* name);
 
 }  // namespace sr::app

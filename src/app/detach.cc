@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <exception>
 
+#include "base/log.h"
 #include "base/time_util.h"
 
 namespace sr::app {
 
-void run_detached(const std::string& log_path, const std::function<void()>& work) {
+void run_detached(const std::string& name, const std::string& log_path,
+                  const std::function<void()>& work) {
   std::fflush(stdout);
   std::fflush(stderr);
   pid_t pid = ::fork();
@@ -35,7 +37,8 @@ void run_detached(const std::string& log_path, const std::function<void()>& work
   try {
     work();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s strongroom: %s\n", format_rfc3339(now_ns()).c_str(), e.what());
+    std::fprintf(stderr, "%s strongroom %s: %s\n", format_rfc3339(now_ns()).c_str(), name.c_str(),
+                 log::redact(e.what()).c_str());
   }
   std::fflush(stdout);
   std::fflush(stderr);

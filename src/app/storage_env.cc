@@ -2,16 +2,12 @@
 
 #include <cstdlib>
 
+#include "app/common.h"
 #include "base/error.h"
 #include "storage/transfer.h"
 
 namespace sr::app {
 namespace {
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 long env_seconds(const char* name, long fallback) {
   std::string v = env(name);

@@ -91,6 +91,17 @@ void fsync_dir(const std::string& dir) {
   if (::fsync(fd.get()) != 0) throw_errno("cannot fsync directory " + dir);
 }
 
+std::string basename_of(const std::string& path) {
+  auto pos = path.rfind('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 std::string dirname_of(const std::string& path) {
   auto pos = path.rfind('/');
   if (pos == std::string::npos) return ".";

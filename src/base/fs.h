@@ -89,5 +89,9 @@ bool path_exists(const std::string& path);
 // True when `path` has no entries (or cannot be listed: it does not exist).
 bool dir_is_empty(const std::string& path);
 std::string dirname_of(const std::string& path);
+// The last component of `path` ("a/b" → "b", "b" → "b").
+std::string basename_of(const std::string& path);
+// `text` quoted for /bin/sh: in single quotes, a quote written as '\''.
+std::string shell_quote(const std::string& text);
 
 }  // namespace sr

@@ -66,4 +66,12 @@ bool is_archive_file_name(const std::string& name) {
 
 uint64_t segment_of(Lsn lsn, uint64_t segment_size) { return lsn.value / segment_size; }
 
+std::string archive_file_name_of(const std::string& path) {
+  auto pos = path.rfind('/');
+  std::string name = pos == std::string::npos ? path : path.substr(pos + 1);
+  if (!is_archive_file_name(name))
+    throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
+  return name;
+}
+
 }  // namespace sr::pg

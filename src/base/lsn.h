@@ -40,6 +40,9 @@ bool is_segment_file_name(const std::string& name);
 // Any file PostgreSQL archives: a segment, "<segment>.partial", "<segment>.<8 hex>.backup"
 // (backup history), or a timeline history file.
 bool is_archive_file_name(const std::string& name);
+// The file name of `path` (what archive_command's %p names), checked to be one PostgreSQL
+// archives; throws kUsage otherwise.
+std::string archive_file_name_of(const std::string& path);
 uint64_t segment_of(Lsn lsn, uint64_t segment_size = kDefaultSegmentSize);
 
 }  // namespace sr::pg

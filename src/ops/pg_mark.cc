@@ -12,8 +12,19 @@ namespace sr::ops {
 
 using nlohmann::json;
 
-std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
-                             const std::vector<MarkTarget>& targets) {
+nlohmann::json MarkResult::to_json() const {
+  json arr = json::array();
+  for (const auto& m : marks)
+    arr.push_back({{"name", m.name},
+                   {"stanza", m.stanza},
+                   {"lsn", m.lsn},
+                   {"time", format_rfc3339(m.time_ns)}});
+  return arr;
+}
+
+MarkResult mark(repo::Repository& repo, const MarkOptions& options, const OpContext& ctx) {
+  const std::string& name = options.name;
+  const std::vector<MarkTarget>& targets = options.targets;
   if (name.empty() || name.size() > 63)
     throw Error(Errc::kUsage, "a restore point name must have 1 to 63 characters");
   if (targets.empty()) throw Error(Errc::kUsage, "mark needs at least one --pg-conn");
@@ -21,6 +32,7 @@ std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
   std::vector<std::string> sysids;
   for (const auto& t : targets) {
     repo::validate_stanza(t.stanza);
+    ctx.check_cancelled("mark");
     sessions.push_back(pg::Session::connect(t.conninfo));
     sysids.push_back(
         sessions.back()->value("SELECT system_identifier::text FROM pg_control_system()"));
@@ -56,7 +68,7 @@ std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
     // restore point of a name, the record keeps the newest only to pick a recent enough backup).
     repo.save_mark(r.stanza, r.name, j);
   }
-  return out;
+  return MarkResult{std::move(out)};
 }
 
 std::optional<MarkRecord> find_mark(repo::Repository& repo, const std::string& stanza,

@@ -7,10 +7,12 @@
 // picks the newest backup that ended before the mark.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/context.h"
 #include "base/lsn.h"
 #include "repo/repository.h"
 
@@ -25,8 +27,21 @@ struct MarkRecord {
   int64_t time_ns = 0;
 };
 
-std::vector<MarkRecord> mark(repo::Repository& repo, const std::string& name,
-                             const std::vector<MarkTarget>& targets);
+struct MarkOptions {
+  std::string name;
+  std::vector<MarkTarget> targets;  // one per cluster
+};
+
+struct MarkResult {
+  std::vector<MarkRecord> marks;  // in the order of the targets
+  // What `mark --json` prints: [{name, stanza, lsn, time}, …].
+  nlohmann::json to_json() const;
+};
+
+// Connecting checks cancellation between clusters; once every connection is open the restore
+// points are created together and recorded (no cancellation in between: a half-made mark would
+// not be one instant).
+MarkResult mark(repo::Repository& repo, const MarkOptions& options, const OpContext& ctx);
 std::optional<MarkRecord> find_mark(repo::Repository& repo, const std::string& stanza,
                                     const std::string& name);
 

@@ -1,5 +1,6 @@
 #include "ops/pg_recovery_conf.h"
 
+#include "base/fs.h"
 #include "base/time_util.h"
 
 namespace sr::ops {
@@ -9,12 +10,6 @@ using catalog::TargetKind;
 std::string quote_conf(const std::string& v) {
   std::string out = "'";
   for (char c : v) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string shell_quote(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
 

@@ -14,8 +14,7 @@
 
 namespace sr::ops {
 
-std::string quote_conf(const std::string& value);   // 'it''s'
-std::string shell_quote(const std::string& value);  // 'it'\''s'
+std::string quote_conf(const std::string& value);  // 'it''s'
 std::string restore_command(const PgRestoreOptions& o);
 std::string recovery_settings(const PgRestoreOptions& o, const std::string& backup_id,
                               const catalog::RecoveryTarget& target);

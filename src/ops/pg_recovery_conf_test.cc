@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/fs.h"
+
 namespace sr::ops {
 namespace {
 
@@ -16,7 +18,7 @@ PgRestoreOptions options() {
 
 TEST(PgRecoveryConf, Quoting) {
   EXPECT_EQ(quote_conf("it's"), "'it''s'");
-  EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+  EXPECT_EQ(sr::shell_quote("it's"), "'it'\\''s'");
 }
 
 TEST(PgRecoveryConf, RestoreCommandWithPasswordOrKeyFile) {

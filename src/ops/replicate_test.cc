@@ -13,6 +13,7 @@
 #include "storage/memory_storage.h"
 #include "testing/object_stores.h"
 #include "testing/temp_dir.h"
+#include "testing/test_env.h"
 #include "testing/test_repository.h"
 
 namespace sr::ops {
@@ -106,8 +107,8 @@ TEST(Replicate, DamagedSourceObjectIsNotCopied) {
 // endpoints, listing page sizes and retry budgets: back up into S3, replicate to Azure, restore
 // from Azure. Needs s3rver and Azurite (tests/e2e/test_storage_conformance.sh).
 TEST(TwoRepositories, S3AndAzureSideBySideWithDifferentSettings) {
-  auto s3 = sr::testing::test_s3_settings(std::getenv);
-  auto azure = sr::testing::test_azure_settings(std::getenv);
+  auto s3 = sr::testing::test_s3_settings(sr::testing::test_env);
+  auto azure = sr::testing::test_azure_settings(sr::testing::test_env);
   if (!s3 || !azure) GTEST_SKIP() << "s3rver and Azurite not configured";
   TempDir dir;
   auto files = make_tree(dir);

@@ -12,12 +12,7 @@
 
 namespace sr::ops {
 
-namespace {
-std::string base_name(const std::string& path) {
-  auto pos = path.rfind('/');
-  return pos == std::string::npos ? path : path.substr(pos + 1);
-}
-}  // namespace
+namespace {}  // namespace
 
 std::optional<uint64_t> segment_system_identifier(ByteSpan segment) {
   // XLogLongPageHeaderData: magic u16, info u16, tli u32, pageaddr u64, rem_len u32, (pad) |
@@ -38,9 +33,7 @@ WalPushResult wal_push(repo::Repository& repo, const WalPushOptions& options,
                        const OpContext& ctx) {
   const std::string& stanza = options.stanza;
   const std::string& path = options.path;
-  std::string name = base_name(path);
-  if (!pg::is_archive_file_name(name))
-    throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
+  std::string name = pg::archive_file_name_of(path);
   MappedFile mapped(path, MappedFile::Load::kAhead);  // compressed while it is read
   ByteSpan content = mapped.span();
   repo::WalStore store(repo, stanza);

@@ -26,11 +26,6 @@ namespace {
 // How long a call waits for a healthy pusher before pushing its segment itself.
 constexpr double kWaitForPusherSeconds = 30;
 
-std::string base_name(const std::string& path) {
-  auto pos = path.rfind('/');
-  return pos == std::string::npos ? path : path.substr(pos + 1);
-}
-
 std::vector<std::string> spooled(const std::string& dir) {
   std::vector<std::string> out;
   DIR* d = ::opendir(dir.c_str());
@@ -44,9 +39,7 @@ std::vector<std::string> spooled(const std::string& dir) {
 }  // namespace
 
 std::string spool_wal(const std::string& spool_dir, const std::string& path) {
-  std::string name = base_name(path);
-  if (!pg::is_archive_file_name(name))
-    throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
+  std::string name = pg::archive_file_name_of(path);
   mkdirs(spool_dir, 0700);
   std::string dst = spool_dir + "/" + name;
   if (path_exists(dst)) {
@@ -184,9 +177,7 @@ AsyncPushResult async_push(const RepoOpener& open_repo, const AsyncPushOptions& 
                            const OpContext& ctx) {
   const std::string& spool_dir = o.spool_dir;
   const std::string& path = o.path;
-  std::string name = base_name(path);
-  if (!pg::is_archive_file_name(name))
-    throw Error(Errc::kUsage, "'" + name + "' is not a file PostgreSQL archives");
+  std::string name = pg::archive_file_name_of(path);
   AsyncPushResult result{path, AsyncPush::kPushed};
   const std::string done = spool_dir + "/done/" + name;
   const std::string ready = dirname_of(path) + "/archive_status/" + name + ".ready";

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstring>
 
+#include "base/fs.h"
+
 namespace sr::pg {
 
 namespace {
@@ -16,11 +18,6 @@ const std::array<const char*, 11> kSkipFiles = {
     "postmaster.pid",   "postmaster.opts",          "backup_label",        "backup_label.old",
     "tablespace_map",   "tablespace_map.old",       "recovery.signal",     "standby.signal",
     "pg_internal.init", "postgresql.auto.conf.tmp", "current_logfiles.tmp"};
-
-std::string base_name(const std::string& rel) {
-  auto p = rel.rfind('/');
-  return p == std::string::npos ? rel : rel.substr(p + 1);
-}
 
 bool all_digits(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
@@ -40,7 +37,7 @@ bool in_relation_dir(const std::string& rel) {
 }  // namespace
 
 bool DataDirFilter::is_relation_file(const std::string& rel) {
-  return in_relation_dir(rel) && !relfilenode_of(base_name(rel)).empty();
+  return in_relation_dir(rel) && !relfilenode_of(basename_of(rel)).empty();
 }
 
 bool DataDirFilter::unlogged(const std::string& dir_abs, const std::string& name) {
@@ -63,7 +60,7 @@ bool DataDirFilter::unlogged(const std::string& dir_abs, const std::string& name
 
 source::Filter DataDirFilter::operator()(source::WalkItem& item) {
   const std::string& rel = item.rel;
-  std::string name = base_name(rel);
+  std::string name = basename_of(rel);
   bool top = rel.find('/') == std::string::npos;
   if (top) {
     for (const char* d : kEmptyDirs)

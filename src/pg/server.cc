@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/fs.h"
 #include "base/time_util.h"
 #include "pg/libpq_session.h"
 
@@ -21,12 +22,6 @@ extern char** environ;
 namespace sr::pg {
 
 namespace {
-
-std::string shell_quote(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 // A libpq connection string value: quoted when it needs to be.
 std::string conn_value(const std::string& v) {

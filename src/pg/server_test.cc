@@ -15,12 +15,13 @@
 
 #include "base/error.h"
 #include "base/time_util.h"
+#include "testing/test_env.h"
 
 namespace sr::pg {
 namespace {
 
 std::string pg_bin() {
-  const char* b = std::getenv("SR_PG_BIN");
+  const char* b = sr::testing::test_env("SR_PG_BIN");
   return b && *b ? b : "/usr/lib/postgresql/15/bin";
 }
 
@@ -29,7 +30,8 @@ class PgServer : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() == 0 || ::access((pg_bin() + "/initdb").c_str(), X_OK) != 0) return;
     std::string tmpl =
-        std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/sr-pgserver-XXXXXX";
+        std::string(sr::testing::test_env("TMPDIR") ? sr::testing::test_env("TMPDIR") : "/tmp") +
+        "/sr-pgserver-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     root_ = tmpl;
     data_ = root_ + "/data";

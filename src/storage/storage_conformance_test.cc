@@ -19,6 +19,7 @@
 #include "storage/storage.h"
 #include "testing/object_stores.h"
 #include "testing/temp_dir.h"
+#include "testing/test_env.h"
 
 namespace sr::storage {
 namespace {
@@ -48,19 +49,23 @@ struct MemoryBackend {
 };
 
 struct S3Backend {
-  static bool available() { return sr::testing::test_s3_settings(std::getenv).has_value(); }
+  static bool available() {
+    return sr::testing::test_s3_settings(sr::testing::test_env).has_value();
+  }
   static std::unique_ptr<Storage> make(const sr::testing::TempDir& dir, const std::string& tag) {
     StorageSettings s = small_settings(dir.path());
-    s.s3 = *sr::testing::test_s3_settings(std::getenv);
+    s.s3 = *sr::testing::test_s3_settings(sr::testing::test_env);
     return open_storage(sr::testing::unique_url("s3", tag), s);
   }
 };
 
 struct AzureBackend {
-  static bool available() { return sr::testing::test_azure_settings(std::getenv).has_value(); }
+  static bool available() {
+    return sr::testing::test_azure_settings(sr::testing::test_env).has_value();
+  }
   static std::unique_ptr<Storage> make(const sr::testing::TempDir& dir, const std::string& tag) {
     StorageSettings s = small_settings(dir.path());
-    s.azure = *sr::testing::test_azure_settings(std::getenv);
+    s.azure = *sr::testing::test_azure_settings(sr::testing::test_env);
     return open_storage(sr::testing::unique_url("azure", tag), s);
   }
 };

@@ -15,7 +15,7 @@
 
 namespace sr::testing {
 
-using EnvFn = char* (*)(const char*);
+using EnvFn = const char* (*)(const char*);
 
 inline std::string env_or_empty(EnvFn env, const char* name) {
   const char* v = env(name);
