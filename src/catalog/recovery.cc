@@ -85,12 +85,22 @@ bool ends_before(const BackupRecord& b, const RecoveryTarget& t) {
 }  // namespace
 
 const BackupRecord& choose_backup(const std::vector<BackupRecord>& backups,
-                                  const std::string& stanza, const RecoveryTarget& target) {
+                                  const std::string& stanza, const RecoveryTarget& target,
+                                  const WalArchive* archive) {
   std::vector<const BackupRecord*> mine;
   for (const auto& b : backups)
     if (b.kind == BackupKind::kPostgres && b.pg && b.pg->stanza == stanza) mine.push_back(&b);
   if (mine.empty())
     throw Error(Errc::kNotFound, "stanza '" + stanza + "' has no PostgreSQL backups");
+  if (archive) {
+    std::erase_if(mine, [&](const BackupRecord* b) { return !on_newest_history(*archive, *b); });
+    if (mine.empty())
+      throw Error(Errc::kNotFound,
+                  "no backup of stanza '" + stanza +
+                      "' lies on the history of the newest timeline in the archive (every "
+                      "backup was taken on another branch, or on an ancestor after the fork); "
+                      "take a new backup");
+  }
   std::stable_sort(mine.begin(), mine.end(), [](const auto* a, const auto* b) {
     return a->pg->stop_time_ns < b->pg->stop_time_ns;
   });
@@ -144,15 +154,19 @@ void WalArchive::add_segment_name(const std::string& name, uint64_t segment_size
     (is_partial ? partial : segments)[s->timeline].insert(s->segno);
 }
 
+pg::TimelineId newest_timeline(const WalArchive& a, pg::TimelineId from) {
+  pg::TimelineId newest = from;
+  while (a.histories.count(newest + 1)) ++newest;
+  return newest;
+}
+
 std::vector<TimelineStep> timeline_path(const WalArchive& a, pg::TimelineId from) {
-  // The newest timeline that descends from `from`.
-  pg::TimelineId target = from;
-  for (const auto& [tli, h] : a.histories) {
-    bool descends = std::any_of(h.switches.begin(), h.switches.end(),
-                                [&](const auto& s) { return s.parent == from; });
-    if (descends && tli > target) target = tli;
-  }
+  const pg::TimelineId target = newest_timeline(a, from);
   if (target == from) return {{from, std::nullopt}};
+  const auto& switches = a.histories.at(target).switches;
+  if (std::none_of(switches.begin(), switches.end(),
+                   [&](const auto& s) { return s.parent == from; }))
+    return {{from, std::nullopt}};  // not a child of `from`: on_newest_history() says no
   std::vector<TimelineStep> path;
   bool on = false;
   for (const auto& s : a.histories.at(target).switches) {
@@ -161,6 +175,14 @@ std::vector<TimelineStep> timeline_path(const WalArchive& a, pg::TimelineId from
   }
   path.push_back({target, std::nullopt});
   return path;
+}
+
+bool on_newest_history(const WalArchive& a, const BackupRecord& b) {
+  const PgBackupInfo& p = *b.pg;
+  if (newest_timeline(a, p.timeline) == p.timeline) return true;
+  auto path = timeline_path(a, p.timeline);
+  if (path.size() == 1) return false;  // the newest timeline does not descend from the backup's
+  return p.stop_lsn <= *path.front().end;
 }
 
 namespace {

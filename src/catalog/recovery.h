@@ -17,10 +17,10 @@
 //
 // WalArchive: a stanza's archived WAL as a value: complete segments and streamed partial ones by
 // timeline, and timeline histories. timeline_path() is the path recovery follows from a timeline
-// to its newest descendant (recovery_target_timeline = 'latest'); check_wal_chain() checks that
-// the WAL from a backup's start is continuous through every switch up to the newest archived
-// segment (or `until`), and names the first missing segment. wal_needed() is the WAL without
-// which a backup cannot be restored at all (its start to its stop).
+// to the newest timeline (recovery_target_timeline = 'latest', newest_timeline());
+// check_wal_chain() checks that the WAL from a backup's start is continuous through every switch up
+// to the newest archived segment (or `until`), and names the first missing segment. wal_needed() is
+// the WAL without which a backup cannot be restored at all (its start to its stop).
 #pragma once
 
 #include <map>
@@ -53,10 +53,16 @@ RecoveryTarget parse_recovery_target(const std::string& kind, const std::string&
 // The recovery.conf-style name of a kind ("" for latest).
 std::string target_kind_name(TargetKind kind);
 
-// `backups`: any records; only the stanza's PostgreSQL backups are considered. Throws kNotFound
-// when the stanza has none or none ended before the target.
+struct WalArchive;
+
+// `backups`: any records; only the stanza's PostgreSQL backups are considered. With `archive`,
+// only backups from which recovery can follow the newest timeline (recovery_target_timeline =
+// 'latest') are: on that timeline, or on one of its ancestors and ended before the switchpoint
+// where the history left it (see on_newest_history). Throws kNotFound when the stanza has none,
+// none is on that history, or none ended before the target.
 const BackupRecord& choose_backup(const std::vector<BackupRecord>& backups,
-                                  const std::string& stanza, const RecoveryTarget& target);
+                                  const std::string& stanza, const RecoveryTarget& target,
+                                  const WalArchive* archive = nullptr);
 // The stanza's PostgreSQL backup `id` (full id); throws kUsage when there is none.
 const BackupRecord& find_pg_backup(const std::vector<BackupRecord>& backups,
                                    const std::string& stanza, const std::string& id);
@@ -70,6 +76,16 @@ struct WalArchive {
   // Adds a stored file by name: a segment, or nothing (history files come through histories).
   void add_segment_name(const std::string& name, uint64_t segment_size, bool is_partial);
 };
+
+// The timeline recovery_target_timeline = 'latest' leads to from `from`, as PostgreSQL finds it
+// (findNewestTimeLine): the highest of from+1, from+2, … whose history file is archived, up to
+// the first one that is not.
+pg::TimelineId newest_timeline(const WalArchive& a, pg::TimelineId from);
+// Whether replay from backup `b` can follow that newest timeline: `b` is on it, or on an
+// ancestor that the history leaves after `b` ended. A backup on a timeline the newest one does
+// not descend from, or taken on an ancestor after the fork, cannot (PostgreSQL refuses it:
+// "requested timeline is not a child of this server's history").
+bool on_newest_history(const WalArchive& a, const BackupRecord& b);
 
 struct TimelineStep {
   pg::TimelineId timeline;

@@ -282,6 +282,36 @@ TEST(WalChain, TimelinePathFollowsTheNewestDescendant) {
   EXPECT_EQ(timeline_path(a, 4).size(), 1u);
 }
 
+TEST(ChooseBackup, OnlyBackupsOnTheNewestTimelinesHistory) {
+  // Timeline 1 forked into timeline 2 at 0/7000100 and 2 into 3 at 0/A000200 (branched_archive).
+  auto a = branched_archive();
+  std::vector<BackupRecord> c = {
+      pgb("aa", "main", 2, 3, 10),      // TL1, before the fork
+      pgb("bb", "main", 8, 9, 20),      // TL1, after the fork
+      pgb("cc", "main", 8, 9, 25, 2),   // TL2, before its fork
+      pgb("dd", "main", 11, 11, 28, 2)  // TL2, after its fork
+  };
+  EXPECT_TRUE(on_newest_history(a, c[0]));
+  EXPECT_FALSE(on_newest_history(a, c[1]));  // replay cannot switch to TL2 from past the fork
+  EXPECT_TRUE(on_newest_history(a, c[2]));
+  EXPECT_FALSE(on_newest_history(a, c[3]));
+  RecoveryTarget latest = parse_recovery_target("", "");
+  EXPECT_EQ(choose_backup(c, "main", latest, &a).id.substr(0, 2), "cc");
+  EXPECT_EQ(choose_backup(c, "main", latest).id.substr(0, 2), "dd");  // without the archive
+  RecoveryTarget t = parse_recovery_target("time", at_minute(22));
+  EXPECT_EQ(choose_backup(c, "main", t, &a).id.substr(0, 2), "aa");  // bb is on a dead end
+  // A backup on the newest timeline is always on its history; one on an unrelated branch
+  // (timeline 6 forked from 5; from 4 no history leads on) follows its own newest timeline.
+  EXPECT_EQ(newest_timeline(a, 1), 3u);
+  EXPECT_EQ(newest_timeline(a, 4), 4u);
+  EXPECT_EQ(newest_timeline(a, 5), 6u);
+  EXPECT_TRUE(on_newest_history(a, pgb("ee", "main", 11, 11, 30, 3)));
+  // Nothing usable: the error says why.
+  std::vector<BackupRecord> dead = {c[1], c[3]};
+  auto msg = error_of([&] { choose_backup(dead, "main", latest, &a); }, Errc::kNotFound);
+  EXPECT_NE(msg.find("history of the newest timeline"), std::string::npos) << msg;
+}
+
 TEST(WalChain, ThroughTimelineSwitchpoints) {
   auto a = branched_archive();
   // The switchpoint segments (7 on timeline 1, 10 on timeline 2) exist under the child's name.

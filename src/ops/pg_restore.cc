@@ -125,6 +125,8 @@ void validate_options(const PgRestoreOptions& o) {
 struct Plan {
   catalog::BackupRecord backup;
   catalog::RecoveryTarget target;
+  std::optional<catalog::WalArchive> archive;  // loaded when the backup was chosen by target
+  uint64_t archive_segment_size = 0;           // the segment size it was read with
 };
 
 // The backup: given, or the newest that ended before the target (catalog/recovery.h).
@@ -146,7 +148,12 @@ Plan plan_restore(repo::Repository& repo, const PgRestoreOptions& o) {
     if (plan.target.kind == TargetKind::kName)
       if (auto mk = find_mark(repo, o.stanza, o.target_value))
         plan.target.mark_lsn = pg::Lsn::parse(mk->lsn);
-    plan.backup = catalog::choose_backup(backups, o.stanza, plan.target);
+    // Only backups from which replay can follow the newest timeline (after a failover, backups
+    // of the old branch cannot).
+    repo::WalStore store(repo, o.stanza);
+    plan.archive_segment_size = backups.front().pg->segment_size;
+    plan.archive = load_wal_archive(store, plan.archive_segment_size);
+    plan.backup = catalog::choose_backup(backups, o.stanza, plan.target, &*plan.archive);
   }
   catalog::check_target_after_backup(plan.backup, plan.target);
   return plan;
@@ -160,7 +167,16 @@ void check_wal(repo::Repository& repo, const PgRestoreOptions& o, const Plan& pl
   if (identity && identity->system_identifier != pg.system_identifier)
     throw Error(Errc::kCorrupt, "backup " + plan.backup.id +
                                     " is of another cluster than stanza '" + o.stanza + "'");
-  catalog::WalArchive archive = load_wal_archive(store, pg.segment_size);
+  catalog::WalArchive archive = plan.archive && plan.archive_segment_size == pg.segment_size
+                                    ? *plan.archive
+                                    : load_wal_archive(store, pg.segment_size);
+  if (!catalog::on_newest_history(archive, plan.backup))
+    throw Error(Errc::kUsage,
+                "backup " + plan.backup.short_id() + " (timeline " + std::to_string(pg.timeline) +
+                    ") cannot recover onto timeline " +
+                    std::to_string(catalog::newest_timeline(archive, pg.timeline)) +
+                    ", the newest in the archive: it was taken on another branch, or after "
+                    "the fork; choose a backup of that timeline's history");
   std::optional<pg::Lsn> until;
   if (plan.target.kind == TargetKind::kLsn) until = plan.target.lsn;
   auto coverage = catalog::check_wal_chain(archive, plan.backup, until);
