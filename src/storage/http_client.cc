@@ -128,6 +128,45 @@ std::string HttpResponse::header(std::string_view name) const {
 
 HttpClient::HttpClient(HttpSettings options) : options_(std::move(options)) { global_init(); }
 
+// One attempt of `r` on the thread's handle, reading the body from and writing the answer to `t`.
+static CURLcode perform(CURL* c, const HttpRequest& r, Transfer& t, bool has_body,
+                        const HttpSettings& options) {
+  curl_easy_reset(c);
+  curl_easy_setopt(c, CURLOPT_URL, r.url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, options.connect_timeout_seconds);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options.stall_seconds);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  if (r.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (has_body) {
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(c, CURLOPT_READDATA, &t);
+    if (r.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+  } else if (r.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+  }
+  std::unique_ptr<curl_slist, SlistDeleter> list;
+  auto add = [&](const std::string& h) {
+    curl_slist* n = curl_slist_append(list.get(), h.c_str());
+    if (!n) throw Error(Errc::kInternal, "out of memory building HTTP headers");
+    (void)list.release();
+    list.reset(n);
+  };
+  for (const auto& [name, value] : r.headers)
+    add(value.empty() ? name + ";" : name + ": " + value);
+  add("Expect:");  // no 100-continue round trip
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
+  return curl_easy_perform(c);
+}
+
 HttpResponse HttpClient::send(const HttpRequest& request,
                               const std::function<void(HttpRequest&)>& sign,
                               const std::string& what, const std::function<bool()>& landed) const {
@@ -144,41 +183,7 @@ HttpResponse HttpClient::send(const HttpRequest& request,
     Transfer t{&request.body, file.get(), 0, false, &response};
 
     CURL* c = thread_handle();
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, r.url.c_str());
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_seconds);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options_.stall_seconds);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-    if (r.method == "HEAD") {
-      curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (has_body) {
-      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-      curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-      curl_easy_setopt(c, CURLOPT_READDATA, &t);
-      if (r.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-    } else if (r.method != "GET") {
-      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-    }
-    std::unique_ptr<curl_slist, SlistDeleter> list;
-    auto add = [&](const std::string& h) {
-      curl_slist* n = curl_slist_append(list.get(), h.c_str());
-      if (!n) throw Error(Errc::kInternal, "out of memory building HTTP headers");
-      (void)list.release();
-      list.reset(n);
-    };
-    for (const auto& [name, value] : r.headers)
-      add(value.empty() ? name + ";" : name + ": " + value);
-    add("Expect:");  // no 100-continue round trip
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
-
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = perform(c, r, t, has_body, options_);
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
     if (options_.trace) {
       std::string line =
