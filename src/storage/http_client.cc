@@ -160,8 +160,7 @@ static CURLcode perform(CURL* c, const HttpRequest& r, Transfer& t, bool has_bod
     (void)list.release();
     list.reset(n);
   };
-  for (const auto& [name, value] : r.headers)
-    add(value.empty() ? name + ";" : name + ": " + value);
+  for (const auto& [name, value] : r.headers) add(value.empty() ? name + ";" : name + ": " + value);
   add("Expect:");  // no 100-continue round trip
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
   return curl_easy_perform(c);
