@@ -1,5 +1,13 @@
 // app/main.cc: the strongroom command line: registers the commands (app/commands.h), parses,
 // and is the only place where an Error becomes an exit code.
+//
+// Process hardening, first thing in main, for every command (most open a repository and so hold
+// its keys): the process is made non-dumpable (prctl PR_SET_DUMPABLE 0) and its core-size limit
+// set to 0, so a crash writes no core file with keys or passwords in it. Non-dumpable also means
+// that other processes of the same user can no longer ptrace it nor read /proc/<pid>/mem or
+// /proc/<pid>/environ (root still can). Children get dumpable again at exec (ordinary binaries).
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -40,10 +48,17 @@ int run(int argc, char** argv) {
   return result;
 }
 
+void harden_process() {
+  struct rlimit none = {0, 0};
+  ::setrlimit(RLIMIT_CORE, &none);  // best effort: neither call fails for an ordinary process
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 }  // namespace
 }  // namespace sr::app
 
 int main(int argc, char** argv) {
+  sr::app::harden_process();
   try {
     return sr::app::run(argc, argv);
   } catch (const sr::Error& e) {

@@ -143,6 +143,14 @@ Bytes open(const Key32& key, ByteSpan sealed, ByteSpan aad, const char* what) {
   return out;
 }
 
+bool meets_minimum(const ScryptParams& p) {
+  return p.n >= kMinScrypt.n && p.r >= kMinScrypt.r && p.p >= kMinScrypt.p;
+}
+
+void wipe(void* data, size_t size) {
+  if (size) OPENSSL_cleanse(data, size);
+}
+
 Key32 derive_password_key(std::string_view password, ByteSpan salt, const ScryptParams& p) {
   Key32 out;
   // maxmem: N * r * 128 bytes plus slack.

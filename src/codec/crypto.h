@@ -5,7 +5,10 @@
 //  - seal/open: AES-256-GCM with a fresh random 96-bit nonce; output is nonce || ciphertext || tag.
 //    Associated data binds a ciphertext to its context (chunk ID, object name), so a blob moved
 //    to another place fails authentication. open throws Errc::kCorrupt on any mismatch.
-//  - derive_password_key: scrypt (parameters stored with each key slot).
+//  - derive_password_key: scrypt (parameters stored with each key slot). kMinScrypt is the
+//    least cost a key slot may have: weaker slots are neither written nor opened.
+//  - wipe: erases key material in a way the compiler cannot drop (OPENSSL_cleanse); a Key32 that
+//    held a secret is wiped when it is released.
 // All functions are thread-safe.
 #pragma once
 
@@ -41,7 +44,17 @@ struct ScryptParams {
   uint64_t r = 8;
   uint64_t p = 1;
 };
+// The minimum scrypt cost (N >= 2^10, r >= 8, p >= 1: at least 1 MiB of memory per guess).
+// The default above is 32 times that; the floor is what unit tests use to stay fast.
+constexpr ScryptParams kMinScrypt{1 << 10, 8, 1};
+bool meets_minimum(const ScryptParams& params);
 Key32 derive_password_key(std::string_view password, ByteSpan salt, const ScryptParams& params);
+
+// Overwrites `size` bytes at `data` with zeros; never optimised away.
+void wipe(void* data, size_t size);
+inline void wipe(Key32& key) { wipe(key.data(), key.size()); }
+inline void wipe(Bytes& bytes) { wipe(bytes.data(), bytes.size()); }
+inline void wipe(std::string& text) { wipe(text.data(), text.size()); }
 
 Key32 random_key();
 bool constant_time_equal(ByteSpan a, ByteSpan b);

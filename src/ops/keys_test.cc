@@ -30,6 +30,18 @@ class KeysTest : public ::testing::Test {
   OpContext ctx_;
 };
 
+// Regression (issue 10, defect 6): a slot's host and user reached the terminal unfiltered.
+TEST_F(KeysTest, ListPrintsNoControlCharactersFromSlots) {
+  std::string slot =
+      R"({"kdf":"scrypt","created_ns":1,"host":"h\u001b]0;title\u0007","user":"u\u009b2J\r\n"})";
+  repo_->storage().put("keys/" + std::string(32, 'f'), as_bytes(slot));
+  std::string text = list_keys(*repo_, ctx_).to_json().dump();
+  for (char c : {'\x1b', '\x07', '\r', '\n'}) EXPECT_EQ(text.find(c), std::string::npos) << text;
+  EXPECT_EQ(text.find("\\u001b"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos) << text;
+  EXPECT_NE(text.find("h?]0;title?"), std::string::npos) << text;
+}
+
 TEST_F(KeysTest, AddPasswordSlotListAndRemove) {
   AddKeyOptions o;
   o.password = "second";

@@ -16,8 +16,7 @@
 #include "base/fs.h"
 #include "base/time_util.h"
 #include "pg/libpq_session.h"
-
-extern char** environ;
+#include "source/child_env.h"
 
 namespace sr::pg {
 
@@ -90,7 +89,10 @@ int Server::run_pg_ctl(const std::vector<std::string>& args, const OpContext* ct
   posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid;
-  int rc = ::posix_spawn(&pid, cargs[0], &actions, nullptr, cargs.data(), environ);
+  // The server runs a restored, possibly hostile configuration: it gets an allow-listed
+  // environment, without storage credentials or repository passwords (source/child_env.h).
+  source::ChildEnvp envp(source::child_environment(source::ChildKind::kServer));
+  int rc = ::posix_spawn(&pid, cargs[0], &actions, nullptr, cargs.data(), envp.get());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw_errno("cannot run " + argv[0], rc);
   int status = 0;

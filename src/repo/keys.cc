@@ -22,39 +22,91 @@ KeySet KeySet::generate() {
   return k;
 }
 
-static std::string slot_aad(const std::string& id) { return "strongroom key slot " + id; }
+KeySet::~KeySet() {
+  codec::wipe(id_key);
+  codec::wipe(meta_key);
+  codec::wipe(data_key);
+  codec::wipe(chunker_seed);
+}
 
-static std::string current_host() {
+namespace {
+
+// The largest sealed key set a slot may hold: the key set's JSON is ~200 bytes. A bound on the
+// ciphertext bounds how many keys one forged AES-GCM ciphertext can open under (FORMAT.md).
+constexpr size_t kMaxSealed = 512;
+
+std::string slot_aad(const std::string& id) { return "strongroom key slot " + id; }
+
+std::string current_host() {
   char buf[256] = {};
   ::gethostname(buf, sizeof buf - 1);
   return buf;
 }
 
-static std::string current_user() {
+std::string current_user() {
   if (struct passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
   return std::to_string(::geteuid());
 }
 
-static codec::Key32 key_from(const json& j, const char* name) {
+codec::Key32 key_from(const json& j, const char* name) {
   Bytes b = base64_decode(j.at(name).get<std::string>());
   if (b.size() != 32) throw Error(Errc::kCorrupt, "key slot holds a key of the wrong size");
   codec::Key32 k;
   std::copy(b.begin(), b.end(), k.begin());
+  codec::wipe(b);
   return k;
 }
 
-std::string generate_key_file_secret() { return base64_encode(random_bytes(32)); }
-
-namespace {
 codec::Key32 key_file_wrap(const std::string& secret, ByteSpan salt) {
   Bytes raw = base64_decode(secret);
   if (raw.size() != 32)
     throw Error(Errc::kUsage, "the key file does not hold a strongroom key (32 bytes, base64)");
   codec::Key32 k;
   std::copy(raw.begin(), raw.end(), k.begin());
-  return codec::hmac_sha256(k, salt);
+  codec::wipe(raw);
+  codec::Key32 wrap = codec::hmac_sha256(k, salt);
+  codec::wipe(k);
+  return wrap;
 }
+
+// The key commitment: HMAC-SHA-256, under a key derived from the wrapping key, of everything in
+// the slot that opening uses (id, kdf, scrypt parameters, salt, ciphertext), length-prefixed.
+Bytes slot_commitment(const codec::Key32& wrap, const std::string& id, const std::string& kdf,
+                      const codec::ScryptParams& p, ByteSpan salt, ByteSpan sealed) {
+  static const std::string kLabel = "strongroom key slot commitment v1";
+  codec::Key32 commit_key = codec::hmac_sha256(wrap, as_bytes(kLabel));
+  Bytes msg;
+  auto field = [&msg](ByteSpan b) {
+    uint64_t n = b.size();
+    for (int i = 0; i < 8; ++i) msg.push_back(static_cast<uint8_t>(n >> (8 * i)));
+    msg.insert(msg.end(), b.begin(), b.end());
+  };
+  std::string params = std::to_string(p.n) + "," + std::to_string(p.r) + "," + std::to_string(p.p);
+  field(as_bytes(id));
+  field(as_bytes(kdf));
+  field(as_bytes(params));
+  field(salt);
+  field(sealed);
+  codec::Key32 mac = codec::hmac_sha256(commit_key, msg);
+  codec::wipe(commit_key);
+  return Bytes(mac.begin(), mac.end());
+}
+
+json key_set_json(const KeySet& keys) {
+  return {{"id_key", base64_encode(keys.id_key)},
+          {"meta_key", base64_encode(keys.meta_key)},
+          {"data_key", base64_encode(keys.data_key)},
+          {"chunker_seed", base64_encode(keys.chunker_seed)}};
+}
+
+void wipe_strings(json& j) {
+  for (auto& v : j)
+    if (v.is_string()) codec::wipe(v.get_ref<std::string&>());
+}
+
 }  // namespace
+
+std::string generate_key_file_secret() { return base64_encode(random_bytes(32)); }
 
 std::string add_key_slot(storage::Storage& storage, const KeySet& keys, std::string_view password,
                          const codec::ScryptParams& params) {
@@ -63,25 +115,31 @@ std::string add_key_slot(storage::Storage& storage, const KeySet& keys, std::str
 
 std::string add_key_slot(storage::Storage& storage, const KeySet& keys,
                          const Credential& credential, const codec::ScryptParams& params) {
+  if (!credential.key_file && !codec::meets_minimum(params))
+    throw Error(Errc::kUsage,
+                "scrypt parameters below the minimum (N >= " + std::to_string(codec::kMinScrypt.n) +
+                    ", r >= " + std::to_string(codec::kMinScrypt.r) + ")");
   std::string id = random_hex(16);
+  std::string kdf = credential.key_file ? "key" : "scrypt";
   Bytes salt = random_bytes(32);
   codec::Key32 wrap = credential.key_file
                           ? key_file_wrap(credential.secret, salt)
                           : codec::derive_password_key(credential.secret, salt, params);
-  json secret = {{"id_key", base64_encode(keys.id_key)},
-                 {"meta_key", base64_encode(keys.meta_key)},
-                 {"data_key", base64_encode(keys.data_key)},
-                 {"chunker_seed", base64_encode(keys.chunker_seed)}};
+  json secret = key_set_json(keys);
   std::string plain = secret.dump();
+  wipe_strings(secret);
   Bytes sealed = codec::seal(wrap, as_bytes(plain), as_bytes(slot_aad(id)));
-  std::fill(plain.begin(), plain.end(), '\0');
+  codec::wipe(plain);
+  Bytes commit = slot_commitment(wrap, id, kdf, params, salt, sealed);
+  codec::wipe(wrap);
   json slot = {{"version", 1},
-               {"kdf", credential.key_file ? "key" : "scrypt"},
+               {"kdf", kdf},
                {"n", params.n},
                {"r", params.r},
                {"p", params.p},
                {"salt", base64_encode(salt)},
                {"sealed", base64_encode(sealed)},
+               {"commit", base64_encode(commit)},
                {"created", format_rfc3339(now_ns())},
                {"created_ns", now_ns()},
                {"host", current_host()},
@@ -91,7 +149,9 @@ std::string add_key_slot(storage::Storage& storage, const KeySet& keys,
   return id;
 }
 
-static json load_slot(storage::Storage& storage, const std::string& key) {
+namespace {
+
+json load_slot(storage::Storage& storage, const std::string& key) {
   Bytes raw = storage.get(key);
   try {
     return json::parse(as_chars(raw));
@@ -100,6 +160,109 @@ static json load_slot(storage::Storage& storage, const std::string& key) {
   }
 }
 
+enum class SlotOutcome { kOpened, kNotThis, kOtherKind, kDamaged, kTooWeak };
+
+struct SlotTry {
+  SlotOutcome outcome = SlotOutcome::kNotThis;
+  KeySet keys;
+};
+
+// A sealed key set that opened: its keys, or "not this slot" for any plaintext that is not one.
+SlotTry parse_key_set(Bytes& plain, SlotOutcome bad) {
+  SlotTry t;
+  try {
+    json secret = json::parse(as_chars(plain));
+    codec::wipe(plain);
+    t.keys.id_key = key_from(secret, "id_key");
+    t.keys.meta_key = key_from(secret, "meta_key");
+    t.keys.data_key = key_from(secret, "data_key");
+    t.keys.chunker_seed = key_from(secret, "chunker_seed");
+    wipe_strings(secret);
+    t.outcome = SlotOutcome::kOpened;
+  } catch (const std::exception&) {  // json::exception, or Error for a key of the wrong size
+    codec::wipe(plain);
+    t.outcome = bad;
+  }
+  return t;
+}
+
+// Tries one slot with `credential`. Nothing in the slot is trusted: every field is checked
+// before use, the commitment (when present) before decryption.
+SlotTry try_slot(const json& slot, const std::string& id, const Credential& credential) {
+  std::string kdf = slot.at("kdf").get<std::string>();
+  if (kdf != "scrypt" && kdf != "key") throw Error(Errc::kCorrupt, "unknown kdf");
+  if ((kdf == "key") != credential.key_file) return {SlotOutcome::kOtherKind, {}};
+  Bytes salt = base64_decode(slot.at("salt").get<std::string>());
+  Bytes sealed = base64_decode(slot.at("sealed").get<std::string>());
+  if (salt.size() < 16 || salt.size() > 64 || sealed.size() > kMaxSealed)
+    throw Error(Errc::kCorrupt, "salt or sealed key set of an unexpected size");
+  std::optional<Bytes> commit;
+  if (slot.contains("commit")) commit = base64_decode(slot.at("commit").get<std::string>());
+  codec::ScryptParams p;
+  codec::Key32 wrap;
+  if (slot.contains("n") || kdf == "scrypt")
+    p = {json_int<uint64_t>(slot, "n", id), json_int<uint64_t>(slot, "r", id),
+         json_int<uint64_t>(slot, "p", id)};
+  if (kdf == "key") {
+    wrap = key_file_wrap(credential.secret, salt);
+  } else {
+    if (!codec::meets_minimum(p)) return {SlotOutcome::kTooWeak, {}};
+    // Bound the memory an altered slot can demand.
+    if ((p.n & (p.n - 1)) != 0 || p.p > 4 || p.r > (uint64_t{1} << 23) / p.n)
+      throw Error(Errc::kCorrupt, "unreasonable scrypt parameters");
+    wrap = codec::derive_password_key(credential.secret, salt, p);
+  }
+  if (commit &&
+      !codec::constant_time_equal(*commit, slot_commitment(wrap, id, kdf, p, salt, sealed))) {
+    codec::wipe(wrap);
+    return {SlotOutcome::kNotThis, {}};  // another password's slot (or an altered one)
+  }
+  Bytes plain;
+  try {
+    plain = codec::open(wrap, sealed, as_bytes(slot_aad(id)), "key slot");
+  } catch (const Error&) {
+    codec::wipe(wrap);
+    // Committed to this password but not decrypting: damaged. Uncommitted: another password's.
+    return {commit ? SlotOutcome::kDamaged : SlotOutcome::kNotThis, {}};
+  }
+  codec::wipe(wrap);
+  return parse_key_set(plain, commit ? SlotOutcome::kDamaged : SlotOutcome::kNotThis);
+}
+
+void check_key_file_credential(const Credential& credential) {
+  if (!credential.key_file) return;
+  Bytes raw;
+  try {  // a clear error for a file that is not a key file at all
+    raw = base64_decode(credential.secret);
+  } catch (const Error&) {
+  }
+  codec::wipe(raw);
+  if (raw.size() != 32)
+    throw Error(Errc::kUsage,
+                "the key file does not hold a strongroom key (made by `key add --new-key-file`)");
+}
+
+std::string skipped_note(const std::vector<std::string>& damaged,
+                         const std::vector<std::string>& weak) {
+  std::string note;
+  if (!damaged.empty()) {
+    note += " (" + std::to_string(damaged.size()) + " damaged key slot(s) skipped:";
+    for (const auto& d : damaged) note += " " + printable_label(d);
+    note += ")";
+  }
+  if (!weak.empty()) {
+    note += " (" + std::to_string(weak.size()) +
+            " key slot(s) skipped for a scrypt cost below the minimum N >= " +
+            std::to_string(codec::kMinScrypt.n) + ", r >= " + std::to_string(codec::kMinScrypt.r) +
+            ":";
+    for (const auto& w : weak) note += " " + printable_label(w);
+    note += ")";
+  }
+  return note;
+}
+
+}  // namespace
+
 std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
                                               std::string_view password) {
   return open_key_slots(storage, Credential{std::string(password), false});
@@ -107,79 +270,30 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
 
 std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
                                               const Credential& credential) {
-  if (credential.key_file) {  // a clear error for a file that is not a key file at all
-    Bytes raw;
-    try {
-      raw = base64_decode(credential.secret);
-    } catch (const Error&) {
-    }
-    if (raw.size() != 32)
-      throw Error(Errc::kUsage,
-                  "the key file does not hold a strongroom key (made by `key add --new-key-file`)");
-  }
+  check_key_file_credential(credential);
   std::vector<std::string> slots;
   storage.list("keys/", [&](const storage::ObjectInfo& o) { slots.push_back(o.key); });
   if (slots.empty())
     throw Error(Errc::kCorrupt,
                 storage.describe() + " has no key slots: is this a strongroom repository?");
   std::sort(slots.begin(), slots.end());
-  std::vector<std::string> damaged;  // slots that could not even be tried
+  std::vector<std::string> damaged, weak;  // slots that could not be tried, or opened broken
   for (const auto& key : slots) {
     std::string id = key.substr(5);
-    codec::Key32 wrap;
-    Bytes sealed;
+    SlotTry t;
     try {
-      json slot = load_slot(storage, key);
-      std::string kdf = slot.at("kdf").get<std::string>();
-      if (kdf != "scrypt" && kdf != "key") throw Error(Errc::kCorrupt, "unknown kdf");
-      if ((kdf == "key") != credential.key_file) continue;  // a slot for the other kind of secret
-      Bytes salt = base64_decode(slot.at("salt").get<std::string>());
-      if (kdf == "key") {
-        wrap = key_file_wrap(credential.secret, salt);
-      } else {
-        codec::ScryptParams p{json_int<uint64_t>(slot, "n", key),
-                              json_int<uint64_t>(slot, "r", key),
-                              json_int<uint64_t>(slot, "p", key)};
-        // Slots are not authenticated before use: bound the memory an altered one can demand.
-        if (p.n < 2 || (p.n & (p.n - 1)) != 0 || p.r == 0 || p.p == 0 || p.p > 4 ||
-            p.r > (uint64_t{1} << 23) / p.n)
-          throw Error(Errc::kCorrupt, "unreasonable scrypt parameters");
-        wrap = codec::derive_password_key(credential.secret, salt, p);
-      }
-      sealed = base64_decode(slot.at("sealed").get<std::string>());
+      t = try_slot(load_slot(storage, key), id, credential);
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
-      damaged.push_back(id);
-      continue;
+      t.outcome = SlotOutcome::kDamaged;
     } catch (const json::exception&) {
-      damaged.push_back(id);
-      continue;
+      t.outcome = SlotOutcome::kDamaged;
     }
-    Bytes plain;
-    try {
-      plain = codec::open(wrap, sealed, as_bytes(slot_aad(id)), "key slot");
-    } catch (const Error&) {
-      continue;  // not this slot's password
-    }
-    try {
-      json secret = json::parse(as_chars(plain));
-      std::fill(plain.begin(), plain.end(), 0);
-      KeySet k;
-      k.id_key = key_from(secret, "id_key");
-      k.meta_key = key_from(secret, "meta_key");
-      k.data_key = key_from(secret, "data_key");
-      k.chunker_seed = key_from(secret, "chunker_seed");
-      return {k, id};
-    } catch (const json::exception&) {
-      throw Error(Errc::kCorrupt, "key slot " + id + " opened but holds a damaged key set");
-    }
+    if (t.outcome == SlotOutcome::kOpened) return {t.keys, id};
+    if (t.outcome == SlotOutcome::kDamaged) damaged.push_back(id);
+    if (t.outcome == SlotOutcome::kTooWeak) weak.push_back(id);
   }
-  std::string note;
-  if (!damaged.empty()) {
-    note = " (" + std::to_string(damaged.size()) + " damaged key slot(s) skipped:";
-    for (const auto& d : damaged) note += " " + d;
-    note += ")";
-  }
+  std::string note = skipped_note(damaged, weak);
   if (credential.key_file)
     throw Error(Errc::kAuth, "wrong key file: no key slot of " + storage.describe() +
                                  " opens with it (check STRONGROOM_KEY_FILE / --key-file)" + note);
@@ -191,13 +305,13 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
 std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage) {
   std::vector<KeySlotInfo> out;
   storage.list("keys/", [&](const storage::ObjectInfo& o) {
-    KeySlotInfo info{o.key.substr(5), 0, "", ""};
+    KeySlotInfo info{printable_label(o.key.substr(5)), 0, "", "", ""};
     try {
       json slot = load_slot(storage, o.key);
       info.created_ns = json_int_or<int64_t>(slot, "created_ns", 0, o.key);
-      info.host = slot.value("host", std::string());
-      info.user = slot.value("user", std::string());
-      info.kdf = slot.value("kdf", std::string());
+      info.host = printable_label(slot.value("host", std::string()));
+      info.user = printable_label(slot.value("user", std::string()));
+      info.kdf = printable_label(slot.value("kdf", std::string()));
     } catch (const std::exception&) {
       info.host = "(damaged)";
     }
@@ -205,6 +319,39 @@ std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage) {
   });
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.created_ns < b.created_ns; });
+  return out;
+}
+
+std::string printable_label(std::string_view text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size() && out.size() < 256) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t k = 1; ok && k < len; ++k) {
+      auto cc = static_cast<unsigned char>(text[i + k]);
+      ok = (cc & 0xc0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid UTF-8.
+    static constexpr uint32_t kMinOf[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= kMinOf[len] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
+    bool control = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+                   (cp >= 0x2066 && cp <= 0x2069);
+    if (!ok || control) {
+      out += '?';
+      i += ok ? len : 1;
+    } else {
+      out.append(text.substr(i, len));
+      i += len;
+    }
+  }
   return out;
 }
 

@@ -9,6 +9,15 @@
 // write-only host mode seal pack keys to a restore public key without a format change (see
 // docs/FORMAT.md). A key slot (keys/<id>) holds the KeySet sealed under a key derived from a
 // password with scrypt; any slot opens the repository, and slots can be added and removed.
+//
+// Slots are read before anything is authenticated, so opening treats every slot as hostile:
+// a slot below the minimum scrypt cost (codec::kMinScrypt) is skipped (and named in the error if
+// no slot opens); a slot's key commitment (an HMAC of its parameters, salt and ciphertext under
+// a key derived from the password key) is checked before decryption; a slot whose plaintext is
+// not a valid key set is "not this slot" and the search goes on. Slots written before the
+// commitment existed still open (docs/FORMAT.md, "Key slots", says what that leaves open).
+// A KeySet wipes its keys when destroyed. Host and user names from slots are made printable
+// (control characters and invalid UTF-8 replaced) before list_key_slots returns them.
 #pragma once
 
 #include <optional>
@@ -23,6 +32,7 @@ namespace sr::repo {
 struct KeySet {
   codec::Key32 id_key{}, meta_key{}, data_key{}, chunker_seed{};
   static KeySet generate();
+  ~KeySet();  // wipes the keys (codec::wipe)
 };
 
 // What opens a key slot: a password (scrypt slots), or the content of a key file (32 random
@@ -53,5 +63,9 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage, std::st
 std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
                                               const Credential& credential);
 std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage);
+
+// `text` with control characters (C0, DEL, C1), bidirectional overrides and invalid UTF-8
+// replaced by '?', cut to 256 bytes: safe to print on a terminal and to put in JSON.
+std::string printable_label(std::string_view text);
 
 }  // namespace sr::repo

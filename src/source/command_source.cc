@@ -8,30 +8,14 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <string_view>
-#include <vector>
 
-extern char** environ;
+#include "source/child_env.h"
 
 namespace sr::source {
 
 namespace {
 constexpr size_t kKeepStderr = 64 * 1024;
 }
-
-namespace {
-// The environment for the command: ours, less the variables that hold repository passwords.
-std::vector<std::string> child_environment() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    std::string_view v(*e);
-    if (v.rfind("STRONGROOM_PASSWORD", 0) == 0 || v.rfind("STRONGROOM_NEW_PASSWORD", 0) == 0)
-      continue;
-    env.emplace_back(v);
-  }
-  return env;
-}
-}  // namespace
 
 CommandProcess::CommandProcess(const std::string& command) {
   int out[2], err[2];
@@ -50,12 +34,9 @@ CommandProcess::CommandProcess(const std::string& command) {
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
-  std::vector<std::string> env = child_environment();
-  std::vector<char*> envp;
-  for (auto& v : env) envp.push_back(v.data());
-  envp.push_back(nullptr);
+  ChildEnvp envp(child_environment(ChildKind::kCommand));  // an allow-list (child_env.h)
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
-  int rc = ::posix_spawn(&pid_, "/bin/sh", &fa, &attr, const_cast<char* const*>(argv), envp.data());
+  int rc = ::posix_spawn(&pid_, "/bin/sh", &fa, &attr, const_cast<char* const*>(argv), envp.get());
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);

@@ -1,7 +1,8 @@
 // source/command_source.h: a command whose standard output is backed up.
 //
 // The command runs as `/bin/sh -c CMD` in its own process group, with stdin from /dev/null and
-// without strongroom's password variables in its environment. Its stdout is read by the caller
+// an environment reduced to an allow-list (source/child_env.h: no storage credentials, no
+// repository passwords). Its stdout is read by the caller
 // through stdout_fd(); its stderr is drained by a thread (so the command can never block on a
 // full pipe) and its last 64 KiB are kept for the error message. The destructor kills the whole
 // process group, so an aborted backup leaves no command behind. Not thread-safe.

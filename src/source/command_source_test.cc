@@ -29,6 +29,20 @@ TEST(CommandProcess, PasswordVariablesAreNotPassedOn) {
   ::unsetenv("STRONGROOM_PASSWORD_FILE");
 }
 
+// Regression (issue 10, defect 8): storage credentials reached backed-up commands.
+TEST(CommandProcess, StorageCredentialsAreNotPassedOn) {
+  ::setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-value", 1);
+  ::setenv("AZURE_STORAGE_KEY", "azure-key-value", 1);
+  CommandProcess p("env");
+  std::string out = read_all(p.stdout_fd());
+  EXPECT_EQ(p.wait(), 0);
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ::unsetenv("AZURE_STORAGE_KEY");
+  EXPECT_EQ(out.find("aws-secret-value"), std::string::npos);
+  EXPECT_EQ(out.find("azure-key-value"), std::string::npos);
+  EXPECT_NE(out.find("PATH="), std::string::npos) << out;
+}
+
 TEST(CommandProcess, ExitStatusAndStderrTail) {
   CommandProcess p("echo out; echo oops >&2; exit 3");
   EXPECT_EQ(read_all(p.stdout_fd()), "out\n");
