@@ -91,7 +91,11 @@ int Server::run_pg_ctl(const std::vector<std::string>& args, const OpContext* ct
   pid_t pid;
   // The server runs a restored, possibly hostile configuration: it gets an allow-listed
   // environment, without storage credentials or repository passwords (source/child_env.h).
-  source::ChildEnvp envp(source::child_environment(source::ChildKind::kServer));
+  std::vector<std::string> env = source::child_environment(source::ChildKind::kServer);
+  for (char** e = environ; *e; ++e)
+    for (const auto& prefix : settings_.pass_env)
+      if (std::string_view(*e).starts_with(prefix)) env.emplace_back(*e);
+  source::ChildEnvp envp(std::move(env));
   int rc = ::posix_spawn(&pid, cargs[0], &actions, nullptr, cargs.data(), envp.get());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw_errno("cannot run " + argv[0], rc);

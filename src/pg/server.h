@@ -33,6 +33,11 @@ struct ServerSettings {
   std::string database = "postgres";
   std::string log_file;              // empty: <data_dir>/strongroom-start.log
   std::vector<std::string> options;  // extra server settings, "name=value" each (-c)
+  // The server gets an allow-listed environment (source/child_env.h: never storage credentials
+  // or repository passwords). Variables whose names start with one of these prefixes pass too:
+  // a restored server whose restore_command reads an S3 or Azure repository needs that
+  // backend's variables (until credentials come from a configuration file).
+  std::vector<std::string> pass_env;
   double start_timeout_seconds = 3600;
   // A server that may stop on its own while starting (recovery_target_action = shutdown): then
   // a pg_ctl start that fails is not an error as long as the server is no longer running.
