@@ -25,12 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-void append_text(const std::string& path, const std::string& text) {
-  Fd fd = open_or_throw(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-  write_all(fd.get(), as_bytes(text), path);
-  if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + path);
-}
-
 // The tablespaces of a backup (its tablespace_map: "OID PATH" lines, '\' escaping newlines
 // and backslashes in PATH) and where a restore puts them.
 std::vector<RestoreOptions::Relocation> tablespace_destinations(const std::string& map,
@@ -99,10 +93,7 @@ void validate_options(const PgRestoreOptions& o) {
     throw Error(Errc::kUsage,
                 "--start: PostgreSQL does not run as root; run the restore as the "
                 "database's OS user (the restored files belong to the user restoring)");
-  if (o.password_file.empty() && o.key_file.empty())
-    throw Error(Errc::kUsage,
-                "a PostgreSQL restore writes a restore_command that must read the password from a "
-                "file: set STRONGROOM_PASSWORD_FILE (or --password-file, or use --key-file)");
+  restore_command(o);  // refuses a restore_command that could not work, before anything is written
   if (!o.delta || !path_exists(o.target_dir)) return;
   // A delta restore removes what the backup lacks: only into a PostgreSQL data directory
   // (or an empty one), and never under a running server.
@@ -200,12 +191,8 @@ RestoreResult restore_data(repo::Repository& repo, const PgRestoreOptions& o, co
   ro.page_hash_seed = page_hash_seed(repo);
   RestoreResult files = restore_files(repo, repo.load_manifest(plan.backup.id), ro, ctx);
   ctx.check_cancelled("restore");
-  const std::string& dir = o.target_dir;
-  ::chmod(dir.c_str(), 0700);
-  write_file_atomic(dir + "/backup_label", as_bytes(pg.backup_label));
-  mkdirs(dir + "/pg_wal/archive_status", 0700);
-  append_text(dir + "/postgresql.auto.conf", recovery_settings(o, plan.backup.id, plan.target));
-  write_file_atomic(dir + "/recovery.signal", {});
+  write_recovery_files(o.target_dir, pg.backup_label,
+                       recovery_settings(o, plan.backup.id, plan.target));
   return files;
 }
 

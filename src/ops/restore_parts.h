@@ -30,6 +30,15 @@ namespace sr::ops::restore_parts {
 
 // Opens `rel` (a directory, or "" for the root itself) beneath `root`; -1 with errno on failure.
 int open_beneath(int root, const std::string& rel, uint64_t flags);
+// Creates the directories of the relative path `rel` beneath `root` (each one that is missing,
+// with `mode`; none may be a symlink) and returns the last one, open.
+Fd mkdirs_beneath(int root, const std::string& rel, int mode);
+// Writes `data` to the regular file `rel` beneath `root`, its directory reached with no symlink
+// followed: appended to (created 0600 if absent), or replaced atomically (a temporary file
+// renamed over whatever stands there). Anything at `rel` that is not a regular file (a symlink,
+// a directory, a FIFO or device) is refused with Errc::kCorrupt before it is opened for
+// appending. Used for every write a restore does after the tree (ops/pg_recovery_conf.h).
+void write_beneath(int root, const std::string& rel, ByteSpan data, bool append);
 // "a/b/c" → ("a/b", "c"); "c" → ("", "c").
 std::pair<std::string, std::string> split_path(const std::string& path);
 
