@@ -30,6 +30,7 @@ struct RestoreArgs {
   RepoArgs repo;
   std::string backup = "latest", to;
   bool force = false, delta = false;
+  bool no_same_owner = false, no_special_files = false;
   PitrArgs pitr;
 };
 
@@ -72,6 +73,8 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
   o.backup = backup;
   o.force = a.force;
   o.delta = a.delta;
+  o.same_owner = !a.no_same_owner;
+  o.special_files = !a.no_special_files;
   o.tablespace_map = p.tablespace_map;
   o.tablespace_dir = p.tablespace_dir;
   set_recovery_target(p, o);
@@ -103,6 +106,8 @@ int restore_files(const RestoreArgs& a, repo::Repository& repo, const repo::Mani
   ops::RestoreResult r;
   ops::RestoreOptions o{a.to, a.force};
   o.delta = a.delta;
+  o.same_owner = !a.no_same_owner;
+  o.special_files = !a.no_special_files;
   if (m.type == "command") {
     if (a.delta) throw Error(Errc::kUsage, "--delta applies to file and PostgreSQL backups");
     r = ops::restore_command(repo, m, o, run.ctx());
@@ -124,6 +129,8 @@ int restore_files(const RestoreArgs& a, repo::Repository& repo, const repo::Mani
   if (a.delta)
     std::cout << "delta: " << human_bytes(r.bytes_unchanged) << " already in place, " << r.removed
               << " entries removed\n";
+  if (r.special_skipped)
+    std::cout << r.special_skipped << " special files skipped (--no-special-files)\n";
   return 0;
 }
 
@@ -174,6 +181,11 @@ void add_restore_command(CLI::App& app, int& result) {
   cmd->add_flag("--delta", a->delta,
                 "Update a target that holds an older copy: remove what the backup lacks, "
                 "write only the pieces and pages that differ (content is compared)");
+  cmd->add_flag("--no-same-owner", a->no_same_owner,
+                "Files belong to the user restoring; setuid/setgid bits are dropped (as root the "
+                "default keeps the recorded owners and modes, as tar does)");
+  cmd->add_flag("--no-special-files", a->no_special_files,
+                "Skip device nodes and FIFOs (each with a warning; counted)");
   add_stanza_option(cmd, a->repo, "PostgreSQL cluster in the repository");
   add_pitr_options(cmd, a->pitr);
   cmd->callback([a, &result] { result = run_restore(*a); });

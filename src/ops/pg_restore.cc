@@ -187,6 +187,8 @@ RestoreResult restore_data(repo::Repository& repo, const PgRestoreOptions& o, co
                  "restoring PostgreSQL backup " + plan.backup.id + " to " + o.target_dir);
   RestoreOptions ro{o.target_dir, o.force};
   ro.delta = o.delta;
+  ro.same_owner = o.same_owner;
+  ro.special_files = o.special_files;
   ro.relocate = relocate;
   ro.page_hash_seed = page_hash_seed(repo);
   RestoreResult files = restore_files(repo, repo.load_manifest(plan.backup.id), ro, ctx);

@@ -38,6 +38,7 @@ struct PgRestoreOptions {
   // for every tablespace (DIR/OID). The target gets pg_tblspc/OID symlinks to them.
   std::vector<std::string> tablespace_map;
   std::string tablespace_dir;
+  bool same_owner = true, special_files = true;  // as RestoreOptions
   bool start = false;
   int port = 0;          // for start; 0: a free loopback port
   bool archive = false;  // keep archive_mode of the restored configuration

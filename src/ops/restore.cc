@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <set>
 
 #include "base/fs.h"
 #include "base/random.h"
@@ -90,6 +91,11 @@ class FilesRestore {
       // when the walk leaves it (children first), so a read-only or non-searchable mode never
       // blocks the creation of its own entries, and its mtime is set after they changed it.
       while (!open_dirs_.empty() && !inside(e->path, open_dirs_.back().path)) close_dir();
+      if (!o_.same_owner) {
+        e->uid = ::geteuid();
+        e->gid = ::getegid();
+        e->mode &= ~static_cast<uint32_t>(S_ISUID | S_ISGID);
+      }
       restore_entry(std::move(*e));
       if (pool_.failed()) break;
     }
@@ -215,6 +221,7 @@ class FilesRestore {
   }
 
   void restore_hardlink(const Entry& e, int pfd, const std::string& name) {
+    if (skipped_special_.count(e.link_target)) return skip_special(e);
     auto [troot, trel, twhere] = roots_.locate(e.link_target);
     auto [tdir, tname] = split_path(trel);
     Fd tfd(open_beneath(troot, tdir, O_RDONLY | O_DIRECTORY));
@@ -229,6 +236,7 @@ class FilesRestore {
     mode_t type = e.kind == EntryKind::kFifo      ? S_IFIFO
                   : e.kind == EntryKind::kCharDev ? S_IFCHR
                                                   : S_IFBLK;
+    if (!o_.special_files) return skip_special(e);
     if (e.kind != EntryKind::kFifo && !is_root()) return;  // devices need root
     if (replace_) clear_existing(pfd, name, false);
     if (::mknodat(pfd, name.c_str(), type | e.mode, static_cast<dev_t>(e.rdev)) != 0)
@@ -236,6 +244,16 @@ class FilesRestore {
     if (::fchmodat(pfd, name.c_str(), e.mode, AT_SYMLINK_NOFOLLOW) != 0)
       throw_errno("cannot chmod " + e.path);
     set_owner_and_times(pfd, name, e, AT_SYMLINK_NOFOLLOW);
+  }
+
+  void skip_special(const Entry& e) {
+    ctx_.log().warn("restore", "skipped " + e.path + " (" +
+                                   (e.kind == EntryKind::kHardlink ? "a hardlink to a special file"
+                                    : e.kind == EntryKind::kFifo   ? "a FIFO"
+                                                                   : "a device node") +
+                                   "): --no-special-files");
+    skipped_special_.insert(e.path);
+    ++result_.special_skipped;
   }
 
   repo::Repository& repo_;
@@ -251,6 +269,7 @@ class FilesRestore {
   std::vector<std::shared_ptr<OpenFile>> batch_;
   uint64_t batch_bytes_ = 0;
   std::vector<Entry> open_dirs_;  // depth-bounded
+  std::set<std::string> skipped_special_;
   // Two workers per core: a worker waiting for its direct write leaves the core to another that
   // decrypts and decompresses, so the disk and the CPUs work at the same time (with one per
   // core, each alternated between the two: a 1.5 GB PostgreSQL restore took 1.26-1.47 s
@@ -286,9 +305,12 @@ void publish_output(const std::string& tmp, const std::string& target, bool forc
 }  // namespace
 
 nlohmann::json RestoreResult::to_json() const {
-  return {{"id", id},           {"target", target},  {"files", files},
-          {"dirs", dirs},       {"bytes", bytes},    {"bytes_unchanged", bytes_unchanged},
-          {"removed", removed}, {"seconds", seconds}};
+  nlohmann::json j = {{"id", id},           {"target", target},
+                      {"files", files},     {"dirs", dirs},
+                      {"bytes", bytes},     {"bytes_unchanged", bytes_unchanged},
+                      {"removed", removed}, {"seconds", seconds}};
+  if (special_skipped) j["special_skipped"] = special_skipped;
+  return j;
 }
 
 RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,
