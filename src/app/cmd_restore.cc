@@ -20,9 +20,10 @@ struct PitrArgs {
   std::string pg_bin;
   std::vector<std::string> tablespace_map;
   std::string tablespace_dir;
+  bool tablespace_in_place = false;
   bool any() const {
     return !time.empty() || !lsn.empty() || !xid.empty() || !name.empty() || !target.empty() ||
-           start || !tablespace_map.empty() || !tablespace_dir.empty();
+           start || !tablespace_map.empty() || !tablespace_dir.empty() || tablespace_in_place;
   }
 };
 
@@ -53,6 +54,11 @@ void print_pg_restore(const ops::PgRestoreResult& r, const RestoreArgs& a, bool 
   std::cout << "restored PostgreSQL backup " << r.backup_id << " to " << a.to << ": "
             << r.files.files << " files, " << human_bytes(r.files.bytes) << " in "
             << human_duration(r.restore_seconds) << "\n";
+  for (const auto& t : r.tablespaces)
+    std::cout << "tablespace " << t.oid << " (recorded at " << t.recorded << ") restored to "
+              << t.restored_to << "\n";
+  if (r.files.special_skipped)
+    std::cout << r.files.special_skipped << " special files skipped (--no-special-files)\n";
   if (a.delta)
     std::cout << "delta: " << human_bytes(r.files.bytes_unchanged) << " already in place, "
               << r.files.removed << " entries removed\n";
@@ -77,6 +83,7 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
   o.special_files = !a.no_special_files;
   o.tablespace_map = p.tablespace_map;
   o.tablespace_dir = p.tablespace_dir;
+  o.tablespace_in_place = p.tablespace_in_place;
   set_recovery_target(p, o);
   o.target_action = p.action;
   o.start = p.start;
@@ -163,6 +170,9 @@ void add_pitr_options(CLI::App* cmd, PitrArgs& p) {
                   "PostgreSQL: restore tablespace OID into DIR (OID=DIR; repeatable)");
   cmd->add_option("--tablespace-dir", p.tablespace_dir,
                   "PostgreSQL: restore every tablespace into DIR/OID");
+  cmd->add_flag("--tablespace-in-place", p.tablespace_in_place,
+                "PostgreSQL: restore unmapped tablespaces to the locations the backup recorded "
+                "(default: TARGET/pg_tblspc_data/OID)");
   cmd->add_option("--pg-bin", p.pg_bin,
                   "PostgreSQL: directory of pg_ctl (default /usr/lib/postgresql/<major>/bin)");
 }

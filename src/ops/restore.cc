@@ -70,15 +70,22 @@ class FilesRestore {
     roots_.target = root_.get();
     roots_.target_path = o_.target;
     for (const auto& r : o_.relocate) {
-      if (!repo::valid_relative_path(r.dir))
+      if (!repo::valid_relative_path(r.dir) ||
+          (!r.inside.empty() && !repo::valid_relative_path(r.inside)))
         throw Error(Errc::kUsage, "cannot relocate '" + r.dir + "': not a relative path");
       if (path_exists(r.dest) && !dir_is_empty(r.dest) && !o_.force && !o_.delta)
         throw Error(Errc::kAlreadyExists, "restore destination " + r.dest + " of " + r.dir +
                                               " is not empty; choose an empty directory or pass "
                                               "--delta to update it");
-      mkdirs(r.dest, 0700);
-      Fd fd(::open(r.dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) throw_errno("cannot open " + r.dest);
+      Fd fd;
+      if (r.inside.empty()) {
+        mkdirs(r.dest, 0700);
+        fd = Fd(::open(r.dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd) throw_errno("cannot open " + r.dest);
+      } else {
+        fd = mkdirs_beneath(root_.get(), r.inside, 0700);
+        roots_.reserved.push_back(split_first(r.inside));
+      }
       roots_.moved.push_back({r.dir, r.dest, std::move(fd)});
     }
   }
@@ -117,7 +124,13 @@ class FilesRestore {
     open_dirs_.pop_back();
   }
 
+  static std::string split_first(const std::string& path) { return path.substr(0, path.find('/')); }
+
   void restore_entry(Entry&& e) {
+    if (roots_.is_reserved(e.path))
+      throw Error(Errc::kCorrupt, "the backup holds " + e.path + ", where this restore puts " +
+                                      "relocated directories (tablespaces); map them elsewhere "
+                                      "(--tablespace-map, --tablespace-dir)");
     auto [eroot, erel, ewhere] = roots_.locate(e.path);
     auto [dir, name] = split_path(erel);
     int pfd = parents_.get(eroot, dir, ewhere);

@@ -39,9 +39,13 @@ struct RestoreOptions {
   uint64_t page_hash_seed = 0;  // for block maps (ops/block_file.h page_hash_seed)
   // Directories of the backup restored elsewhere (PostgreSQL tablespaces): `dir` (relative, in
   // the backup) becomes a symlink in the target to `dest`, which receives its contents. `dest`
-  // must be empty unless force or delta.
+  // must be empty unless force or delta. With `inside` (a relative path, e.g.
+  // "pg_tblspc_data/16384"), `dest` is the target's own <target>/<inside>: created and opened
+  // beneath the target with no symlink followed; the backup may hold nothing under the first
+  // component of `inside` (refused, Errc::kCorrupt) and a delta restore leaves it to the
+  // relocated directories.
   struct Relocation {
-    std::string dir, dest;
+    std::string dir, dest, inside;
   };
   std::vector<Relocation> relocate;
   // As root, a restore keeps what the backup recorded, as tar does (full-system restores):

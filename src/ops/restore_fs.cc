@@ -178,6 +178,8 @@ uint64_t remove_extraneous(repo::Repository& repo, const repo::Manifest& m, int 
                            const std::string& prefix, const Roots& roots) {
   std::vector<std::pair<std::string, bool>> have;
   list_existing(root, "", have);
+  if (prefix.empty())
+    std::erase_if(have, [&](const auto& h) { return roots.is_reserved(h.first); });
   std::sort(have.begin(), have.end(),
             [](const auto& a, const auto& b) { return path_less(a.first, b.first); });
   ExtraneousFinder finder(have);

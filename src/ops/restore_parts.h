@@ -73,6 +73,15 @@ struct Roots {
   int target = -1;
   std::string target_path;
   std::vector<Moved> moved;
+  // Top-level names in the target that hold relocated directories (RestoreOptions::Relocation
+  // inside): not the backup's, never removed by a delta restore.
+  std::vector<std::string> reserved;
+  bool is_reserved(const std::string& path) const {
+    for (const auto& r : reserved)
+      if (path.compare(0, r.size(), r) == 0 && (path.size() == r.size() || path[r.size()] == '/'))
+        return true;
+    return false;
+  }
   // The relocated directory `path` is, if any.
   const Moved* relocated(const std::string& path) const {
     for (const auto& m : moved)

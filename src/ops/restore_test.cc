@@ -273,6 +273,44 @@ TEST_F(RestoreTest, NoSpecialFilesSkipsFifosDevicesAndLinksToThemWithACount) {
   EXPECT_EQ(as_chars(read_file(dir_ / "plain/f")), "kept");
 }
 
+// A relocated directory kept inside the target (a PostgreSQL tablespace by default): created
+// beneath the target with no symlink followed, linked from its place in the tree, kept by a
+// delta restore; the backup may not hold anything there itself.
+TEST_F(RestoreTest, RelocationInsideTheTarget) {
+  Entry ts;
+  ts.kind = EntryKind::kDir;
+  ts.path = "pg_tblspc/1";
+  ts.mode = 0700;
+  Entry tblspc = ts;
+  tblspc.path = "pg_tblspc";
+  auto m = crafted({file("g", "top"), tblspc, ts, file("pg_tblspc/1/f", "in ts")});
+  const std::string target = dir_ / "target";
+  RestoreOptions o{target, false};
+  o.relocate.push_back({"pg_tblspc/1", target + "/pg_tblspc_data/1", "pg_tblspc_data/1"});
+  restore_files(*repo_, m, o, {});
+  EXPECT_EQ(as_chars(read_file(target + "/pg_tblspc_data/1/f")), "in ts");
+  EXPECT_EQ(std::filesystem::read_symlink(target + "/pg_tblspc/1"), target + "/pg_tblspc_data/1");
+  o.delta = true;
+  RestoreResult r = restore_files(*repo_, m, o, {});
+  EXPECT_EQ(r.removed, 0u);
+  EXPECT_EQ(as_chars(read_file(target + "/pg_tblspc_data/1/f")), "in ts");
+
+  // A planted symlink where the relocated directory goes is not followed.
+  const std::string t2 = dir_ / "t2";
+  mkdirs(t2);
+  ASSERT_EQ(::symlink((dir_ / "outside").c_str(), (t2 + "/pg_tblspc_data").c_str()), 0);
+  RestoreOptions o2{t2, true};
+  o2.relocate.push_back({"pg_tblspc/1", t2 + "/pg_tblspc_data/1", "pg_tblspc_data/1"});
+  EXPECT_THROW(restore_files(*repo_, m, o2, {}), Error);
+  EXPECT_TRUE(outside_untouched());
+
+  // A backup that holds the reserved name itself is refused.
+  auto bad = crafted({tblspc, ts, file("pg_tblspc_data", "mine")});
+  RestoreOptions o3{dir_ / "t3", false};
+  o3.relocate.push_back({"pg_tblspc/1", dir_ / "t3/pg_tblspc_data/1", "pg_tblspc_data/1"});
+  EXPECT_THROW(restore_files(*repo_, bad, o3, {}), Error);
+}
+
 TEST_F(RestoreTest, CancelledRestoreThrowsCancelled) {
   std::vector<Entry> entries;
   for (int i = 0; i < 64; ++i) {
