@@ -299,6 +299,7 @@ json PgRestoreResult::to_json() const {
     j["bytes_unchanged"] = files.bytes_unchanged;
     j["removed"] = files.removed;
   }
+  if (files.special_skipped) j["special_skipped"] = files.special_skipped;
   for (const auto& t : tablespaces)
     j["tablespaces"].push_back(
         {{"oid", t.oid}, {"recorded", t.recorded}, {"restored_to", t.restored_to}});

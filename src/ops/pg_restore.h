@@ -64,8 +64,9 @@ struct PgRestoreResult {
   bool delta = false, started = false;
   int port = 0;       // after start
   std::string state;  // after start: "promoted", "paused", "shut down"
-  // {id, target, files, bytes, restore_seconds; with delta: bytes_unchanged, removed; with
-  // tablespaces: tablespaces [{oid, recorded, restored_to}]; after start: state, port,
+  // {id, target, files, bytes, restore_seconds; with delta: bytes_unchanged, removed;
+  // special_skipped when not 0; with tablespaces: tablespaces [{oid, recorded, restored_to}];
+  // after start: state, port,
   // recovery_seconds, rto_seconds}
   nlohmann::json to_json() const;
 };
