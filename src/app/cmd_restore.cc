@@ -20,9 +20,10 @@ struct PitrArgs {
   std::string pg_bin;
   std::vector<std::string> tablespace_map;
   std::string tablespace_dir;
+  bool tablespace_in_place = false;
   bool any() const {
     return !time.empty() || !lsn.empty() || !xid.empty() || !name.empty() || !target.empty() ||
-           start || !tablespace_map.empty() || !tablespace_dir.empty();
+           start || !tablespace_map.empty() || !tablespace_dir.empty() || tablespace_in_place;
   }
 };
 
@@ -30,6 +31,7 @@ struct RestoreArgs {
   RepoArgs repo;
   std::string backup = "latest", to;
   bool force = false, delta = false;
+  bool no_same_owner = false, no_special_files = false;
   PitrArgs pitr;
 };
 
@@ -52,6 +54,11 @@ void print_pg_restore(const ops::PgRestoreResult& r, const RestoreArgs& a, bool 
   std::cout << "restored PostgreSQL backup " << r.backup_id << " to " << a.to << ": "
             << r.files.files << " files, " << human_bytes(r.files.bytes) << " in "
             << human_duration(r.restore_seconds) << "\n";
+  for (const auto& t : r.tablespaces)
+    std::cout << "tablespace " << t.oid << " (recorded at " << t.recorded << ") restored to "
+              << t.restored_to << "\n";
+  if (r.files.special_skipped)
+    std::cout << r.files.special_skipped << " special files skipped (--no-special-files)\n";
   if (a.delta)
     std::cout << "delta: " << human_bytes(r.files.bytes_unchanged) << " already in place, "
               << r.files.removed << " entries removed\n";
@@ -72,8 +79,11 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
   o.backup = backup;
   o.force = a.force;
   o.delta = a.delta;
+  o.same_owner = !a.no_same_owner;
+  o.special_files = !a.no_special_files;
   o.tablespace_map = p.tablespace_map;
   o.tablespace_dir = p.tablespace_dir;
+  o.tablespace_in_place = p.tablespace_in_place;
   set_recovery_target(p, o);
   o.target_action = p.action;
   o.start = p.start;
@@ -103,6 +113,8 @@ int restore_files(const RestoreArgs& a, repo::Repository& repo, const repo::Mani
   ops::RestoreResult r;
   ops::RestoreOptions o{a.to, a.force};
   o.delta = a.delta;
+  o.same_owner = !a.no_same_owner;
+  o.special_files = !a.no_special_files;
   if (m.type == "command") {
     if (a.delta) throw Error(Errc::kUsage, "--delta applies to file and PostgreSQL backups");
     r = ops::restore_command(repo, m, o, run.ctx());
@@ -124,6 +136,8 @@ int restore_files(const RestoreArgs& a, repo::Repository& repo, const repo::Mani
   if (a.delta)
     std::cout << "delta: " << human_bytes(r.bytes_unchanged) << " already in place, " << r.removed
               << " entries removed\n";
+  if (r.special_skipped)
+    std::cout << r.special_skipped << " special files skipped (--no-special-files)\n";
   return 0;
 }
 
@@ -156,6 +170,9 @@ void add_pitr_options(CLI::App* cmd, PitrArgs& p) {
                   "PostgreSQL: restore tablespace OID into DIR (OID=DIR; repeatable)");
   cmd->add_option("--tablespace-dir", p.tablespace_dir,
                   "PostgreSQL: restore every tablespace into DIR/OID");
+  cmd->add_flag("--tablespace-in-place", p.tablespace_in_place,
+                "PostgreSQL: restore unmapped tablespaces to the locations the backup recorded "
+                "(default: TARGET/pg_tblspc_data/OID)");
   cmd->add_option("--pg-bin", p.pg_bin,
                   "PostgreSQL: directory of pg_ctl (default /usr/lib/postgresql/<major>/bin)");
 }
@@ -174,6 +191,11 @@ void add_restore_command(CLI::App& app, int& result) {
   cmd->add_flag("--delta", a->delta,
                 "Update a target that holds an older copy: remove what the backup lacks, "
                 "write only the pieces and pages that differ (content is compared)");
+  cmd->add_flag("--no-same-owner", a->no_same_owner,
+                "Files belong to the user restoring; setuid/setgid bits are dropped (as root the "
+                "default keeps the recorded owners and modes, as tar does)");
+  cmd->add_flag("--no-special-files", a->no_special_files,
+                "Skip device nodes and FIFOs (each with a warning; counted)");
   add_stanza_option(cmd, a->repo, "PostgreSQL cluster in the repository");
   add_pitr_options(cmd, a->pitr);
   cmd->callback([a, &result] { result = run_restore(*a); });

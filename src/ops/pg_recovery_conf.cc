@@ -1,7 +1,11 @@
 #include "ops/pg_recovery_conf.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "base/fs.h"
 #include "base/time_util.h"
+#include "ops/restore_parts.h"
 
 namespace sr::ops {
 
@@ -14,6 +18,15 @@ std::string quote_conf(const std::string& v) {
 }
 
 std::string restore_command(const PgRestoreOptions& o) {
+  const std::string& file = o.key_file.empty() ? o.password_file : o.key_file;
+  if (file.empty())
+    throw Error(Errc::kUsage,
+                "a PostgreSQL restore writes a restore_command that must read the password from a "
+                "file: set STRONGROOM_PASSWORD_FILE (or --password-file, or use --key-file)");
+  if (file[0] != '/')
+    throw Error(Errc::kUsage, "the restore_command needs an absolute path to the " +
+                                  std::string(o.key_file.empty() ? "password" : "key") +
+                                  " file, not '" + file + "'");
   return shell_quote(o.self_exe) + " wal-get --repo " + shell_quote(o.repo_url) + " --stanza " +
          shell_quote(o.stanza) +
          (o.key_file.empty() ? " --password-file " + shell_quote(o.password_file)
@@ -49,6 +62,18 @@ std::string recovery_settings(const PgRestoreOptions& o, const std::string& back
     conf += "recovery_target_action = " + quote_conf(o.target_action) + "\n";
   if (!o.archive) conf += "archive_mode = 'off'\n";
   return conf;
+}
+
+void write_recovery_files(const std::string& data_dir, const std::string& backup_label,
+                          const std::string& settings) {
+  using restore_parts::write_beneath;
+  Fd root = open_or_throw(data_dir, O_RDONLY | O_DIRECTORY);
+  if (::fchmod(root.get(), 0700) != 0) throw_errno("cannot chmod " + data_dir);
+  // First the one file that is appended to, not replaced: refused if it is not a regular file.
+  write_beneath(root.get(), "postgresql.auto.conf", as_bytes(settings), true);
+  write_beneath(root.get(), "backup_label", as_bytes(backup_label), false);
+  restore_parts::mkdirs_beneath(root.get(), "pg_wal/archive_status", 0700);
+  write_beneath(root.get(), "recovery.signal", {}, false);
 }
 
 }  // namespace sr::ops

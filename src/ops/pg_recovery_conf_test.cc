@@ -1,8 +1,13 @@
 #include "ops/pg_recovery_conf.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "base/fs.h"
+#include "testing/temp_dir.h"
 
 namespace sr::ops {
 namespace {
@@ -29,6 +34,91 @@ TEST(PgRecoveryConf, RestoreCommandWithPasswordOrKeyFile) {
   o.key_file = "/etc/sr/key";
   EXPECT_NE(restore_command(o).find("--key-file '/etc/sr/key'"), std::string::npos);
   EXPECT_EQ(restore_command(o).find("--password-file"), std::string::npos);
+}
+
+// A restore_command that cannot work (no credential file, or a relative one) is refused, never
+// written with `--password-file ''`.
+TEST(PgRecoveryConf, RestoreCommandThatCannotWorkIsRefused) {
+  auto o = options();
+  o.password_file.clear();
+  EXPECT_THROW(restore_command(o), Error);
+  EXPECT_THROW(recovery_settings(o, "abc", catalog::parse_recovery_target("", "")), Error);
+  o.password_file = "pw";
+  EXPECT_THROW(restore_command(o), Error);
+  o.password_file.clear();
+  o.key_file = "keys/k";
+  EXPECT_THROW(restore_command(o), Error);
+}
+
+// The writes after the tree, into a data directory a crafted backup produced.
+class RecoveryFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mkdirs(dir_ / "data/pg_wal", 0700);
+    mkdirs(dir_ / "outside", 0700);
+    write_file_atomic(dir_ / "outside/victim", as_bytes("untouched\n"));
+  }
+  void write() { write_recovery_files(dir_ / "data", "LABEL\n", "restore_command = 'x'\n"); }
+  bool outside_untouched() {
+    auto n = std::distance(std::filesystem::directory_iterator(dir_ / "outside"),
+                           std::filesystem::directory_iterator());
+    return as_chars(read_file(dir_ / "outside/victim")) == "untouched\n" && n == 1;
+  }
+  sr::testing::TempDir dir_;
+};
+
+TEST_F(RecoveryFiles, WrittenBeneathTheDataDirectory) {
+  write_file_atomic(dir_ / "data/postgresql.auto.conf", as_bytes("port = 5\n"));
+  write();
+  EXPECT_EQ(as_chars(read_file(dir_ / "data/postgresql.auto.conf")),
+            "port = 5\nrestore_command = 'x'\n");
+  EXPECT_EQ(as_chars(read_file(dir_ / "data/backup_label")), "LABEL\n");
+  EXPECT_TRUE(path_exists(dir_ / "data/recovery.signal"));
+  struct stat st;
+  ASSERT_EQ(::lstat((dir_ / "data/pg_wal/archive_status").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+}
+
+TEST_F(RecoveryFiles, SymlinkedAutoConfIsRefused) {
+  ASSERT_EQ(
+      ::symlink((dir_ / "outside/victim").c_str(), (dir_ / "data/postgresql.auto.conf").c_str()),
+      0);
+  try {
+    write();
+    ADD_FAILURE() << "a symlinked postgresql.auto.conf was written through";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("postgresql.auto.conf in the target is not a regular "
+                                         "file (a symlink)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(outside_untouched());
+}
+
+TEST_F(RecoveryFiles, NonRegularAutoConfIsRefused) {
+  ASSERT_EQ(::mkfifo((dir_ / "data/postgresql.auto.conf").c_str(), 0600), 0);
+  EXPECT_THROW(write(), Error);  // and does not block on the FIFO
+  std::filesystem::remove(dir_ / "data/postgresql.auto.conf");
+  mkdirs(dir_ / "data/postgresql.auto.conf", 0700);
+  EXPECT_THROW(write(), Error);
+}
+
+TEST_F(RecoveryFiles, SymlinkedPgWalIsNotFollowed) {
+  std::filesystem::remove(dir_ / "data/pg_wal");
+  ASSERT_EQ(::symlink((dir_ / "outside").c_str(), (dir_ / "data/pg_wal").c_str()), 0);
+  EXPECT_THROW(write(), Error);
+  EXPECT_TRUE(outside_untouched());
+}
+
+TEST_F(RecoveryFiles, SymlinkedLabelOrSignalIsReplacedNotFollowed) {
+  ASSERT_EQ(::symlink((dir_ / "outside/victim").c_str(), (dir_ / "data/backup_label").c_str()), 0);
+  ASSERT_EQ(::symlink((dir_ / "outside/x").c_str(), (dir_ / "data/recovery.signal").c_str()), 0);
+  write();
+  EXPECT_TRUE(outside_untouched());
+  EXPECT_EQ(as_chars(read_file(dir_ / "data/backup_label")), "LABEL\n");
+  struct stat st;
+  ASSERT_EQ(::lstat((dir_ / "data/recovery.signal").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
 }
 
 TEST(PgRecoveryConf, TargetsAndActions) {

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <sstream>
 
@@ -15,6 +17,7 @@
 #include "ops/pg_catalog.h"
 #include "ops/pg_mark.h"
 #include "ops/pg_recovery_conf.h"
+#include "ops/restore_parts.h"
 #include "pg/server.h"
 #include "repo/wal_store.h"
 
@@ -25,16 +28,9 @@ using nlohmann::json;
 
 namespace {
 
-void append_text(const std::string& path, const std::string& text) {
-  Fd fd = open_or_throw(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-  write_all(fd.get(), as_bytes(text), path);
-  if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + path);
-}
-
-// The tablespaces of a backup (its tablespace_map: "OID PATH" lines, '\' escaping newlines
-// and backslashes in PATH) and where a restore puts them.
-std::vector<RestoreOptions::Relocation> tablespace_destinations(const std::string& map,
-                                                                const PgRestoreOptions& o) {
+// The tablespaces of a backup: its tablespace_map, "OID PATH" lines ('\' escaping newlines and
+// backslashes in PATH).
+std::map<std::string, std::string> recorded_tablespaces(const std::string& map) {
   std::map<std::string, std::string> original;
   std::istringstream in(map);
   for (std::string line; std::getline(in, line);) {
@@ -48,6 +44,11 @@ std::vector<RestoreOptions::Relocation> tablespace_destinations(const std::strin
     }
     original[line.substr(0, sp)] = path;
   }
+  return original;
+}
+
+std::map<std::string, std::string> mapped_tablespaces(
+    const PgRestoreOptions& o, const std::map<std::string, std::string>& original) {
   std::map<std::string, std::string> mapped;
   for (const auto& m : o.tablespace_map) {
     auto eq = m.find('=');
@@ -62,11 +63,41 @@ std::vector<RestoreOptions::Relocation> tablespace_destinations(const std::strin
     }
     mapped[oid] = m.substr(eq + 1);
   }
-  std::vector<RestoreOptions::Relocation> out;
+  return mapped;
+}
+
+std::string absolute_dir(const std::string& dir) {
+  if (!dir.empty() && dir[0] == '/') return dir;
+  char buf[PATH_MAX];
+  if (!::getcwd(buf, sizeof buf)) throw_errno("cannot find the current directory");
+  return std::string(buf) + "/" + dir;
+}
+
+// Where a restore puts each tablespace: mapped (--tablespace-map, --tablespace-dir), at the
+// location the backup recorded only with --tablespace-in-place, otherwise inside the target
+// (<target>/pg_tblspc_data/OID): a backup never chooses where a restore writes.
+std::vector<PgRestoreResult::Tablespace> tablespace_destinations(const std::string& map,
+                                                                 const PgRestoreOptions& o) {
+  if (o.tablespace_in_place && !o.tablespace_dir.empty())
+    throw Error(Errc::kUsage, "--tablespace-in-place and --tablespace-dir exclude each other");
+  std::map<std::string, std::string> original = recorded_tablespaces(map);
+  std::map<std::string, std::string> mapped = mapped_tablespaces(o, original);
+  std::vector<PgRestoreResult::Tablespace> out;
   for (const auto& [oid, path] : original) {
-    std::string dest = mapped.count(oid)           ? mapped[oid]
-                       : !o.tablespace_dir.empty() ? o.tablespace_dir + "/" + oid
-                                                   : path;
+    if (oid.empty() || oid.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(Errc::kCorrupt,
+                  "bad tablespace OID '" + oid + "' in the backup's tablespace_map");
+    PgRestoreResult::Tablespace t{oid, path, "", ""};
+    if (mapped.count(oid))
+      t.restored_to = mapped[oid];
+    else if (!o.tablespace_dir.empty())
+      t.restored_to = o.tablespace_dir + "/" + oid;
+    else if (o.tablespace_in_place)
+      t.restored_to = path;
+    else
+      t.inside = "pg_tblspc_data/" + oid;
+    if (!t.inside.empty()) t.restored_to = absolute_dir(o.target_dir) + "/" + t.inside;
+    const std::string& dest = t.restored_to;
     if (dest.empty() || dest[0] != '/')
       throw Error(Errc::kUsage,
                   "tablespace " + oid + ": destination '" + dest + "' is not an absolute path");
@@ -84,9 +115,19 @@ std::vector<RestoreOptions::Relocation> tablespace_destinations(const std::strin
                         "; map it elsewhere with --tablespace-map " + oid +
                         "=DIR (or --tablespace-dir DIR)");
     }
-    out.push_back({"pg_tblspc/" + oid, dest});
+    out.push_back(std::move(t));
   }
   return out;
+}
+
+// A directory the restore created in the target (as root) gets the target's owner, so the server
+// that owns the data directory can enter it.
+void own_like_target(const std::string& target, const std::string& rel) {
+  Fd root = open_or_throw(target, O_RDONLY | O_DIRECTORY);
+  Fd d(restore_parts::open_beneath(root.get(), rel, O_RDONLY | O_DIRECTORY));
+  struct stat st;
+  if (!d || ::fstat(root.get(), &st) != 0 || ::fchown(d.get(), st.st_uid, st.st_gid) != 0)
+    throw_errno("cannot set the owner of " + target + "/" + rel);
 }
 
 // Everything that can be checked about the options alone, before the repository is read.
@@ -99,10 +140,7 @@ void validate_options(const PgRestoreOptions& o) {
     throw Error(Errc::kUsage,
                 "--start: PostgreSQL does not run as root; run the restore as the "
                 "database's OS user (the restored files belong to the user restoring)");
-  if (o.password_file.empty() && o.key_file.empty())
-    throw Error(Errc::kUsage,
-                "a PostgreSQL restore writes a restore_command that must read the password from a "
-                "file: set STRONGROOM_PASSWORD_FILE (or --password-file, or use --key-file)");
+  restore_command(o);  // refuses a restore_command that could not work, before anything is written
   if (!o.delta || !path_exists(o.target_dir)) return;
   // A delta restore removes what the backup lacks: only into a PostgreSQL data directory
   // (or an empty one), and never under a running server.
@@ -188,24 +226,34 @@ void check_wal(repo::Repository& repo, const PgRestoreOptions& o, const Plan& pl
 
 // Files, then backup_label and the recovery configuration.
 RestoreResult restore_data(repo::Repository& repo, const PgRestoreOptions& o, const Plan& plan,
+                           const std::vector<PgRestoreResult::Tablespace>& tablespaces,
                            const OpContext& ctx) {
   const catalog::PgBackupInfo& pg = *plan.backup.pg;
-  // Tablespaces: where each goes, checked before anything is written.
-  std::vector<RestoreOptions::Relocation> relocate = tablespace_destinations(pg.tablespace_map, o);
   ctx.log().info("restore",
                  "restoring PostgreSQL backup " + plan.backup.id + " to " + o.target_dir);
   RestoreOptions ro{o.target_dir, o.force};
+  for (const auto& t : tablespaces) {
+    // Where each tablespace goes, told before anything is written; outside the target only
+    // because the operator said so.
+    std::string where =
+        "tablespace " + t.oid + " (recorded at " + t.recorded + ") goes to " + t.restored_to;
+    if (t.inside.empty())
+      ctx.log().warn("restore", where + ", outside the target");
+    else
+      ctx.log().info("restore", where);
+    ro.relocate.push_back({"pg_tblspc/" + t.oid, t.restored_to, t.inside});
+  }
   ro.delta = o.delta;
-  ro.relocate = relocate;
+  ro.same_owner = o.same_owner;
+  ro.special_files = o.special_files;
   ro.page_hash_seed = page_hash_seed(repo);
   RestoreResult files = restore_files(repo, repo.load_manifest(plan.backup.id), ro, ctx);
   ctx.check_cancelled("restore");
-  const std::string& dir = o.target_dir;
-  ::chmod(dir.c_str(), 0700);
-  write_file_atomic(dir + "/backup_label", as_bytes(pg.backup_label));
-  mkdirs(dir + "/pg_wal/archive_status", 0700);
-  append_text(dir + "/postgresql.auto.conf", recovery_settings(o, plan.backup.id, plan.target));
-  write_file_atomic(dir + "/recovery.signal", {});
+  if (::geteuid() == 0 && std::any_of(tablespaces.begin(), tablespaces.end(),
+                                      [](const auto& t) { return !t.inside.empty(); }))
+    own_like_target(o.target_dir, "pg_tblspc_data");
+  write_recovery_files(o.target_dir, pg.backup_label,
+                       recovery_settings(o, plan.backup.id, plan.target));
   return files;
 }
 
@@ -251,6 +299,10 @@ json PgRestoreResult::to_json() const {
     j["bytes_unchanged"] = files.bytes_unchanged;
     j["removed"] = files.removed;
   }
+  if (files.special_skipped) j["special_skipped"] = files.special_skipped;
+  for (const auto& t : tablespaces)
+    j["tablespaces"].push_back(
+        {{"oid", t.oid}, {"recorded", t.recorded}, {"restored_to", t.restored_to}});
   if (started) {
     j["state"] = state;
     j["port"] = port;
@@ -270,7 +322,9 @@ PgRestoreResult restore_postgres(repo::Repository& repo, const PgRestoreOptions&
   result.backup_id = plan.backup.id;
   result.target_dir = o.target_dir;
   result.delta = o.delta;
-  result.files = restore_data(repo, o, plan, ctx);
+  // Tablespaces: where each goes, checked before anything is written.
+  result.tablespaces = tablespace_destinations(plan.backup.pg->tablespace_map, o);
+  result.files = restore_data(repo, o, plan, result.tablespaces, ctx);
   result.restore_seconds = monotonic_seconds() - t0;
   if (!o.start) return result;
   start_and_wait(o, plan, result, ctx);

@@ -33,11 +33,16 @@ struct PgRestoreOptions {
   bool force = false;
   // Update the data directory in place (restore --delta); refused while a server runs there.
   bool delta = false;
-  // Tablespaces go back to the locations recorded in the backup, which must be empty or absent
-  // (or, with delta, hold that tablespace), unless mapped: "OID=DIR" entries, or `tablespace_dir`
-  // for every tablespace (DIR/OID). The target gets pg_tblspc/OID symlinks to them.
+  // Tablespaces go where they are mapped ("OID=DIR" entries, or `tablespace_dir` for every
+  // tablespace: DIR/OID); the others into the target, <target>/pg_tblspc_data/OID, or with
+  // tablespace_in_place back to the locations recorded in the backup (a backup never chooses
+  // where a restore writes). A destination must be empty or absent (or, with delta or force,
+  // hold that tablespace). The target gets pg_tblspc/OID symlinks to them (absolute paths).
+  // Each destination is logged before anything is written (at warn when outside the target).
   std::vector<std::string> tablespace_map;
   std::string tablespace_dir;
+  bool tablespace_in_place = false;
+  bool same_owner = true, special_files = true;  // as RestoreOptions
   bool start = false;
   int port = 0;          // for start; 0: a free loopback port
   bool archive = false;  // keep archive_mode of the restored configuration
@@ -48,14 +53,21 @@ struct PgRestoreOptions {
 };
 
 struct PgRestoreResult {
+  struct Tablespace {
+    std::string oid, recorded, restored_to;
+    std::string inside;  // relative to the target when it is the target's own pg_tblspc_data/OID
+  };
   std::string backup_id, target_dir;
+  std::vector<Tablespace> tablespaces;
   RestoreResult files;
   double restore_seconds = 0, recovery_seconds = 0;
   bool delta = false, started = false;
   int port = 0;       // after start
   std::string state;  // after start: "promoted", "paused", "shut down"
-  // {id, target, files, bytes, restore_seconds; with delta: bytes_unchanged, removed; after
-  // start: state, port, recovery_seconds, rto_seconds}
+  // {id, target, files, bytes, restore_seconds; with delta: bytes_unchanged, removed;
+  // special_skipped when not 0; with tablespaces: tablespaces [{oid, recorded, restored_to}];
+  // after start: state, port,
+  // recovery_seconds, rto_seconds}
   nlohmann::json to_json() const;
 };
 

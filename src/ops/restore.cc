@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <set>
 
 #include "base/fs.h"
 #include "base/random.h"
@@ -69,15 +70,22 @@ class FilesRestore {
     roots_.target = root_.get();
     roots_.target_path = o_.target;
     for (const auto& r : o_.relocate) {
-      if (!repo::valid_relative_path(r.dir))
+      if (!repo::valid_relative_path(r.dir) ||
+          (!r.inside.empty() && !repo::valid_relative_path(r.inside)))
         throw Error(Errc::kUsage, "cannot relocate '" + r.dir + "': not a relative path");
       if (path_exists(r.dest) && !dir_is_empty(r.dest) && !o_.force && !o_.delta)
         throw Error(Errc::kAlreadyExists, "restore destination " + r.dest + " of " + r.dir +
                                               " is not empty; choose an empty directory or pass "
                                               "--delta to update it");
-      mkdirs(r.dest, 0700);
-      Fd fd(::open(r.dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) throw_errno("cannot open " + r.dest);
+      Fd fd;
+      if (r.inside.empty()) {
+        mkdirs(r.dest, 0700);
+        fd = Fd(::open(r.dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd) throw_errno("cannot open " + r.dest);
+      } else {
+        fd = mkdirs_beneath(root_.get(), r.inside, 0700);
+        roots_.reserved.push_back(split_first(r.inside));
+      }
       roots_.moved.push_back({r.dir, r.dest, std::move(fd)});
     }
   }
@@ -90,6 +98,11 @@ class FilesRestore {
       // when the walk leaves it (children first), so a read-only or non-searchable mode never
       // blocks the creation of its own entries, and its mtime is set after they changed it.
       while (!open_dirs_.empty() && !inside(e->path, open_dirs_.back().path)) close_dir();
+      if (!o_.same_owner) {
+        e->uid = ::geteuid();
+        e->gid = ::getegid();
+        e->mode &= ~static_cast<uint32_t>(S_ISUID | S_ISGID);
+      }
       restore_entry(std::move(*e));
       if (pool_.failed()) break;
     }
@@ -111,7 +124,13 @@ class FilesRestore {
     open_dirs_.pop_back();
   }
 
+  static std::string split_first(const std::string& path) { return path.substr(0, path.find('/')); }
+
   void restore_entry(Entry&& e) {
+    if (roots_.is_reserved(e.path))
+      throw Error(Errc::kCorrupt, "the backup holds " + e.path + ", where this restore puts " +
+                                      "relocated directories (tablespaces); map them elsewhere "
+                                      "(--tablespace-map, --tablespace-dir)");
     auto [eroot, erel, ewhere] = roots_.locate(e.path);
     auto [dir, name] = split_path(erel);
     int pfd = parents_.get(eroot, dir, ewhere);
@@ -215,6 +234,7 @@ class FilesRestore {
   }
 
   void restore_hardlink(const Entry& e, int pfd, const std::string& name) {
+    if (skipped_special_.count(e.link_target)) return skip_special(e);
     auto [troot, trel, twhere] = roots_.locate(e.link_target);
     auto [tdir, tname] = split_path(trel);
     Fd tfd(open_beneath(troot, tdir, O_RDONLY | O_DIRECTORY));
@@ -229,6 +249,7 @@ class FilesRestore {
     mode_t type = e.kind == EntryKind::kFifo      ? S_IFIFO
                   : e.kind == EntryKind::kCharDev ? S_IFCHR
                                                   : S_IFBLK;
+    if (!o_.special_files) return skip_special(e);
     if (e.kind != EntryKind::kFifo && !is_root()) return;  // devices need root
     if (replace_) clear_existing(pfd, name, false);
     if (::mknodat(pfd, name.c_str(), type | e.mode, static_cast<dev_t>(e.rdev)) != 0)
@@ -236,6 +257,16 @@ class FilesRestore {
     if (::fchmodat(pfd, name.c_str(), e.mode, AT_SYMLINK_NOFOLLOW) != 0)
       throw_errno("cannot chmod " + e.path);
     set_owner_and_times(pfd, name, e, AT_SYMLINK_NOFOLLOW);
+  }
+
+  void skip_special(const Entry& e) {
+    ctx_.log().warn("restore", "skipped " + e.path + " (" +
+                                   (e.kind == EntryKind::kHardlink ? "a hardlink to a special file"
+                                    : e.kind == EntryKind::kFifo   ? "a FIFO"
+                                                                   : "a device node") +
+                                   "): --no-special-files");
+    skipped_special_.insert(e.path);
+    ++result_.special_skipped;
   }
 
   repo::Repository& repo_;
@@ -251,6 +282,7 @@ class FilesRestore {
   std::vector<std::shared_ptr<OpenFile>> batch_;
   uint64_t batch_bytes_ = 0;
   std::vector<Entry> open_dirs_;  // depth-bounded
+  std::set<std::string> skipped_special_;
   // Two workers per core: a worker waiting for its direct write leaves the core to another that
   // decrypts and decompresses, so the disk and the CPUs work at the same time (with one per
   // core, each alternated between the two: a 1.5 GB PostgreSQL restore took 1.26-1.47 s
@@ -286,9 +318,12 @@ void publish_output(const std::string& tmp, const std::string& target, bool forc
 }  // namespace
 
 nlohmann::json RestoreResult::to_json() const {
-  return {{"id", id},           {"target", target},  {"files", files},
-          {"dirs", dirs},       {"bytes", bytes},    {"bytes_unchanged", bytes_unchanged},
-          {"removed", removed}, {"seconds", seconds}};
+  nlohmann::json j = {{"id", id},           {"target", target},
+                      {"files", files},     {"dirs", dirs},
+                      {"bytes", bytes},     {"bytes_unchanged", bytes_unchanged},
+                      {"removed", removed}, {"seconds", seconds}};
+  if (special_skipped) j["special_skipped"] = special_skipped;
+  return j;
 }
 
 RestoreResult restore_files(repo::Repository& repo, const repo::Manifest& m,

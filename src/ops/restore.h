@@ -39,11 +39,21 @@ struct RestoreOptions {
   uint64_t page_hash_seed = 0;  // for block maps (ops/block_file.h page_hash_seed)
   // Directories of the backup restored elsewhere (PostgreSQL tablespaces): `dir` (relative, in
   // the backup) becomes a symlink in the target to `dest`, which receives its contents. `dest`
-  // must be empty unless force or delta.
+  // must be empty unless force or delta. With `inside` (a relative path, e.g.
+  // "pg_tblspc_data/16384"), `dest` is the target's own <target>/<inside>: created and opened
+  // beneath the target with no symlink followed; the backup may hold nothing under the first
+  // component of `inside` (refused, Errc::kCorrupt) and a delta restore leaves it to the
+  // relocated directories.
   struct Relocation {
-    std::string dir, dest;
+    std::string dir, dest, inside;
   };
   std::vector<Relocation> relocate;
+  // As root, a restore keeps what the backup recorded, as tar does (full-system restores):
+  // owners, setuid/setgid bits, device nodes and FIFOs. Without same_owner, everything belongs to
+  // the restoring user and setuid/setgid bits are dropped; without special_files, device nodes
+  // and FIFOs (and hardlinks to them) are skipped, each with a warning, and counted.
+  bool same_owner = true;
+  bool special_files = true;
 };
 
 struct RestoreResult {
@@ -51,10 +61,11 @@ struct RestoreResult {
   uint64_t files = 0, dirs = 0, bytes = 0;
   // Delta restores: bytes found identical in the target (not written), entries removed.
   uint64_t bytes_unchanged = 0, removed = 0;
-  double seconds = 0;  // from the start of the call until the target was synced
+  uint64_t special_skipped = 0;  // device nodes and FIFOs not restored (!special_files)
+  double seconds = 0;            // from the start of the call until the target was synced
 
   // What `restore --json` prints: id, target, files, dirs, bytes, bytes_unchanged, removed,
-  // seconds.
+  // seconds; special_skipped when not 0.
   nlohmann::json to_json() const;
 };
 

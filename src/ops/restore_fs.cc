@@ -12,6 +12,7 @@
 
 #include "base/fs.h"
 #include "base/path_order.h"
+#include "base/random.h"
 #include "ops/restore_parts.h"
 #include "repo/tree_stream.h"
 
@@ -28,11 +29,81 @@ int open_beneath(int root, const std::string& rel, uint64_t flags) {
   if (rel.empty()) return ::fcntl(root, F_DUPFD_CLOEXEC, 0);
   struct open_how how = {};
   how.flags = flags | O_CLOEXEC;
+  if (flags & O_CREAT) how.mode = 0600;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   for (;;) {
     long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
     if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
   }
+}
+
+Fd mkdirs_beneath(int root, const std::string& rel, int mode) {
+  Fd cur(::fcntl(root, F_DUPFD_CLOEXEC, 0));
+  if (!cur) throw_errno("cannot open the target");
+  size_t begin = 0;
+  while (begin < rel.size()) {
+    size_t end = rel.find('/', begin);
+    if (end == std::string::npos) end = rel.size();
+    std::string name = rel.substr(begin, end - begin);
+    if (::mkdirat(cur.get(), name.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST)
+      throw_errno("cannot create directory " + rel.substr(0, end) + " in the target");
+    Fd next(open_beneath(cur.get(), name, O_RDONLY | O_DIRECTORY));
+    if (!next)
+      throw_errno("cannot open directory " + rel.substr(0, end) +
+                  " in the target (it is not a plain directory beneath the target)");
+    cur = std::move(next);
+    begin = end + 1;
+  }
+  return cur;
+}
+
+void write_beneath(int root, const std::string& rel, ByteSpan data, bool append) {
+  auto [dir, name] = split_path(rel);
+  Fd pfd(open_beneath(root, dir, O_RDONLY | O_DIRECTORY));
+  if (!pfd)
+    throw_errno("cannot open directory " + dir +
+                " in the target (it is not a plain directory "
+                "beneath the target)");
+  auto refuse_unless_regular = [&](const struct stat& st) {
+    if (!S_ISREG(st.st_mode))
+      throw Error(Errc::kCorrupt, rel + " in the target is not a regular file (" +
+                                      (S_ISLNK(st.st_mode)   ? "a symlink"
+                                       : S_ISDIR(st.st_mode) ? "a directory"
+                                                             : "a special file") +
+                                      "); refusing to write to it");
+  };
+  struct stat st;
+  if (append) {
+    // Checked before opening: opening a FIFO or a device could block or act on a device.
+    if (::fstatat(pfd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      refuse_unless_regular(st);
+    else if (errno != ENOENT)
+      throw_errno("cannot stat " + rel + " in the target");
+    Fd fd(::openat(pfd.get(), name.c_str(),
+                   O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+    if (!fd) throw_errno("cannot open " + rel + " in the target");
+    if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + rel + " in the target");
+    refuse_unless_regular(st);
+    write_all(fd.get(), data, rel);
+    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + rel);
+    return;
+  }
+  // A fresh, unpredictable name created exclusively, then renamed over whatever is there (a
+  // symlink there is replaced, never followed).
+  std::string tmp = name + ".tmp-" + random_hex(8);
+  Fd fd(
+      ::openat(pfd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) throw_errno("cannot create " + rel + " in the target");
+  try {
+    write_all(fd.get(), data, rel);
+    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + rel);
+    if (::renameat(pfd.get(), tmp.c_str(), pfd.get(), name.c_str()) != 0)
+      throw_errno("cannot write " + rel + " in the target");
+  } catch (...) {
+    ::unlinkat(pfd.get(), tmp.c_str(), 0);
+    throw;
+  }
+  if (::fsync(pfd.get()) != 0) throw_errno("cannot fsync the directory of " + rel);
 }
 
 std::pair<std::string, std::string> split_path(const std::string& path) {
@@ -107,6 +178,8 @@ uint64_t remove_extraneous(repo::Repository& repo, const repo::Manifest& m, int 
                            const std::string& prefix, const Roots& roots) {
   std::vector<std::pair<std::string, bool>> have;
   list_existing(root, "", have);
+  if (prefix.empty())
+    std::erase_if(have, [&](const auto& h) { return roots.is_reserved(h.first); });
   std::sort(have.begin(), have.end(),
             [](const auto& a, const auto& b) { return path_less(a.first, b.first); });
   ExtraneousFinder finder(have);

@@ -30,6 +30,15 @@ namespace sr::ops::restore_parts {
 
 // Opens `rel` (a directory, or "" for the root itself) beneath `root`; -1 with errno on failure.
 int open_beneath(int root, const std::string& rel, uint64_t flags);
+// Creates the directories of the relative path `rel` beneath `root` (each one that is missing,
+// with `mode`; none may be a symlink) and returns the last one, open.
+Fd mkdirs_beneath(int root, const std::string& rel, int mode);
+// Writes `data` to the regular file `rel` beneath `root`, its directory reached with no symlink
+// followed: appended to (created 0600 if absent), or replaced atomically (a temporary file
+// renamed over whatever stands there). Anything at `rel` that is not a regular file (a symlink,
+// a directory, a FIFO or device) is refused with Errc::kCorrupt before it is opened for
+// appending. Used for every write a restore does after the tree (ops/pg_recovery_conf.h).
+void write_beneath(int root, const std::string& rel, ByteSpan data, bool append);
 // "a/b/c" → ("a/b", "c"); "c" → ("", "c").
 std::pair<std::string, std::string> split_path(const std::string& path);
 
@@ -64,6 +73,15 @@ struct Roots {
   int target = -1;
   std::string target_path;
   std::vector<Moved> moved;
+  // Top-level names in the target that hold relocated directories (RestoreOptions::Relocation
+  // inside): not the backup's, never removed by a delta restore.
+  std::vector<std::string> reserved;
+  bool is_reserved(const std::string& path) const {
+    for (const auto& r : reserved)
+      if (path.compare(0, r.size(), r) == 0 && (path.size() == r.size() || path[r.size()] == '/'))
+        return true;
+    return false;
+  }
   // The relocated directory `path` is, if any.
   const Moved* relocated(const std::string& path) const {
     for (const auto& m : moved)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -200,6 +201,114 @@ TEST_F(RestoreTest, ResultJsonHasTheCliKeysAndTypes) {
   EXPECT_TRUE(j["seconds"].is_number_float());
   EXPECT_GE(j["seconds"].get<double>(), 0.0);
   EXPECT_EQ(j.size(), 8u);
+}
+
+// As root (CI), the default keeps foreign owners and setuid/setgid bits, as tar does;
+// same_owner = false gives everything to the restoring user and drops those bits.
+TEST_F(RestoreTest, NoSameOwnerGivesFilesToTheRestoringUserWithoutSetuid) {
+  Entry f = file("suid", "#!/bin/sh\n");
+  f.mode = 06755;
+  f.uid = 12345;
+  f.gid = 23456;
+  Entry d;
+  d.kind = EntryKind::kDir;
+  d.path = "d";
+  d.mode = 02750;
+  d.uid = 12345;
+  d.gid = 23456;
+  auto m = crafted({d, file("d/f", "x"), f});
+  struct stat st;
+  if (::geteuid() == 0) {
+    restore_files(*repo_, m, {dir_ / "kept", false}, {});
+    ASSERT_EQ(::stat((dir_ / "kept/suid").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 12345u);
+    EXPECT_EQ(st.st_gid, 23456u);
+    EXPECT_EQ(st.st_mode & 07777, 06755u);
+  }
+  RestoreOptions o{dir_ / "mine", false};
+  o.same_owner = false;
+  restore_files(*repo_, m, o, {});
+  for (const char* p : {"mine/suid", "mine/d", "mine/d/f"}) {
+    ASSERT_EQ(::stat((dir_ / p).c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, ::geteuid()) << p;
+    EXPECT_EQ(st.st_gid, ::getegid()) << p;
+    EXPECT_EQ(st.st_mode & (S_ISUID | S_ISGID), 0u) << p;
+  }
+  ASSERT_EQ(::stat((dir_ / "mine/suid").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
+TEST_F(RestoreTest, NoSpecialFilesSkipsFifosDevicesAndLinksToThemWithACount) {
+  Entry fifo;
+  fifo.kind = EntryKind::kFifo;
+  fifo.path = "fifo";
+  fifo.mode = 0600;
+  Entry link;
+  link.kind = EntryKind::kHardlink;
+  link.path = "fifo2";
+  link.link_target = "fifo";
+  Entry dev;
+  dev.kind = EntryKind::kCharDev;
+  dev.path = "null";
+  dev.mode = 0666;
+  dev.rdev = makedev(1, 3);
+  auto m = crafted({fifo, link, file("f", "kept"), dev});
+  struct stat st;
+  RestoreResult kept = restore_files(*repo_, m, {dir_ / "kept", false}, {});
+  EXPECT_EQ(kept.special_skipped, 0u);
+  EXPECT_FALSE(kept.to_json().contains("special_skipped"));
+  ASSERT_EQ(::lstat((dir_ / "kept/fifo2").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::lstat((dir_ / "kept/null").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode));
+  }
+  RestoreOptions o{dir_ / "plain", false};
+  o.special_files = false;
+  RestoreResult r = restore_files(*repo_, m, o, {});
+  EXPECT_EQ(r.special_skipped, 3u);
+  EXPECT_EQ(r.to_json()["special_skipped"], 3u);
+  for (const char* p : {"plain/fifo", "plain/fifo2", "plain/null"})
+    EXPECT_NE(::lstat((dir_ / p).c_str(), &st), 0) << p;
+  EXPECT_EQ(as_chars(read_file(dir_ / "plain/f")), "kept");
+}
+
+// A relocated directory kept inside the target (a PostgreSQL tablespace by default): created
+// beneath the target with no symlink followed, linked from its place in the tree, kept by a
+// delta restore; the backup may not hold anything there itself.
+TEST_F(RestoreTest, RelocationInsideTheTarget) {
+  Entry ts;
+  ts.kind = EntryKind::kDir;
+  ts.path = "pg_tblspc/1";
+  ts.mode = 0700;
+  Entry tblspc = ts;
+  tblspc.path = "pg_tblspc";
+  auto m = crafted({file("g", "top"), tblspc, ts, file("pg_tblspc/1/f", "in ts")});
+  const std::string target = dir_ / "target";
+  RestoreOptions o{target, false};
+  o.relocate.push_back({"pg_tblspc/1", target + "/pg_tblspc_data/1", "pg_tblspc_data/1"});
+  restore_files(*repo_, m, o, {});
+  EXPECT_EQ(as_chars(read_file(target + "/pg_tblspc_data/1/f")), "in ts");
+  EXPECT_EQ(std::filesystem::read_symlink(target + "/pg_tblspc/1"), target + "/pg_tblspc_data/1");
+  o.delta = true;
+  RestoreResult r = restore_files(*repo_, m, o, {});
+  EXPECT_EQ(r.removed, 0u);
+  EXPECT_EQ(as_chars(read_file(target + "/pg_tblspc_data/1/f")), "in ts");
+
+  // A planted symlink where the relocated directory goes is not followed.
+  const std::string t2 = dir_ / "t2";
+  mkdirs(t2);
+  ASSERT_EQ(::symlink((dir_ / "outside").c_str(), (t2 + "/pg_tblspc_data").c_str()), 0);
+  RestoreOptions o2{t2, true};
+  o2.relocate.push_back({"pg_tblspc/1", t2 + "/pg_tblspc_data/1", "pg_tblspc_data/1"});
+  EXPECT_THROW(restore_files(*repo_, m, o2, {}), Error);
+  EXPECT_TRUE(outside_untouched());
+
+  // A backup that holds the reserved name itself is refused.
+  auto bad = crafted({tblspc, ts, file("pg_tblspc_data", "mine")});
+  RestoreOptions o3{dir_ / "t3", false};
+  o3.relocate.push_back({"pg_tblspc/1", dir_ / "t3/pg_tblspc_data/1", "pg_tblspc_data/1"});
+  EXPECT_THROW(restore_files(*repo_, bad, o3, {}), Error);
 }
 
 TEST_F(RestoreTest, CancelledRestoreThrowsCancelled) {

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A cluster with a tablespace outside its data directory: full and incr backups; a restore into a
-# new directory refuses to overwrite the tablespace's original location (still in use), restores
-# it where --tablespace-map says, and the server recovers to the same data; the original
-# tablespace is left untouched. Then `restore
-# --delta` brings the original, stopped data directory back to the backup: it is refused while
-# the server runs and into a directory that is not a data directory; it removes a stray file,
-# repairs a damaged page and rewrites only what differs.
+# new directory with --tablespace-in-place refuses to overwrite the tablespace's original
+# location (still in use), restores it where --tablespace-map says, and the server recovers to
+# the same data; the original tablespace is left untouched. Then `restore --delta
+# --tablespace-in-place` brings the original, stopped data directory back to the backup: it is
+# refused while the server runs and into a directory that is not a data directory; it removes a
+# stray file, repairs a damaged page and rewrites only what differs.
 source "$(dirname "$0")/lib.sh"
 pg_e2e_setup
 init_repo
@@ -36,7 +36,7 @@ ts_before=$(find "$TS" -type f -printf '%P %s %T@\n' | sort | md5sum)
 # 1. A restore into a new directory. The tablespace's original location is in use: refused
 # before anything is written, with the way out named; mapped elsewhere, it restores there.
 p2=$(pg_free_port)
-expect_exit 1 "$SR" restore --repo "$REPO" --to "$T/restored"
+expect_exit 1 "$SR" restore --repo "$REPO" --to "$T/restored" --tablespace-in-place
 grep -q "tablespace $oid would be restored to $TS, which is not empty.*--tablespace-map $oid=DIR" "$ERR" ||
   fail "occupied tablespace location not refused clearly: $(cat "$ERR")"
 [[ ! -e $T/restored ]] || fail "a refused restore created its target"
@@ -73,7 +73,7 @@ ts_db=$(ls -d "$TS"/PG_15_*/*/ | head -1)
 echo stray >"${ts_db}stray-in-tablespace"
 printf '\xde\xad\xbe\xef' | dd of="$DATA/$branches" bs=1 seek=200 conv=notrunc status=none
 rm "$DATA/$tellers"
-sr restore --repo "$REPO" --to "$DATA" --delta --json
+sr restore --repo "$REPO" --to "$DATA" --delta --tablespace-in-place --json
 unchanged=$(json "print(d['bytes_unchanged'])")
 total=$(json "print(d['bytes'])")
 removed=$(json "print(d['removed'])")
