@@ -270,6 +270,10 @@ void start_and_wait(const PgRestoreOptions& o, const Plan& plan, PgRestoreResult
   s.start_timeout_seconds = o.start_timeout_seconds;
   s.may_stop_during_start = o.target_action == "shutdown";
   s.what = "the restored server";
+  // restore_command (strongroom wal-get) reads an object store with that backend's variables;
+  // nothing else of our environment reaches the server.
+  if (o.repo_url.starts_with("s3://")) s.pass_env = {"AWS_"};
+  if (o.repo_url.starts_with("azure://")) s.pass_env = {"AZURE_STORAGE_"};
   auto server = pg::Server::start(s, ctx);
   result.started = true;
   result.port = server->port();
