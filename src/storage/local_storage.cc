@@ -12,6 +12,13 @@
 
 namespace sr::storage {
 
+namespace {
+// Repository files and directories are private to the owner (FORMAT.md, "Permissions"): a key
+// slot readable by another local user could be attacked offline.
+constexpr int kFileMode = 0600;
+constexpr int kDirMode = 0700;
+}  // namespace
+
 LocalStorage::LocalStorage(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
@@ -24,16 +31,20 @@ std::string LocalStorage::path_of(const std::string& key) const {
 
 std::string LocalStorage::staging_dir() {
   std::string dir = root_ + "/tmp";
-  mkdirs(dir, 0700);
+  mkdirs(dir, kDirMode);
   return dir;
 }
 
-void LocalStorage::create_if_missing() { mkdirs(root_); }
+void LocalStorage::create_if_missing() {
+  mkdirs(root_, kDirMode);
+  // An existing directory (init into a directory made beforehand) is tightened too.
+  if (::chmod(root_.c_str(), kDirMode) != 0) throw_errno("cannot set permissions of " + root_);
+}
 
 void LocalStorage::publish(const std::string& tmp, const std::string& key, bool if_absent) {
   std::string dst = path_of(key);
   std::string dir = dirname_of(dst);
-  mkdirs(dir);
+  mkdirs(dir, kDirMode);
   if (if_absent) {
     if (::link(tmp.c_str(), dst.c_str()) != 0) {
       int err = errno;
@@ -54,13 +65,15 @@ void LocalStorage::publish(const std::string& tmp, const std::string& key, bool 
 void LocalStorage::put(const std::string& key, ByteSpan data, bool if_absent) {
   std::string dst = path_of(key);
   std::string dir = dirname_of(dst);
-  mkdirs(dir);
-  publish(write_temp_synced(dir, data), key, if_absent);
+  mkdirs(dir, kDirMode);
+  publish(write_temp_synced(dir, data, kFileMode), key, if_absent);
 }
 
 void LocalStorage::put_file(const std::string& key, const std::string& path, bool if_absent) {
   {
     Fd fd = open_or_throw(path, O_RDONLY);
+    // Staged by a writer that may have used a wider mode: private before it is published.
+    if (::fchmod(fd.get(), kFileMode) != 0) throw_errno("cannot set permissions of " + path);
     if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + path);
   }
   publish(path, key, if_absent);
