@@ -62,5 +62,18 @@ TEST_F(LocalStorageModeTest, ExistingRootIsTightened) {
   EXPECT_EQ(mode_of(dir_ / "repo"), 0700u);
 }
 
+TEST_F(LocalStorageModeTest, RootWritingIntoAnotherUsersRepositoryGivesNewFilesToThatUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  LocalStorage s(dir_ / "repo");
+  s.create_if_missing();
+  ASSERT_EQ(::chown((dir_ / "repo").c_str(), 65534, 65534), 0);
+  s.put("wal/main/info", as_bytes(std::string("x")), true);
+  struct stat st;
+  for (const char* p : {"repo/wal", "repo/wal/main", "repo/wal/main/info"}) {
+    ASSERT_EQ(::stat((dir_ / p).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u) << p;
+  }
+}
+
 }  // namespace
 }  // namespace sr::storage
