@@ -144,9 +144,9 @@ size_t write_direct_prefix(int fd, ByteSpan data, const std::string& what) {
 }
 }  // namespace
 
-std::string write_temp_synced(const std::string& dir, ByteSpan data) {
+std::string write_temp_synced(const std::string& dir, ByteSpan data, int mode) {
   std::string tmp = dir + "/.tmp-" + random_hex(8);
-  Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
   try {
     size_t direct = write_direct_prefix(fd.get(), data, tmp);
     if (direct > 0 && ::lseek(fd.get(), static_cast<off_t>(direct), SEEK_SET) < 0)

@@ -83,7 +83,7 @@ void write_file_atomic(const std::string& path, ByteSpan data);
 // Writes data to a new ".tmp-*" file in dir and fsyncs it; returns its path (for a rename or
 // link into place by the caller). Removes the file on failure. Large 4 KiB-aligned buffers are
 // written with O_DIRECT where the file system allows it.
-std::string write_temp_synced(const std::string& dir, ByteSpan data);
+std::string write_temp_synced(const std::string& dir, ByteSpan data, int mode = 0644);
 void mkdirs(const std::string& path, int mode = 0755);
 bool path_exists(const std::string& path);
 // True when `path` has no entries (or cannot be listed: it does not exist).

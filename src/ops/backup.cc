@@ -382,7 +382,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
                           const OpContext& ctx) {
   source::WalkPlan plan = source::plan_walk(options.paths);
   std::unique_ptr<repo::RepoLock> lock;
-  if (options.take_lock) lock = repo::RepoLock::acquire(repo, "backup", false);
+  if (options.take_lock) lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
   repo.load_index();
   return FilesBackup(repo, options, ctx, plan).run();
 }
@@ -392,7 +392,7 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
   if (options.command.empty()) throw Error(Errc::kUsage, "--command is empty");
   if (!repo::valid_relative_path(options.name) || options.name.find('/') != std::string::npos)
     throw Error(Errc::kUsage, "--name must be a plain name (no '/', not '.' or '..')");
-  auto lock = repo::RepoLock::acquire(repo, "backup", false);
+  auto lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
   repo.load_index();
   BackupResult result;
   repo::Manifest& m = result.manifest;

@@ -175,7 +175,7 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
   Server server = connect_and_check(options);
   pg::Session& session = *server.session;
 
-  auto lock = repo::RepoLock::acquire(repo, "backup", false);
+  auto lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
   repo::WalStore wal(repo, options.stanza);
   wal.check_identity(server.info);
 

@@ -40,7 +40,7 @@ class FilesRestore {
       : repo_(repo), m_(m), o_(o), ctx_(ctx), replace_(o.force || o.delta) {}
 
   RestoreResult run() {
-    auto lock = repo::RepoLock::acquire_for_reading(repo_, "restore");
+    auto lock = repo::RepoLock::acquire_for_reading(repo_, "restore", &ctx_.log());
     repo_.load_index();
     mkdirs(o_.target, 0700);
     root_ = open_or_throw(o_.target, O_RDONLY | O_DIRECTORY);
@@ -351,7 +351,7 @@ RestoreResult restore_command(repo::Repository& repo, const repo::Manifest& m,
   const std::string& target = options.target;
   if (m.type != "command")
     throw Error(Errc::kUsage, "backup " + m.id + " is a files backup; restore it with --to DIR");
-  auto lock = repo::RepoLock::acquire_for_reading(repo, "restore");
+  auto lock = repo::RepoLock::acquire_for_reading(repo, "restore", &ctx.log());
   repo.load_index();
   repo::TreeReader tree(repo, m);
   auto e = tree.next();

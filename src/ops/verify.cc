@@ -137,7 +137,7 @@ nlohmann::json VerifyReport::to_json() const {
 VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const OpContext& ctx) {
   VerifyReport report;
   report.read_data = options.read_data;
-  auto lock = repo::RepoLock::acquire_for_reading(repo, "verify");
+  auto lock = repo::RepoLock::acquire_for_reading(repo, "verify", &ctx.log());
   repo.load_index();
   for (const auto& name : repo.damaged_index_objects())
     report.problems.push_back("index object index/" + name +

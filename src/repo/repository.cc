@@ -32,8 +32,14 @@ json config_inner(const RepoConfig& c) {
           {"pack_size", c.pack_size}};
 }
 
+bool valid_repository_id(const std::string& id) {
+  return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 std::string open_cache_path(const std::string& root, const std::string& repo_id) {
   if (root.empty()) return "";
+  // open() checked it; the cache path must never be steered by repository bytes.
+  if (!valid_repository_id(repo_id)) throw Error(Errc::kCorrupt, "invalid repository id");
   try {
     mkdirs(root + "/" + repo_id, 0700);
     return root + "/" + repo_id + "/index.db";
@@ -107,6 +113,9 @@ std::unique_ptr<Repository> Repository::open(std::unique_ptr<storage::Storage> s
     RepoConfig& c = repo->config_;
     c.id = j.at("id").get<std::string>();
     if (c.id != outer.value("id", "")) throw Error(Errc::kCorrupt, "config id mismatch");
+    if (!valid_repository_id(c.id))
+      throw Error(Errc::kCorrupt,
+                  storage->describe() + ": config is damaged (the id is not 32 hex characters)");
     c.version = json_int<int>(j, "version", "config");
     c.chunker.min_size = json_int<uint32_t>(j.at("chunker"), "min", "config");
     c.chunker.avg_size = json_int<uint32_t>(j.at("chunker"), "avg", "config");
@@ -232,6 +241,7 @@ void Repository::finish_pack(std::unique_ptr<PackWriter> writer) {
 }
 
 void Repository::write_index(std::vector<PackInfo> packs) {
+  check_lock_held();
   std::string name = random_hex(32);
   std::string key = "index/" + name;
   Bytes obj = seal_envelope(keys_.meta_key, EnvelopeKind::kIndex, key, encode_index(packs));
@@ -265,6 +275,7 @@ void Repository::flush() {
 }
 
 std::string Repository::save_manifest(Manifest& m) {
+  check_lock_held();
   if (m.id.empty()) m.id = random_hex(16);
   std::string key = manifest_key(m.id);
   std::string text = m.to_json().dump();

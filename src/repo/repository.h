@@ -107,6 +107,12 @@ class Repository {
   const KeySet& keys() const { return keys_; }
   const RepoConfig& config() const { return config_; }
   const std::string& opened_slot() const { return slot_; }
+  const RepoOptions& options() const { return options_; }
+  // Called by a RepoLock whose refresh kept failing: from then on index objects and manifests
+  // are refused (Errc::kLocked with `why`), so an operation does not publish without a lock.
+  void mark_lock_lost(const std::string& why);
+  // Throws Errc::kLocked when mark_lock_lost was called.
+  void check_lock_held() const;
   // A chunker for one stream (a copy of a prototype: the gear table is derived once).
   std::unique_ptr<codec::Chunker> make_chunker() const;
 
@@ -200,6 +206,9 @@ class Repository {
   std::unique_ptr<IndexCache> cache_;
   std::unique_ptr<codec::CdcChunker> chunker_;
   std::vector<std::string> damaged_index_;
+  std::atomic<bool> lock_lost_{false};
+  mutable std::mutex lock_lost_mu_;
+  std::string lock_lost_why_;
 
   // Chunks stored by this process whose index object is not written yet (compact: the pack is
   // an index into pending_packs_). Bounded: an index object is written every kIndexEveryPacks

@@ -116,4 +116,16 @@ uint64_t Repository::copy_object_to(const ObjectRef& object, storage::Storage& t
   return bytes.size();
 }
 
+void Repository::mark_lock_lost(const std::string& why) {
+  std::lock_guard guard(lock_lost_mu_);
+  lock_lost_why_ = why;
+  lock_lost_ = true;
+}
+
+void Repository::check_lock_held() const {
+  if (!lock_lost_) return;
+  std::lock_guard guard(lock_lost_mu_);
+  throw Error(Errc::kLocked, lock_lost_why_);
+}
+
 }  // namespace sr::repo

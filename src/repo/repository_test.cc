@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "base/fs.h"
 #include "base/random.h"
@@ -231,7 +232,9 @@ TEST_F(RepositoryTest, LocksConflictAndStaleOnesAreIgnored) {
     }
   }
   EXPECT_TRUE(RepoLock::list(*r).empty());  // released, including the failed attempt's own lock
-  // A lock of a process on another host that stopped refreshing 31 minutes ago is stale.
+  // A lock of another host whose clock says 31 minutes ago is not stale on that word alone
+  // (clocks of hosts need not agree): it blocks until this reader saw it unchanged for the
+  // stale interval (short here) between two observations.
   nlohmann::json j = {{"host", "elsewhere"},
                       {"pid", 1},
                       {"operation", "backup"},
@@ -244,11 +247,15 @@ TEST_F(RepositoryTest, LocksConflictAndStaleOnesAreIgnored) {
                  31LL * 60 * 1000000000;
   r->storage().put(key,
                    seal_envelope(r->keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())));
+  LockTiming quick;
+  quick.stale_after = std::chrono::milliseconds(50);
+  EXPECT_THROW(RepoLock::acquire(*r, "prune", true, nullptr, quick), Error);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   {
-    auto lock = RepoLock::acquire(*r, "prune", true);
+    auto lock = RepoLock::acquire(*r, "prune", true, nullptr, quick);
     EXPECT_EQ(lock->stale_seen().size(), 1u);
   }
-  EXPECT_EQ(RepoLock::remove_stale(*r), 1u);
+  EXPECT_EQ(RepoLock::remove_stale(*r, quick), 1u);
   // A fresh exclusive lock of another host blocks a backup.
   j["time_ns"] = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())

@@ -154,8 +154,13 @@ std::optional<PgInfo> WalStore::identity() {
   Bytes payload = open_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key, *raw);
   try {
     json j = json::parse(as_chars(payload));
-    return PgInfo{j.at("system_identifier").get<std::string>(), json_int<int>(j, "version", key),
-                  json_int<uint64_t>(j, "segment_size", key)};
+    PgInfo info{j.at("system_identifier").get<std::string>(), json_int<int>(j, "version", key),
+                json_int<uint64_t>(j, "segment_size", key)};
+    // Segment names are computed by dividing by it: a hostile 0 must not reach a division.
+    if (info.segment_size < (1u << 20) || info.segment_size > (1u << 30) ||
+        (info.segment_size & (info.segment_size - 1)) != 0)
+      throw Error(Errc::kCorrupt, key + " is damaged: invalid segment_size");
+    return info;
   } catch (const json::exception&) {
     throw Error(Errc::kCorrupt, key + " is damaged");
   }

@@ -236,7 +236,7 @@ std::optional<ObjectInfo> AzureStorage::stat(const std::string& key) {
   HttpResponse r = call(c);
   if (r.status == 404) return std::nullopt;
   if (r.status != 200) fail(c, r);
-  return ObjectInfo{key, std::stoull("0" + r.header("content-length"))};
+  return ObjectInfo{key, r.content_length(what(c))};
 }
 
 void AzureStorage::list(const std::string& prefix,

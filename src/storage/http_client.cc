@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -124,6 +125,20 @@ std::string HttpResponse::header(std::string_view name) const {
   for (const auto& [n, v] : headers)
     if (n == name) return v;
   return "";
+}
+
+uint64_t parse_content_length(std::string_view text, const std::string& what) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n, 10);
+  if (text.empty() || text.front() < '0' || text.front() > '9' || ec != std::errc() ||
+      end != text.data() + text.size())
+    throw Error(Errc::kTransient, what + ": the server sent an invalid Content-Length '" +
+                                      std::string(text.substr(0, 40)) + "'");
+  return n;
+}
+
+uint64_t HttpResponse::content_length(const std::string& what) const {
+  return parse_content_length(header("content-length"), what);
 }
 
 HttpClient::HttpClient(HttpSettings options) : options_(std::move(options)) { global_init(); }

@@ -52,6 +52,10 @@ struct HttpResponse {
   bool landed = false;  // no answer of its own: the `landed` check of send() saw its effect
   // Value of a header (name lower-case), or "" when absent.
   std::string header(std::string_view name) const;
+  // The Content-Length header as a size: 1 to 20 decimal digits that fit 64 bits. Absent, empty,
+  // signed, garbage or overflowing values throw Error{kTransient} (a garbled answer; retried
+  // like one) naming `what`.
+  uint64_t content_length(const std::string& what) const;
 };
 
 class HttpClient {
@@ -72,6 +76,8 @@ class HttpClient {
 // The URL with the values of signature-bearing query parameters (sig, X-Amz-Signature,
 // X-Amz-Credential, X-Amz-Security-Token, …) replaced by "REDACTED".
 std::string redact_url(const std::string& url);
+// Parses a Content-Length value as content_length() does (for tests and other callers).
+uint64_t parse_content_length(std::string_view text, const std::string& what);
 // "Name: value" for a log, with the value of Authorization and secret-bearing headers redacted.
 std::string redact_header(const std::string& name, const std::string& value);
 

@@ -222,3 +222,32 @@ TEST(RetryPolicy, FullJitterBoundedByBudget) {
 
 }  // namespace
 }  // namespace sr::storage
+
+namespace sr::storage {
+namespace {
+
+TEST(ContentLength, ParsesPlainDecimalSizes) {
+  EXPECT_EQ(parse_content_length("0", "HEAD x"), 0u);
+  EXPECT_EQ(parse_content_length("123456", "HEAD x"), 123456u);
+  EXPECT_EQ(parse_content_length("18446744073709551615", "HEAD x"), UINT64_MAX);
+}
+
+TEST(ContentLength, HostileValuesAreClearTransientErrors) {
+  for (const char* bad : {"", "-1", "+5", " 5", "5 ", "12abc", "abc", "0x10",
+                          "18446744073709551616", "99999999999999999999999"}) {
+    try {
+      parse_content_length(bad, "HEAD x");
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kTransient) << bad;
+      EXPECT_NE(std::string(e.what()).find("Content-Length"), std::string::npos);
+    }
+  }
+  HttpResponse r;
+  EXPECT_THROW(r.content_length("HEAD x"), Error);  // absent
+  r.headers.push_back({"content-length", "42"});
+  EXPECT_EQ(r.content_length("HEAD x"), 42u);
+}
+
+}  // namespace
+}  // namespace sr::storage

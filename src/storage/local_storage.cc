@@ -12,6 +12,49 @@
 
 namespace sr::storage {
 
+namespace {
+// Repository files and directories are private to the owner (FORMAT.md, "Permissions"): a key
+// slot readable by another local user could be attacked offline.
+constexpr int kFileMode = 0600;
+constexpr int kDirMode = 0700;
+
+// When root (euid 0) writes into a repository directory another user owns (e.g. a backup run by
+// root next to a PostgreSQL archive_command run as postgres), new files and directories are given
+// to that owner, so the private modes do not lock the owner out. Returns -1: leave as created.
+uid_t adopt_owner(const std::string& root, gid_t* gid) {
+  struct stat st;
+  if (::geteuid() != 0 || ::stat(root.c_str(), &st) != 0 || st.st_uid == 0)
+    return static_cast<uid_t>(-1);
+  *gid = st.st_gid;
+  return st.st_uid;
+}
+
+void give_to_owner(const std::string& root, const std::string& path, int fd = -1) {
+  gid_t gid = 0;
+  uid_t uid = adopt_owner(root, &gid);
+  if (uid == static_cast<uid_t>(-1)) return;
+  int rc = fd >= 0 ? ::fchown(fd, uid, gid) : ::lchown(path.c_str(), uid, gid);
+  if (rc != 0) throw_errno("cannot give " + path + " to the repository's owner");
+}
+
+// mkdirs for directories below the root: each one created 0700 and given to the owner.
+void make_dirs_below(const std::string& root, const std::string& dir) {
+  if (!path_exists(root)) mkdirs(root, kDirMode);
+  if (dir.size() <= root.size()) return;
+  size_t pos = root.size();
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    std::string part = dir.substr(0, pos);
+    if (::mkdir(part.c_str(), kDirMode) == 0) {
+      give_to_owner(root, part);
+      fsync_dir(dirname_of(part));
+    } else if (errno != EEXIST) {
+      throw_errno("cannot create directory " + part);
+    }
+  }
+}
+}  // namespace
+
 LocalStorage::LocalStorage(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
@@ -24,16 +67,24 @@ std::string LocalStorage::path_of(const std::string& key) const {
 
 std::string LocalStorage::staging_dir() {
   std::string dir = root_ + "/tmp";
-  mkdirs(dir, 0700);
+  make_dirs_below(root_, dir);
   return dir;
 }
 
-void LocalStorage::create_if_missing() { mkdirs(root_); }
+void LocalStorage::create_if_missing() {
+  mkdirs(root_, kDirMode);
+  // An existing directory (init into a directory made beforehand) is tightened too.
+  if (::chmod(root_.c_str(), kDirMode) != 0) throw_errno("cannot set permissions of " + root_);
+}
 
 void LocalStorage::publish(const std::string& tmp, const std::string& key, bool if_absent) {
   std::string dst = path_of(key);
   std::string dir = dirname_of(dst);
-  mkdirs(dir);
+  make_dirs_below(root_, dir);
+  {
+    Fd fd = open_or_throw(tmp, O_RDONLY);
+    give_to_owner(root_, tmp, fd.get());
+  }
   if (if_absent) {
     if (::link(tmp.c_str(), dst.c_str()) != 0) {
       int err = errno;
@@ -54,13 +105,15 @@ void LocalStorage::publish(const std::string& tmp, const std::string& key, bool 
 void LocalStorage::put(const std::string& key, ByteSpan data, bool if_absent) {
   std::string dst = path_of(key);
   std::string dir = dirname_of(dst);
-  mkdirs(dir);
-  publish(write_temp_synced(dir, data), key, if_absent);
+  make_dirs_below(root_, dir);
+  publish(write_temp_synced(dir, data, kFileMode), key, if_absent);
 }
 
 void LocalStorage::put_file(const std::string& key, const std::string& path, bool if_absent) {
   {
     Fd fd = open_or_throw(path, O_RDONLY);
+    // Staged by a writer that may have used a wider mode: private before it is published.
+    if (::fchmod(fd.get(), kFileMode) != 0) throw_errno("cannot set permissions of " + path);
     if (::fsync(fd.get()) != 0) throw_errno("cannot fsync " + path);
   }
   publish(path, key, if_absent);

@@ -3,6 +3,8 @@
 // Each key is a file below the root. Publication is write-to-temp + fsync + rename (or link, for
 // put-if-absent, which fails atomically on an existing name) + fsync of the directory. Temporary
 // files start with ".tmp-" and are invisible to list(); staging files live in <root>/tmp.
+// Files are created 0600 and directories 0700 (whatever the umask allows of that);
+// create_if_missing() also tightens an existing root directory to 0700.
 #pragma once
 
 #include "storage/storage.h"

@@ -273,7 +273,7 @@ std::optional<ObjectInfo> S3Storage::stat(const std::string& key) {
   HttpResponse r = call(c);
   if (r.status == 404) return std::nullopt;
   if (r.status != 200) fail(c, r);
-  return ObjectInfo{key, std::stoull("0" + r.header("content-length"))};
+  return ObjectInfo{key, r.content_length(what(c))};
 }
 
 void S3Storage::list(const std::string& prefix,
