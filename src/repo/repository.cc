@@ -92,7 +92,13 @@ std::unique_ptr<Repository> Repository::open(std::unique_ptr<storage::Storage> s
   } catch (const json::exception&) {
     throw Error(Errc::kCorrupt, storage->describe() + ": config is damaged (not JSON)");
   }
-  if (outer.value("format", "") != "strongroom")
+  // The outer object is read before anything is authenticated: every field is checked for its
+  // type (a json type_error would escape as an unclear message).
+  auto outer_string = [&outer](const char* key) {
+    auto it = outer.find(key);
+    return it != outer.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (!outer.is_object() || outer_string("format") != "strongroom")
     throw Error(Errc::kCorrupt, storage->describe() + ": config is not a strongroom config");
   int version = outer.is_object() ? json_int_or<int>(outer, "version", 0, "config") : 0;
   if (version != kFormatVersion)
@@ -112,7 +118,7 @@ std::unique_ptr<Repository> Repository::open(std::unique_ptr<storage::Storage> s
     json j = json::parse(as_chars(inner));
     RepoConfig& c = repo->config_;
     c.id = j.at("id").get<std::string>();
-    if (c.id != outer.value("id", "")) throw Error(Errc::kCorrupt, "config id mismatch");
+    if (c.id != outer_string("id")) throw Error(Errc::kCorrupt, "config id mismatch");
     if (!valid_repository_id(c.id))
       throw Error(Errc::kCorrupt,
                   storage->describe() + ": config is damaged (the id is not 32 hex characters)");

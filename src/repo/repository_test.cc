@@ -12,6 +12,7 @@
 #include "repo/index_file.h"
 #include "repo/lock.h"
 #include "repo/tree_stream.h"
+#include "storage/memory_storage.h"
 #include "testing/temp_dir.h"
 #include "testing/test_repository.h"
 
@@ -286,5 +287,26 @@ TEST_F(RepositoryTest, KeyFileSlotsOpenWithoutThePassword) {
   EXPECT_THROW(open_with(std::string(secret)), Error);
   EXPECT_THROW(open_with(Credential{"not base64!", true}), Error);
 }
+}  // namespace
+}  // namespace sr::repo
+
+namespace sr::repo {
+namespace {
+
+// The outer config object is read before anything is authenticated: a hostile one (found by
+// fuzz/key_slot_fuzz: a JSON number) is a clear kCorrupt error, not a json type_error.
+TEST(RepositoryConfig, HostileOuterObjectsAreCorrupt) {
+  for (const char* config : {"4", "[]", "{\"format\": 7}", "{\"format\": \"other\"}", "null"}) {
+    auto store = std::make_unique<storage::MemoryStorage>("hostile", "/tmp");
+    store->put("config", as_bytes(std::string(config)));
+    try {
+      Repository::open(std::move(store), Credential{"pw", false}, RepoOptions{"/tmp/sr-cfg-test"});
+      ADD_FAILURE() << config << " opened";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kCorrupt) << config << ": " << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sr::repo
