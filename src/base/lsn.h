@@ -24,6 +24,10 @@ struct Lsn {
 using TimelineId = uint32_t;
 
 constexpr uint64_t kDefaultSegmentSize = 16ull << 20;
+// A size PostgreSQL allows for WAL segments: a power of two from 1 MiB to 1 GiB.
+constexpr bool is_wal_segment_size(uint64_t n) {
+  return n >= (1u << 20) && n <= (1u << 30) && (n & (n - 1)) == 0;
+}
 
 struct SegmentName {
   TimelineId timeline = 1;

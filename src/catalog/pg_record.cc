@@ -151,8 +151,7 @@ PgBackupInfo PgBackupInfo::from_json(const json& j, const std::string& what) {
   p.version = r.integer_or<int>("version", 0);
   p.segment_size = r.integer<uint64_t>("segment_size");
   // PostgreSQL allows powers of two from 1 MiB to 1 GiB.
-  if (p.segment_size < (1u << 20) || p.segment_size > (1u << 30) ||
-      (p.segment_size & (p.segment_size - 1)) != 0)
+  if (!pg::is_wal_segment_size(p.segment_size))
     r.bad("segment_size", "is not a WAL segment size (a power of two, 1 MiB to 1 GiB)");
   p.data_directory = r.str_or("data_directory", "");
   p.data_checksums = r.boolean_or("data_checksums", false);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "base/lsn.h"
+#include "base/number.h"
 #include "base/time_util.h"
 #include "ops/pg_catalog.h"
 #include "pg/data_dir.h"
@@ -32,7 +33,7 @@ std::vector<catalog::DatabaseStats> database_stats(const std::string& conninfo, 
   for (const auto& row :
        main.query("SELECT datname, pg_database_size(oid)::text FROM pg_database WHERE datallowconn "
                   "ORDER BY datname")) {
-    catalog::DatabaseStats db{*row[0], std::stoull(*row[1]), {}};
+    catalog::DatabaseStats db{*row[0], parse_decimal<uint64_t>(*row[1], "database size"), {}};
     try {
       auto s = pg::Session::connect(conninfo, "", *row[0]);
       for (const auto& t :
@@ -41,7 +42,8 @@ std::vector<catalog::DatabaseStats> database_stats(const std::string& conninfo, 
                     "n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN "
                     "('pg_catalog', 'information_schema') ORDER BY pg_relation_size(c.oid) DESC "
                     "LIMIT 50"))
-        db.tables.push_back({*t[0], std::stoll(*t[1]), std::stoull(*t[2])});
+        db.tables.push_back({*t[0], parse_decimal<int64_t>(*t[1], "row estimate"),
+                             parse_decimal<uint64_t>(*t[2], "table size")});
     } catch (const Error&) {
       // A database that refuses connections is listed without table statistics.
     }
@@ -79,10 +81,12 @@ Server connect_and_check(const PgBackupOptions& options) {
   s.info.system_identifier =
       session.value("SELECT system_identifier::text FROM pg_control_system()");
   s.info.version = version;
-  s.info.segment_size =
-      std::stoull(session.value("SELECT pg_size_bytes(current_setting('wal_segment_size'))::text"));
+  s.info.segment_size = session.wal_segment_size();
   s.checksums = session.value("SHOW data_checksums") == "on";
-  s.page_size = static_cast<uint32_t>(std::stoul(session.value("SHOW block_size")));
+  s.page_size = parse_decimal<uint32_t>(session.value("SHOW block_size"), "block_size");
+  if (s.page_size < 1024 || s.page_size > 32768 || (s.page_size & (s.page_size - 1)) != 0)
+    throw Error(Errc::kIo,
+                "the server reports an impossible block_size " + std::to_string(s.page_size));
   return s;
 }
 
@@ -208,8 +212,8 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
       "SELECT lsn::text, pg_walfile_name(lsn) FROM pg_backup_start($1, true) AS lsn", {label});
   info.start_lsn = pg::Lsn::parse(*start[0][0]);
   info.start_wal = *start[0][1];
-  info.timeline = static_cast<pg::TimelineId>(
-      std::stoul(session.value("SELECT timeline_id::text FROM pg_control_checkpoint()")));
+  info.timeline = parse_decimal<pg::TimelineId>(
+      session.value("SELECT timeline_id::text FROM pg_control_checkpoint()"), "timeline id");
 
   BackupResult result;
   try {

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "base/json_util.h"
+#include "base/number.h"
 #include "base/time_util.h"
 #include "pg/libpq_session.h"
 #include "repo/wal_store.h"
@@ -52,7 +53,7 @@ MarkResult mark(repo::Repository& repo, const MarkOptions& options, const OpCont
               "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text",
               {name});
           out[i] = MarkRecord{name, targets[i].stanza, *row[0][0], sysids[i],
-                              std::stoll(*row[0][1]) * 1000};
+                              parse_decimal<int64_t>(*row[0][1], "server clock") * 1000};
         } catch (...) {
           errors[i] = std::current_exception();
         }

@@ -203,8 +203,7 @@ std::unique_ptr<pg::ReplicationClient> connect(repo::WalStore& store, const std:
   info.system_identifier =
       session->value("SELECT system_identifier::text FROM pg_control_system()");
   info.version = session->server_version();
-  info.segment_size = std::stoull(
-      session->value("SELECT pg_size_bytes(current_setting('wal_segment_size'))::text"));
+  info.segment_size = session->wal_segment_size();
   store.check_identity(info);  // refuses another cluster
   session.reset();
   segment_size = info.segment_size;

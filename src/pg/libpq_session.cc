@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 
 #include "base/error.h"
+#include "base/lsn.h"
+#include "base/number.h"
 
 namespace sr::pg {
 
@@ -73,6 +75,15 @@ std::string Session::value(const std::string& sql, const std::vector<std::string
 }
 
 int Session::server_version() const { return PQserverVersion(conn_); }
+
+uint64_t Session::wal_segment_size() {
+  auto n = parse_decimal<uint64_t>(
+      value("SELECT pg_size_bytes(current_setting('wal_segment_size'))::text"), "wal_segment_size");
+  if (!is_wal_segment_size(n))
+    throw Error(Errc::kIo, "the server at " + describe() +
+                               " reports an impossible WAL segment size " + std::to_string(n));
+  return n;
+}
 
 std::string Session::describe() const {
   std::string host = PQhost(conn_) ? PQhost(conn_) : "?";

@@ -32,7 +32,9 @@ class Session {
   std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {});
   // The single value of a one-row, one-column result.
   std::string value(const std::string& sql, const std::vector<std::string>& params = {});
-  int server_version() const;    // e.g. 150004
+  int server_version() const;  // e.g. 150004
+  // The server's WAL segment size (checked: a power of two from 1 MiB to 1 GiB; kIo otherwise).
+  uint64_t wal_segment_size();
   std::string describe() const;  // "host:port" for messages
   pg_conn* raw() { return conn_; }
 
