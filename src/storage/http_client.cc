@@ -115,6 +115,18 @@ bool retryable_transport(CURLcode c) {
   }
 }
 
+// What to do about a certificate the client does not trust (or a CA bundle libcurl cannot use).
+std::string tls_hint(CURLcode c, const HttpSettings& options) {
+  if (c != CURLE_PEER_FAILED_VERIFICATION && c != CURLE_SSL_CACERT_BADFILE &&
+      c != CURLE_SSL_CERTPROBLEM)
+    return "";
+  if (options.ca_file.empty())
+    return ": the server's TLS certificate is not trusted by the system's CAs; give the CA "
+           "that signed it with --ca-file (or AWS_CA_BUNDLE / SSL_CERT_FILE)";
+  return ": the server's TLS certificate is not trusted by the CA bundle " + options.ca_file +
+         " (" + options.ca_file_from + ")";
+}
+
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
@@ -153,6 +165,8 @@ static CURLcode perform(CURL* c, const HttpRequest& r, Transfer& t, bool has_bod
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options.stall_seconds);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  // Peer and host verification stay at libcurl's defaults (on); only the trusted CAs can change.
+  if (!options.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
@@ -211,7 +225,8 @@ HttpResponse HttpClient::send(const HttpRequest& request,
     if (rc != CURLE_OK) {
       last_error = curl_easy_strerror(rc);
       if (!retryable_transport(rc))
-        throw Error(Errc::kIo, what + ": " + last_error + " (not retried)");
+        throw Error(Errc::kIo,
+                    what + ": " + last_error + " (not retried)" + tls_hint(rc, options_));
       retry = true;
     } else if (RetryPolicy::retryable_status(response.status)) {
       retry = true;
