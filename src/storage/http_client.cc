@@ -83,16 +83,7 @@ size_t write_cb(char* data, size_t size, size_t nmemb, void* p) {
 
 size_t header_cb(char* data, size_t size, size_t nitems, void* p) {
   auto* t = static_cast<Transfer*>(p);
-  std::string line(data, size * nitems);
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-  if (line.rfind("HTTP/", 0) == 0) {
-    t->response->headers.clear();  // a new response (after 100 Continue or a redirect)
-  } else if (auto colon = line.find(':'); colon != std::string::npos) {
-    std::string value = line.substr(colon + 1);
-    size_t b = value.find_first_not_of(" \t");
-    value = b == std::string::npos ? "" : value.substr(b);
-    t->response->headers.emplace_back(ascii_lower(line.substr(0, colon)), value);
-  }
+  parse_response_header_line(std::string_view(data, size * nitems), t->response->headers);
   return size * nitems;
 }
 
@@ -132,6 +123,18 @@ struct SlistDeleter {
 };
 
 }  // namespace
+
+void parse_response_header_line(std::string_view line, HeaderList& headers) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.substr(0, 5) == "HTTP/") {
+    headers.clear();  // a new response (after 100 Continue or a redirect)
+  } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
+    std::string_view value = line.substr(colon + 1);
+    size_t b = value.find_first_not_of(" \t");
+    value = b == std::string_view::npos ? std::string_view() : value.substr(b);
+    headers.emplace_back(ascii_lower(std::string(line.substr(0, colon))), std::string(value));
+  }
+}
 
 std::string HttpResponse::header(std::string_view name) const {
   for (const auto& [n, v] : headers)
