@@ -6,6 +6,7 @@
 #   bash fuzz/run_fuzz.sh [seconds]      seconds per target: first arg, else $FUZZ_SECONDS, else 30
 #   FUZZ_TARGETS="pack_fuzz index_fuzz"  run only these targets
 #   FUZZ_BUILD_JOBS=N                    build parallelism (default: nproc)
+#   FUZZ_JOBS=N                          targets fuzzed side by side (default 1)
 #
 # Working state lives in build-fuzz/ (never in the checked-in corpus):
 #   build-fuzz/fuzz-corpus/<target>/     corpus: fuzz/corpus/<target> + generated seeds + finds
@@ -78,12 +79,12 @@ rm -rf "$SEEDS"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
-failed=()
 mkdir -p "$BUILD/fuzz-logs"
-for t in "${TARGETS[@]}"; do
-  corpus=$BUILD/fuzz-corpus/$t
-  artifacts=$BUILD/fuzz-artifacts/$t
-  log=$BUILD/fuzz-logs/$t.log
+# run_target T: regressions, then T for $SECS seconds. Prints its report; exits non-zero on a
+# failure. Runs in a subshell so that FUZZ_JOBS targets can run side by side.
+run_target() {
+  local t=$1 corpus=$BUILD/fuzz-corpus/$1 artifacts=$BUILD/fuzz-artifacts/$1
+  local log=$BUILD/fuzz-logs/$1.log bad=0
   mkdir -p "$corpus" "$artifacts"
   for src in "fuzz/corpus/$t" "$SEEDS/$t"; do
     if [[ -d $src ]]; then cp -n "$src"/* "$corpus"/ 2>/dev/null || true; fi
@@ -93,33 +94,58 @@ for t in "${TARGETS[@]}"; do
     for r in fuzz/regressions/"$t"/*; do
       [[ -f $r ]] || continue
       if ! "$BUILD/$t" "$r" >"$log.regression" 2>&1; then
-        echo "!!! $t: regression input $r still fails:" >&2
-        grep -E 'runtime error:|FUZZ_CHECK failed|ERROR: ' "$log.regression" | head -2 | sed 's/^/    /' >&2 || true
-        echo "    reproduce:  $BUILD/$t $ROOT/$r" >&2
-        [[ " ${failed[*]} " == *" $t "* ]] || failed+=("$t")
+        echo "!!! $t: regression input $r still fails:"
+        grep -E 'runtime error:|FUZZ_CHECK failed|ERROR: ' "$log.regression" | head -2 | sed 's/^/    /' || true
+        echo "    reproduce:  $BUILD/$t $ROOT/$r"
+        bad=1
       fi
     done
   fi
-  dict=()
+  local dict=()
   [[ -f fuzz/dicts/$t.dict ]] && dict=("-dict=fuzz/dicts/$t.dict")
+  local before rc=0 stats repro
   before=$(find "$artifacts" -type f | wc -l)
   echo "==> $t: ${SECS}s over $(find "$corpus" -type f | wc -l) inputs"
-  rc=0
   "$BUILD/$t" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" >"$log" 2>&1 || rc=$?
   stats=$(grep -E '^#[0-9]+.*(DONE|cov:)' "$log" | tail -1 || true)
   echo "    ${stats:-no stats (see $log)}"
   if ((rc != 0)); then
     repro=$(find "$artifacts" -type f -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
-    echo "!!! $t FAILED (exit $rc); log: $log" >&2
-    grep -E 'ERROR: |runtime error:|FUZZ_CHECK failed|SUMMARY:' "$log" | head -5 | sed 's/^/    /' >&2 || true
+    echo "!!! $t FAILED (exit $rc); log: $log"
+    grep -E 'ERROR: |runtime error:|FUZZ_CHECK failed|SUMMARY:' "$log" | head -5 | sed 's/^/    /' || true
     if [[ -n $repro ]] && (($(find "$artifacts" -type f | wc -l) > before)); then
-      echo "    reproducer: $repro" >&2
-      echo "    reproduce:  $BUILD/$t $repro" >&2
+      echo "    reproducer: $repro"
+      echo "    reproduce:  $BUILD/$t $repro"
     fi
-    [[ " ${failed[*]} " == *" $t "* ]] || failed+=("$t")
+    bad=1
   fi
+  return $bad
+}
+
+# FUZZ_JOBS targets at a time (default 1); each one's report is printed when it ends.
+JOBS=${FUZZ_JOBS:-1}
+failed=()
+declare -A pid_of=()
+# Waits for one running target to end (wait -n -p: bash >= 5.1) and prints its report.
+reap() {
+  local done_pid="" rc=0 t
+  wait -n -p done_pid "${!pid_of[@]}" || rc=$?
+  t=${pid_of[$done_pid]}
+  unset "pid_of[$done_pid]"
+  if ((rc != 0)); then
+    cat "$BUILD/fuzz-logs/$t.report" >&2
+    failed+=("$t")
+  else
+    cat "$BUILD/fuzz-logs/$t.report"
+  fi
+}
+for t in "${TARGETS[@]}"; do
+  while ((${#pid_of[@]} >= JOBS)); do reap; done
+  run_target "$t" >"$BUILD/fuzz-logs/$t.report" 2>&1 &
+  pid_of[$!]=$t
 done
+while ((${#pid_of[@]})); do reap; done
 
 if ((${#failed[@]})); then
   echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}" >&2

@@ -19,7 +19,7 @@ struct ReplicateArgs {
 
 int run_replicate(const ReplicateArgs& a) {
   auto source = open_repo(a.repo);
-  auto target = open_storage_from_env(a.to);
+  auto target = open_storage_from_env(a.to, a.repo.ca_file);
   CommandRun run(true);
   ops::ReplicateOptions o;
   o.dry_run = a.dry_run;

@@ -56,6 +56,9 @@ void add_repo_options(CLI::App* cmd, RepoArgs& a, bool with_json) {
   cmd->add_option("--key-file", a.key_file,
                   "Key file made by `key add --new-key-file` (env STRONGROOM_KEY_FILE): for "
                   "machines, opens without key stretching");
+  cmd->add_option("--ca-file", a.ca_file,
+                  "PEM file of the CAs to trust for an https:// S3 or Azure endpoint, instead of "
+                  "the system's (env AWS_CA_BUNDLE, SSL_CERT_FILE)");
   if (with_json) cmd->add_flag("--json", a.json, "Print machine-readable JSON");
 }
 
@@ -113,7 +116,8 @@ std::unique_ptr<repo::Repository> open_repo(const RepoArgs& a) {
     credential = repo::Credential{read_secret_file(kf, "the key file " + kf), true};
   else
     credential = repo::Credential{repo_password(a, "Repository password: ", false)};
-  return repo::Repository::open(open_storage_from_env(url), credential, repo_options_from_env());
+  return repo::Repository::open(open_storage_from_env(url, a.ca_file), credential,
+                                repo_options_from_env());
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }

@@ -25,10 +25,11 @@ struct RepoArgs {
   std::string password_file;
   std::string key_file;
   std::string stanza = "main";
+  std::string ca_file;  // --ca-file: CA bundle for https object-store endpoints
   bool json = false;
 };
 
-// --repo, --password-file, --key-file (and --json when with_json).
+// --repo, --password-file, --key-file, --ca-file (and --json when with_json).
 void add_repo_options(CLI::App* cmd, RepoArgs& args, bool with_json);
 void add_stanza_option(CLI::App* cmd, RepoArgs& args, const std::string& help);
 

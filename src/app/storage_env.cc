@@ -1,5 +1,8 @@
 #include "app/storage_env.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "app/common.h"
@@ -72,6 +75,28 @@ storage::TransferSettings transfer_from_env() {
   return o;
 }
 
+// --ca-file, else AWS_CA_BUNDLE (s3:// only, as the AWS CLI), else SSL_CERT_FILE; relative
+// paths are made absolute (the file is opened by libcurl on every connection).
+void ca_file_from(const std::string& url, const std::string& flag, storage::HttpSettings& o) {
+  std::string from = "--ca-file";
+  std::string file = flag;
+  if (file.empty() && url.rfind("s3://", 0) == 0) {
+    file = env("AWS_CA_BUNDLE");
+    from = "AWS_CA_BUNDLE";
+  }
+  if (file.empty()) {
+    file = env("SSL_CERT_FILE");
+    from = "SSL_CERT_FILE";
+  }
+  if (file.empty()) return;
+  if (file.front() != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd)) file = std::string(cwd) + "/" + file;
+  }
+  o.ca_file = file;
+  o.ca_file_from = from;
+}
+
 storage::HttpSettings http_from_env() {
   storage::HttpSettings o;
   if (std::string v = env("STRONGROOM_RETRY_SECONDS"); !v.empty()) {
@@ -91,7 +116,8 @@ storage::HttpSettings http_from_env() {
 
 }  // namespace
 
-storage::StorageSettings storage_settings_from_env(const std::string& url) {
+storage::StorageSettings storage_settings_from_env(const std::string& url,
+                                                   const std::string& ca_file) {
   storage::StorageSettings s;
   if (url.rfind("s3://", 0) == 0) {
     s.s3 = s3_from_env();
@@ -102,6 +128,7 @@ storage::StorageSettings storage_settings_from_env(const std::string& url) {
   }
   s.transfer = transfer_from_env();
   s.http = http_from_env();
+  ca_file_from(url, ca_file, s.http);
   return s;
 }
 
@@ -116,8 +143,12 @@ repo::RepoOptions repo_options_from_env() {
   return o;
 }
 
-std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url) {
-  return storage::open_storage(url, storage_settings_from_env(url));
+std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url,
+                                                        const std::string& ca_file) {
+  // Storage is opened before (and apart from) a command's CommandRun: its warnings (plain HTTP)
+  // go to a logger of the CLI's own, kept for the process.
+  static const std::unique_ptr<log::Logger> logger = make_cli_logger(false);
+  return storage::open_storage(url, storage_settings_from_env(url, ca_file), logger.get());
 }
 
 }  // namespace sr::app

@@ -11,6 +11,8 @@
 //          (1000, 1..5000), STRONGROOM_STAGING_DIR or TMPDIR
 //   HTTP:  STRONGROOM_RETRY_SECONDS (120; 0 disables retries), STRONGROOM_HTTP_CONNECT_TIMEOUT
 //          (10), STRONGROOM_HTTP_STALL_SECONDS (30), STRONGROOM_HTTP_TRACE
+//   TLS:   the CA bundle: the --ca-file option (`ca_file` below), else AWS_CA_BUNDLE (s3://
+//          only), else SSL_CERT_FILE; unset → the system's CAs. Checked readable when opened.
 //   Cache: STRONGROOM_CACHE_DIR, else $XDG_CACHE_HOME/strongroom, else ~/.cache/strongroom
 // Only an object-store URL (s3://, azure://) reads the object-store variables, as before: a
 // local repository is not refused for a malformed STRONGROOM_MULTIPART_PART_SIZE. Bad values
@@ -25,9 +27,13 @@
 
 namespace sr::app {
 
-storage::StorageSettings storage_settings_from_env(const std::string& url);
+// `ca_file`: the --ca-file option ("" when not given), which wins over the environment.
+storage::StorageSettings storage_settings_from_env(const std::string& url,
+                                                   const std::string& ca_file = "");
 repo::RepoOptions repo_options_from_env();
-// open_storage(url, storage_settings_from_env(url)).
-std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url);
+// open_storage(url, storage_settings_from_env(url, ca_file)), warnings (plain HTTP to a host
+// that is not loopback) on a CLI logger (make_cli_logger).
+std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url,
+                                                        const std::string& ca_file = "");
 
 }  // namespace sr::app

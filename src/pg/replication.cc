@@ -108,6 +108,21 @@ std::chrono::system_clock::time_point from_postgres_time(int64_t micros) {
           std::chrono::microseconds(micros + kPostgresEpochOffsetMicros)));
 }
 
+SystemInfo system_info_from_fields(const std::string& systemid, const std::string& timeline,
+                                   const std::string& xlogpos, std::optional<std::string> dbname) {
+  if (systemid.empty() || systemid.size() > 20 ||
+      systemid.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(Errc::kIo, "postgres replication: unexpected system identifier '" +
+                               systemid.substr(0, 40) + "'");
+  SystemInfo info;
+  info.system_identifier = systemid;
+  info.timeline = parse_u32(timeline, "timeline");
+  if (info.timeline == 0) throw Error(Errc::kIo, "postgres replication: unexpected timeline 0");
+  info.xlogpos = parse_server_lsn(xlogpos, "xlogpos");
+  info.dbname = std::move(dbname);
+  return info;
+}
+
 Message decode_copy_data(ByteSpan data) {
   if (data.empty()) throw Error(Errc::kCorrupt, "postgres replication: empty CopyData message");
   Message m;
@@ -208,12 +223,10 @@ SystemInfo ReplicationClient::identify_system() {
   if (PQntuples(r.get()) != 1 || PQnfields(r.get()) < 4)
     fail("IDENTIFY_SYSTEM", "unexpected result shape (" + std::to_string(PQntuples(r.get())) +
                                 " rows, " + std::to_string(PQnfields(r.get())) + " columns)");
-  SystemInfo info;
-  info.system_identifier = field(r.get(), 0, 0);
-  info.timeline = parse_u32(field(r.get(), 0, 1), "timeline");
-  info.xlogpos = parse_server_lsn(field(r.get(), 0, 2), "xlogpos");
-  if (!PQgetisnull(r.get(), 0, 3)) info.dbname = field(r.get(), 0, 3);
-  return info;
+  std::optional<std::string> dbname;
+  if (!PQgetisnull(r.get(), 0, 3)) dbname = field(r.get(), 0, 3);
+  return system_info_from_fields(field(r.get(), 0, 0), field(r.get(), 0, 1), field(r.get(), 0, 2),
+                                 std::move(dbname));
 }
 
 void ReplicationClient::create_physical_slot_if_missing(const std::string& slot) {

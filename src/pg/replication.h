@@ -75,6 +75,12 @@ struct Message {
   std::optional<Lsn> next_timeline_start;
 };
 
+// The row IDENTIFY_SYSTEM returns (systemid, timeline, xlogpos, dbname; dbname nullopt when
+// NULL), checked: systemid 1 to 20 decimal digits, timeline a decimal u32 > 0, xlogpos an LSN.
+// Throws kIo naming the bad field. (A pure function, for tests and fuzz/replication_fuzz.cc.)
+SystemInfo system_info_from_fields(const std::string& systemid, const std::string& timeline,
+                                   const std::string& xlogpos, std::optional<std::string> dbname);
+
 // Decodes one CopyData payload of a physical replication stream ('w' or 'k'). Throws kCorrupt on
 // truncated or over-long messages and on unknown message types. Never returns kEndOfStream.
 Message decode_copy_data(ByteSpan data);

@@ -129,3 +129,30 @@ TEST(Replication, SlotNames) {
 
 }  // namespace
 }  // namespace sr::pg
+
+namespace sr::pg {
+namespace {
+
+TEST(Replication, IdentifySystemFields) {
+  SystemInfo s = system_info_from_fields("7301234567890123456", "2", "16/B374D848", std::nullopt);
+  EXPECT_EQ(s.system_identifier, "7301234567890123456");
+  EXPECT_EQ(s.timeline, 2u);
+  EXPECT_EQ(s.xlogpos.str(), "16/B374D848");
+  EXPECT_FALSE(s.dbname);
+  EXPECT_EQ(system_info_from_fields("1", "1", "0/0", "postgres").dbname, "postgres");
+  const std::vector<std::vector<std::string>> bad = {
+      {"", "1", "0/0"},    {"12a", "1", "0/0"},       {"123456789012345678901", "1", "0/0"},
+      {"1", "0", "0/0"},   {"1", "-1", "0/0"},        {"1", "4294967296", "0/0"},
+      {"1", "1", "0/0/0"}, {"1", "1", "123456789/0"}, {"1", "1", ""}};
+  for (const auto& f : bad) {
+    try {
+      (void)system_info_from_fields(f[0], f[1], f[2], std::nullopt);
+      ADD_FAILURE() << f[0] << " " << f[1] << " " << f[2];
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kIo);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sr::pg

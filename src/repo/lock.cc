@@ -19,6 +19,22 @@ namespace sr::repo {
 
 using nlohmann::json;
 
+LockInfo decode_lock(const std::string& id, ByteSpan payload) {
+  const std::string key = "locks/" + id;
+  LockInfo l;
+  l.id = id;
+  json j = json::parse(as_chars(payload));
+  l.host = j.at("host").get<std::string>();
+  l.pid = json_int<int64_t>(j, "pid", key);
+  l.operation = j.at("operation").get<std::string>();
+  l.exclusive = j.at("exclusive").get<bool>();
+  l.time_ns = json_int<int64_t>(j, "time_ns", key);
+  // Locks of older versions have neither: each object is then its own holder at sequence 0.
+  l.holder = j.contains("holder") ? j.at("holder").get<std::string>() : id;
+  l.seq = json_int_or<uint64_t>(j, "seq", 0, key);
+  return l;
+}
+
 namespace {
 
 std::string this_host() {
@@ -39,16 +55,7 @@ std::optional<LockInfo> load(Repository& repo, const std::string& id) {
   try {
     Bytes payload =
         open_envelope(repo.keys().meta_key, EnvelopeKind::kLock, key, repo.storage().get(key));
-    json j = json::parse(as_chars(payload));
-    l.host = j.at("host").get<std::string>();
-    l.pid = json_int<int64_t>(j, "pid", key);
-    l.operation = j.at("operation").get<std::string>();
-    l.exclusive = j.at("exclusive").get<bool>();
-    l.time_ns = json_int<int64_t>(j, "time_ns", key);
-    // Locks of older versions have neither: each object is then its own holder at sequence 0.
-    l.holder = j.contains("holder") ? j.at("holder").get<std::string>() : id;
-    l.seq = json_int_or<uint64_t>(j, "seq", 0, key);
-    return l;
+    return decode_lock(id, payload);
   } catch (const Error& e) {
     if (e.code() == Errc::kNotFound) return std::nullopt;                     // released meanwhile
     if (e.code() != Errc::kCorrupt && e.code() != Errc::kUnsupported) throw;  // e.g. network

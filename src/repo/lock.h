@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/log.h"
 #include "repo/repository.h"
 
@@ -51,6 +52,11 @@ struct LockInfo {
   bool stale = false;
   std::string stale_reason;  // when stale: why, for the warning
 };
+
+// The lock record of locks/<id> from its opened envelope's payload (JSON). Throws Error
+// (kCorrupt) or nlohmann::json::exception on a payload that is not a lock record; both make the
+// lock unreadable, hence stale. (Exposed for fuzz/lock_fuzz.cc.)
+LockInfo decode_lock(const std::string& id, ByteSpan payload);
 
 class RepoLock {
  public:

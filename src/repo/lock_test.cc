@@ -138,3 +138,40 @@ TEST_F(LockTest, ReadersGoOnUnlockedOnlyOnReadOnlyStorage) {
 
 }  // namespace
 }  // namespace sr::repo
+
+namespace sr::repo {
+namespace {
+
+TEST(DecodeLock, ReadsCurrentAndOldRecordsAndRejectsOthers) {
+  const std::string id(32, 'c');
+  LockInfo l = decode_lock(
+      id, as_bytes(std::string(R"({"host":"db1","pid":42,"operation":"backup","exclusive":)"
+                               R"(false,"time_ns":5,"holder":"h1","seq":7})")));
+  EXPECT_EQ(l.id, id);
+  EXPECT_EQ(l.holder, "h1");
+  EXPECT_EQ(l.seq, 7u);
+  EXPECT_EQ(l.pid, 42);
+  LockInfo old = decode_lock(
+      id, as_bytes(std::string(R"({"host":"h","pid":1,"operation":"prune","exclusive":true,)"
+                               R"("time_ns":0})")));
+  EXPECT_EQ(old.holder, id);  // older locks are their own holder at sequence 0
+  EXPECT_EQ(old.seq, 0u);
+  EXPECT_TRUE(old.exclusive);
+  for (const char* bad : {"", "[]", "{}", R"({"host":1})",
+                          R"({"host":"h","pid":"1","operation":"o","exclusive":true,"time_ns":0})",
+                          R"({"host":"h","pid":1,"operation":"o","exclusive":true,"time_ns":0,)"
+                          R"("seq":-1})"}) {
+    bool threw = false;
+    try {
+      (void)decode_lock(id, as_bytes(std::string(bad)));
+    } catch (const Error&) {
+      threw = true;
+    } catch (const nlohmann::json::exception&) {
+      threw = true;
+    }
+    EXPECT_TRUE(threw) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sr::repo

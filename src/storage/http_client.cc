@@ -83,16 +83,7 @@ size_t write_cb(char* data, size_t size, size_t nmemb, void* p) {
 
 size_t header_cb(char* data, size_t size, size_t nitems, void* p) {
   auto* t = static_cast<Transfer*>(p);
-  std::string line(data, size * nitems);
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-  if (line.rfind("HTTP/", 0) == 0) {
-    t->response->headers.clear();  // a new response (after 100 Continue or a redirect)
-  } else if (auto colon = line.find(':'); colon != std::string::npos) {
-    std::string value = line.substr(colon + 1);
-    size_t b = value.find_first_not_of(" \t");
-    value = b == std::string::npos ? "" : value.substr(b);
-    t->response->headers.emplace_back(ascii_lower(line.substr(0, colon)), value);
-  }
+  parse_response_header_line(std::string_view(data, size * nitems), t->response->headers);
   return size * nitems;
 }
 
@@ -115,11 +106,35 @@ bool retryable_transport(CURLcode c) {
   }
 }
 
+// What to do about a certificate the client does not trust (or a CA bundle libcurl cannot use).
+std::string tls_hint(CURLcode c, const HttpSettings& options) {
+  if (c != CURLE_PEER_FAILED_VERIFICATION && c != CURLE_SSL_CACERT_BADFILE &&
+      c != CURLE_SSL_CERTPROBLEM)
+    return "";
+  if (options.ca_file.empty())
+    return ": the server's TLS certificate is not trusted by the system's CAs; give the CA "
+           "that signed it with --ca-file (or AWS_CA_BUNDLE / SSL_CERT_FILE)";
+  return ": the server's TLS certificate is not trusted by the CA bundle " + options.ca_file +
+         " (" + options.ca_file_from + ")";
+}
+
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
 }  // namespace
+
+void parse_response_header_line(std::string_view line, HeaderList& headers) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.substr(0, 5) == "HTTP/") {
+    headers.clear();  // a new response (after 100 Continue or a redirect)
+  } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
+    std::string_view value = line.substr(colon + 1);
+    size_t b = value.find_first_not_of(" \t");
+    value = b == std::string_view::npos ? std::string_view() : value.substr(b);
+    headers.emplace_back(ascii_lower(std::string(line.substr(0, colon))), std::string(value));
+  }
+}
 
 std::string HttpResponse::header(std::string_view name) const {
   for (const auto& [n, v] : headers)
@@ -153,6 +168,8 @@ static CURLcode perform(CURL* c, const HttpRequest& r, Transfer& t, bool has_bod
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options.stall_seconds);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  // Peer and host verification stay at libcurl's defaults (on); only the trusted CAs can change.
+  if (!options.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
@@ -211,7 +228,8 @@ HttpResponse HttpClient::send(const HttpRequest& request,
     if (rc != CURLE_OK) {
       last_error = curl_easy_strerror(rc);
       if (!retryable_transport(rc))
-        throw Error(Errc::kIo, what + ": " + last_error + " (not retried)");
+        throw Error(Errc::kIo,
+                    what + ": " + last_error + " (not retried)" + tls_hint(rc, options_));
       retry = true;
     } else if (RetryPolicy::retryable_status(response.status)) {
       retry = true;

@@ -76,6 +76,10 @@ class HttpClient {
 // The URL with the values of signature-bearing query parameters (sig, X-Amz-Signature,
 // X-Amz-Credential, X-Amz-Security-Token, …) replaced by "REDACTED".
 std::string redact_url(const std::string& url);
+// One header line of a response as libcurl hands it over (CRLF included): a status line
+// ("HTTP/…") starts a new response and clears `headers`; "Name: value" is appended with the name
+// lower-cased and leading blanks of the value removed; anything else is ignored.
+void parse_response_header_line(std::string_view line, HeaderList& headers);
 // Parses a Content-Length value as content_length() does (for tests and other callers).
 uint64_t parse_content_length(std::string_view text, const std::string& what);
 // "Name: value" for a log, with the value of Authorization and secret-bearing headers redacted.

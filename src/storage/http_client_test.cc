@@ -251,3 +251,25 @@ TEST(ContentLength, HostileValuesAreClearTransientErrors) {
 
 }  // namespace
 }  // namespace sr::storage
+
+namespace sr::storage {
+namespace {
+
+TEST(HttpClient, ParsesResponseHeaderLines) {
+  HeaderList h;
+  parse_response_header_line("HTTP/1.1 100 Continue\r\n", h);
+  parse_response_header_line("X-Early: 1\r\n", h);
+  parse_response_header_line("HTTP/1.1 200 OK\r\n", h);  // a new response: earlier headers go
+  parse_response_header_line("Content-Length:   12\r\n", h);
+  parse_response_header_line("ETag: \"abc\"\r\n", h);
+  parse_response_header_line("x-ms-error-code:\r\n", h);
+  parse_response_header_line("no colon here\r\n", h);
+  parse_response_header_line("\r\n", h);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0], (std::pair<std::string, std::string>{"content-length", "12"}));
+  EXPECT_EQ(h[1], (std::pair<std::string, std::string>{"etag", "\"abc\""}));
+  EXPECT_EQ(h[2], (std::pair<std::string, std::string>{"x-ms-error-code", ""}));
+}
+
+}  // namespace
+}  // namespace sr::storage

@@ -52,7 +52,8 @@ std::string HttpSettings::describe() const {
   std::ostringstream o;
   o << "http{retry_seconds=" << retry.budget_seconds
     << ", connect_timeout=" << connect_timeout_seconds << ", stall_seconds=" << stall_seconds
-    << ", trace=" << (trace ? "on" : "off") << "}";
+    << ", trace=" << (trace ? "on" : "off")
+    << ", ca_file=" << (ca_file.empty() ? "system" : ca_file) << "}";
   return o.str();
 }
 

@@ -63,6 +63,10 @@ struct HttpSettings {
   long connect_timeout_seconds = 10;
   long stall_seconds = 30;  // a transfer that moves nothing this long is aborted and retried
   bool trace = false;       // one line per attempt on stderr, secrets redacted
+  // A PEM bundle of the CAs to trust instead of the system's (CURLOPT_CAINFO); "" → the system
+  // bundle. Verification itself is never switched off (transport_security.h).
+  std::string ca_file;
+  std::string ca_file_from = "the CA file setting";  // where ca_file came from, for messages
   std::string describe() const;
 };
 

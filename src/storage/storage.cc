@@ -6,6 +6,7 @@
 #include "storage/azure_storage.h"
 #include "storage/local_storage.h"
 #include "storage/s3_storage.h"
+#include "storage/transport_security.h"
 
 namespace sr::storage {
 
@@ -24,15 +25,32 @@ std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key) {
   }
 }
 
-std::unique_ptr<Storage> open_storage(const std::string& url, const StorageSettings& settings) {
+std::unique_ptr<Storage> open_storage(const std::string& url, const StorageSettings& settings,
+                                      log::Logger* log) {
   if (url.empty())
     throw Error(Errc::kUsage, "no repository given: use --repo or STRONGROOM_REPOSITORY");
-  if (url.rfind("s3://", 0) == 0)
-    return std::make_unique<S3Storage>(S3Config::resolve(url, settings.s3), settings.http,
-                                       settings.transfer);
-  if (url.rfind("azure://", 0) == 0)
-    return std::make_unique<AzureStorage>(AzureConfig::resolve(url, settings.azure), settings.http,
-                                          settings.transfer);
+  log::Logger& warn_to = log ? *log : log::null_logger();
+  if (url.rfind("s3://", 0) == 0) {
+    S3Config config = S3Config::resolve(url, settings.s3);
+    check_ca_file(settings.http);
+    warn_if_plain_http(
+        config.endpoint, "s3",
+        "the signed requests (access key id, signatures" +
+            std::string(config.credentials.session_token.empty() ? ")" : ", the session token)") +
+            " and object names",
+        warn_to);
+    return std::make_unique<S3Storage>(std::move(config), settings.http, settings.transfer);
+  }
+  if (url.rfind("azure://", 0) == 0) {
+    AzureConfig config = AzureConfig::resolve(url, settings.azure);
+    check_ca_file(settings.http);
+    warn_if_plain_http(config.endpoint, "azure",
+                       std::string(config.sas.empty() ? "the Shared Key signed requests"
+                                                      : "the SAS token (a bearer credential)") +
+                           " and blob names",
+                       warn_to);
+    return std::make_unique<AzureStorage>(std::move(config), settings.http, settings.transfer);
+  }
   std::string path = url;
   if (url.rfind("file://", 0) == 0) {
     path = url.substr(7);

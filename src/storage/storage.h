@@ -23,6 +23,7 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "base/log.h"
 #include "storage/settings.h"
 
 namespace sr::storage {
@@ -64,7 +65,10 @@ std::optional<Bytes> get_if_exists(Storage& storage, const std::string& key);
 
 // Opens the backend for a repository URL: a path, file:///path, s3://BUCKET[/PREFIX] or
 // azure://CONTAINER[/PREFIX], configured by `settings` (credentials, endpoints, limits: see
-// settings.h, s3_config.h and azure_config.h). Throws Errc::kUsage for a bad URL or settings.
-std::unique_ptr<Storage> open_storage(const std::string& url, const StorageSettings& settings);
+// settings.h, s3_config.h and azure_config.h). Throws Errc::kUsage for a bad URL or settings,
+// including a CA bundle (settings.http.ca_file) that cannot be read. A plain http:// object-store
+// endpoint on a host that is not loopback is warned about on `log` (transport_security.h).
+std::unique_ptr<Storage> open_storage(const std::string& url, const StorageSettings& settings,
+                                      log::Logger* log = nullptr);
 
 }  // namespace sr::storage

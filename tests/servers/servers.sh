@@ -1,11 +1,16 @@
 # Object-storage test servers for strongroom's end-to-end tests. Source after tests/e2e/lib.sh.
 #
-#   start_azurite DIR   Azurite (blob service) on a free loopback port, data in DIR; exports
+#   start_azurite DIR [CERT KEY]
+#                       Azurite (blob service) on a free loopback port, data in DIR; exports
 #                       AZURE_STORAGE_CONNECTION_STRING (dev account devstoreaccount1, path-style
-#                       BlobEndpoint) and AZURITE_PORT
-#   start_s3rver DIR    s3rver on a free loopback port, data in DIR; exports AWS_ACCESS_KEY_ID,
+#                       BlobEndpoint) and AZURITE_PORT. With CERT and KEY (PEM files) it serves
+#                       HTTPS and the BlobEndpoint is https://
+#   start_s3rver DIR [CERT KEY]
+#                       s3rver on a free loopback port, data in DIR; exports AWS_ACCESS_KEY_ID,
 #                       AWS_SECRET_ACCESS_KEY (S3RVER/S3RVER), AWS_REGION, AWS_ENDPOINT_URL and
-#                       S3RVER_PORT
+#                       S3RVER_PORT. With CERT and KEY it serves HTTPS (AWS_ENDPOINT_URL https://)
+#   make_test_ca DIR    a throwaway CA (DIR/ca.pem) and a server certificate it signed for
+#                       127.0.0.1 / localhost (DIR/server.pem, DIR/server.key), with the openssl CLI
 #   start_faultproxy TARGET_PORT SEED [ARGS...]
 #                       tests/servers/faultproxy.py in front of 127.0.0.1:TARGET_PORT; sets
 #                       FAULTPROXY_PORT and FAULTPROXY_LOG (one line per injected fault)
@@ -66,35 +71,58 @@ wait_port() {
 }
 
 start_azurite() {
-  local dir=$1 port
+  local dir=$1 cert=${2:-} key=${3:-} port scheme=http tls=()
   servers_ensure_installed
   mkdir -p "$dir"
   port=$(free_port)
+  if [[ -n $cert ]]; then
+    scheme=https
+    tls=(--cert "$cert" --key "$key")
+  fi
   node "$SERVERS_DIR/node_modules/azurite/dist/src/blob/main.js" --blobHost 127.0.0.1 \
     --blobPort "$port" --location "$dir" --silent --loose --skipApiVersionCheck \
-    --disableTelemetry >"$dir.log" 2>&1 &
+    --disableTelemetry "${tls[@]}" >"$dir.log" 2>&1 &
   SERVER_PIDS+=($!)
   SERVER_DIRS+=("$dir")
   wait_port "$port" $! azurite "$dir.log"
   AZURITE_PORT=$port
-  export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=http://127.0.0.1:$port/$AZURITE_ACCOUNT;"
+  export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=$scheme://127.0.0.1:$port/$AZURITE_ACCOUNT;"
 }
 
 start_s3rver() {
-  local dir=$1 port
+  local dir=$1 cert=${2:-} key=${3:-} port scheme=http tls=()
   servers_ensure_installed
   mkdir -p "$dir"
   port=$(free_port)
+  if [[ -n $cert ]]; then
+    scheme=https
+    tls=(--cert "$cert" --key "$key")
+  fi
   # --openssl-legacy-provider: without it s3rver answers 500 to paged ListObjectsV2 on Node >= 17.
   node --openssl-legacy-provider "$SERVERS_DIR/node_modules/s3rver/bin/s3rver.js" -d "$dir" \
-    -a 127.0.0.1 -p "$port" --no-vhost-buckets --silent >"$dir.log" 2>&1 &
+    -a 127.0.0.1 -p "$port" --no-vhost-buckets --silent "${tls[@]}" >"$dir.log" 2>&1 &
   SERVER_PIDS+=($!)
   SERVER_DIRS+=("$dir")
   wait_port "$port" $! s3rver "$dir.log"
   S3RVER_PORT=$port
   export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
-  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL="$scheme://127.0.0.1:$port"
   unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3
+}
+
+make_test_ca() {
+  local d=$1
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 2 -subj "/CN=strongroom test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>"$d/openssl.log" || fail "openssl: $(cat "$d/openssl.log")"
+  openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=localhost" -keyout "$d/server.key" \
+    -out "$d/server.csr" 2>>"$d/openssl.log" || fail "openssl: $(cat "$d/openssl.log")"
+  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+    "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >"$d/server.ext"
+  openssl x509 -req -sha256 -days 2 -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+    -CAcreateserial -extfile "$d/server.ext" -out "$d/server.pem" 2>>"$d/openssl.log" ||
+    fail "openssl: $(cat "$d/openssl.log")"
 }
 
 start_faultproxy() {
