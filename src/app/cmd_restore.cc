@@ -5,6 +5,7 @@
 
 #include "app/commands.h"
 #include "app/common.h"
+#include "app/storage_env.h"
 #include "app/terminal.h"
 #include "base/time_util.h"
 #include "ops/pg_restore.h"
@@ -93,6 +94,7 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
   o.repo_url = absolute_repo_url(a.repo);
   o.key_file = key_file_path(a.repo);
   if (o.key_file.empty()) o.password_file = password_file_path(a.repo);
+  o.ca_file = effective_ca_file(o.repo_url, a.repo.ca_file).first;
   o.self_exe = self_exe();
   if (const char* u = std::getenv("PGUSER"); u && *u) o.db_user = u;
   CommandRun run(true);

@@ -75,24 +75,8 @@ storage::TransferSettings transfer_from_env() {
   return o;
 }
 
-// --ca-file, else AWS_CA_BUNDLE (s3:// only, as the AWS CLI), else SSL_CERT_FILE; relative
-// paths are made absolute (the file is opened by libcurl on every connection).
 void ca_file_from(const std::string& url, const std::string& flag, storage::HttpSettings& o) {
-  std::string from = "--ca-file";
-  std::string file = flag;
-  if (file.empty() && url.rfind("s3://", 0) == 0) {
-    file = env("AWS_CA_BUNDLE");
-    from = "AWS_CA_BUNDLE";
-  }
-  if (file.empty()) {
-    file = env("SSL_CERT_FILE");
-    from = "SSL_CERT_FILE";
-  }
-  if (file.empty()) return;
-  if (file.front() != '/') {
-    char cwd[PATH_MAX];
-    if (::getcwd(cwd, sizeof cwd)) file = std::string(cwd) + "/" + file;
-  }
+  auto [file, from] = effective_ca_file(url, flag);
   o.ca_file = file;
   o.ca_file_from = from;
 }
@@ -149,6 +133,28 @@ std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url,
   // go to a logger of the CLI's own, kept for the process.
   static const std::unique_ptr<log::Logger> logger = make_cli_logger(false);
   return storage::open_storage(url, storage_settings_from_env(url, ca_file), logger.get());
+}
+
+// --ca-file, else AWS_CA_BUNDLE (s3:// only, as the AWS CLI), else SSL_CERT_FILE; relative
+// paths are made absolute (the file is opened by libcurl on every connection).
+std::pair<std::string, std::string> effective_ca_file(const std::string& url,
+                                                      const std::string& flag) {
+  std::string from = "--ca-file";
+  std::string file = flag;
+  if (file.empty() && url.rfind("s3://", 0) == 0) {
+    file = env("AWS_CA_BUNDLE");
+    from = "AWS_CA_BUNDLE";
+  }
+  if (file.empty()) {
+    file = env("SSL_CERT_FILE");
+    from = "SSL_CERT_FILE";
+  }
+  if (file.empty()) return {};
+  if (file.front() != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd)) file = std::string(cwd) + "/" + file;
+  }
+  return {file, from};
 }
 
 }  // namespace sr::app

@@ -27,6 +27,12 @@
 
 namespace sr::app {
 
+// The CA bundle a command uses for `url` given its --ca-file option `flag` (as above), as an
+// absolute path, and where it came from ("--ca-file", "AWS_CA_BUNDLE", "SSL_CERT_FILE");
+// {"", ""} when none.
+std::pair<std::string, std::string> effective_ca_file(const std::string& url,
+                                                      const std::string& flag);
+
 // `ca_file`: the --ca-file option ("" when not given), which wins over the environment.
 storage::StorageSettings storage_settings_from_env(const std::string& url,
                                                    const std::string& ca_file = "");

@@ -31,7 +31,7 @@ std::string restore_command(const PgRestoreOptions& o) {
          shell_quote(o.stanza) +
          (o.key_file.empty() ? " --password-file " + shell_quote(o.password_file)
                              : " --key-file " + shell_quote(o.key_file)) +
-         " --prefetch 8 %f %p";
+         (o.ca_file.empty() ? "" : " --ca-file " + shell_quote(o.ca_file)) + " --prefetch 8 %f %p";
 }
 
 std::string recovery_settings(const PgRestoreOptions& o, const std::string& backup_id,

@@ -36,6 +36,15 @@ TEST(PgRecoveryConf, RestoreCommandWithPasswordOrKeyFile) {
   EXPECT_EQ(restore_command(o).find("--password-file"), std::string::npos);
 }
 
+// The CA bundle the restore used reaches the restored server's wal-get (issue 10, TLS).
+TEST(PgRecoveryConf, RestoreCommandPassesTheCaFile) {
+  auto o = options();
+  EXPECT_EQ(restore_command(o).find("--ca-file"), std::string::npos);
+  o.ca_file = "/etc/pki/it's ca.pem";
+  EXPECT_NE(restore_command(o).find(" --ca-file '/etc/pki/it'\\''s ca.pem' --prefetch"),
+            std::string::npos);
+}
+
 // A restore_command that cannot work (no credential file, or a relative one) is refused, never
 // written with `--password-file ''`.
 TEST(PgRecoveryConf, RestoreCommandThatCannotWorkIsRefused) {

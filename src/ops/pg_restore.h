@@ -47,6 +47,7 @@ struct PgRestoreOptions {
   int port = 0;          // for start; 0: a free loopback port
   bool archive = false;  // keep archive_mode of the restored configuration
   std::string repo_url, password_file, key_file, self_exe, pg_bin;
+  std::string ca_file;               // the CA bundle the restore used; restore_command passes it on
   std::string db_user = "postgres";  // for start: the database user to connect as (app: PGUSER)
   double start_timeout_seconds = 3600;
   double recovery_timeout_seconds = 7 * 24 * 3600.0;  // a bound, not an expectation
