@@ -2,8 +2,9 @@
 // arbitrary bytes (the "pg" block of a PostgreSQL manifest, which a compromised host writes).
 //
 // Properties: throws sr::Error (or json::exception from parse) or returns a record whose segment
-// size is a usable divisor (no division by zero in WAL arithmetic) and whose start LSN is not
-// after its stop LSN; to_json/from_json round-trip; xid_in_progress_at_stop never crashes.
+// size is a usable divisor (no division by zero in WAL arithmetic), whose start LSN is not
+// after its stop LSN and whose tablespace_map parses (decimal OIDs, non-empty paths);
+// to_json/from_json round-trip; xid_in_progress_at_stop never crashes.
 #include <cstddef>
 #include <cstdint>
 
@@ -31,6 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(false);
   }
   FUZZ_CHECK(info.segment_size > 0);
+  // A record that parsed has a tablespace_map that parses, to decimal OIDs and non-empty paths.
+  for (const auto& [oid, path] : catalog::parse_tablespace_map(info.tablespace_map))
+    FUZZ_CHECK(!oid.empty() && oid.find_first_not_of("0123456789") == std::string::npos &&
+               !path.empty());
   FUZZ_CHECK(!(info.stop_lsn < info.start_lsn));
   (void)info.xid_in_progress_at_stop(size ? data[0] : 0);
   catalog::PgBackupInfo again;

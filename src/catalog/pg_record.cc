@@ -170,6 +170,11 @@ PgBackupInfo PgBackupInfo::from_json(const json& j, const std::string& what) {
   }
   p.backup_label = r.str_or("backup_label", "");
   p.tablespace_map = r.str_or("tablespace_map", "");
+  try {
+    (void)parse_tablespace_map(p.tablespace_map);
+  } catch (const Error& e) {
+    r.bad("tablespace_map", e.what());
+  }
   p.databases = read_databases(r, what);
   for (const auto& [key, value] : j.items())
     if (!known_fields().count(key)) p.unknown[key] = value;
@@ -215,6 +220,34 @@ json PgBackupInfo::to_json() const {
 
 bool PgBackupInfo::xid_in_progress_at_stop(uint64_t xid) const {
   return std::find(stop_xip.begin(), stop_xip.end(), xid) != stop_xip.end();
+}
+
+std::map<std::string, std::string> parse_tablespace_map(const std::string& map) {
+  std::map<std::string, std::string> out;
+  size_t i = 0;
+  while (i < map.size()) {
+    if (map[i] == '\n') {  // an empty line
+      ++i;
+      continue;
+    }
+    size_t sp = map.find(' ', i);
+    size_t nl = map.find('\n', i);
+    if (sp == std::string::npos || sp == i || (nl != std::string::npos && nl < sp))
+      throw Error(Errc::kCorrupt, "bad tablespace_map line (no \"OID PATH\")");
+    std::string oid = map.substr(i, sp - i);
+    if (oid.size() > 10 || oid.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(Errc::kCorrupt, "bad tablespace OID in the tablespace_map");
+    // PATH runs to the first newline not escaped by '\' (PostgreSQL escapes '\n', '\r', '\\').
+    std::string path;
+    for (i = sp + 1; i < map.size() && map[i] != '\n'; ++i) {
+      if (map[i] == '\\' && i + 1 < map.size()) ++i;
+      path += map[i];
+    }
+    if (path.empty()) throw Error(Errc::kCorrupt, "tablespace " + oid + " has an empty path");
+    if (!out.emplace(oid, path).second)
+      throw Error(Errc::kCorrupt, "tablespace " + oid + " appears twice in the tablespace_map");
+  }
+  return out;
 }
 
 std::optional<std::string> pg_record_stanza(const json& j) {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -67,6 +68,12 @@ struct PgBackupInfo {
   nlohmann::json to_json() const;
   bool xid_in_progress_at_stop(uint64_t xid) const;
 };
+
+// A backup's tablespace_map (PostgreSQL's "OID PATH" lines, '\' escaping newlines and backslashes
+// in PATH) as OID → recorded path. Throws Error{kCorrupt} for a line without a space, an OID that
+// is not decimal digits, an empty path or an OID given twice. PgBackupInfo::from_json checks the
+// map with it, so a restore meets only maps that parse.
+std::map<std::string, std::string> parse_tablespace_map(const std::string& map);
 
 // The stanza a record claims, if it names one as a string (for skipping other clusters' records
 // without validating them); nullopt when absent or not a string.

@@ -168,6 +168,25 @@ TEST(BackupKind, ParsesTheManifestTypes) {
   }
 }
 
+TEST(TablespaceMap, ParsesEscapedPaths) {
+  auto m = parse_tablespace_map("16384 /srv/ts one\n\n16385 /srv/a\\\\\n16386 /srv/new\\\nline\n");
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m["16384"], "/srv/ts one");
+  EXPECT_EQ(m["16385"], "/srv/a\\");        // an escaped backslash ends the path
+  EXPECT_EQ(m["16386"], "/srv/new\nline");  // an escaped newline is part of it
+  EXPECT_TRUE(parse_tablespace_map("").empty());
+}
+
+TEST(TablespaceMap, RefusesHostileMaps) {
+  for (const char* bad :
+       {"16384\n", " /x\n", "../1 /x\n", "12345678901 /x\n", "1 \n", "1 /a\n1 /b\n", "1\n /x\n"})
+    EXPECT_THROW(parse_tablespace_map(bad), Error) << bad;
+  json j = PgBackupInfo{}.to_json();
+  j["stanza"] = "main";
+  j["tablespace_map"] = "../../etc /tmp/x\n";
+  EXPECT_THROW(PgBackupInfo::from_json(j, "manifest 1"), Error);
+}
+
 TEST(TimelineHistory, ParsesSwitchesAndFindsTheTimelineOfAnLsn) {
   auto h = pg::TimelineHistory::parse(
       3, "1\t0/3000158\tno recovery target specified\n\n# comment\n2\t0/5000000\tat lsn\n");

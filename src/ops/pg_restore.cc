@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <climits>
 #include <map>
-#include <sstream>
 
 #include "base/fs.h"
 #include "base/time_util.h"
@@ -27,25 +26,6 @@ using catalog::TargetKind;
 using nlohmann::json;
 
 namespace {
-
-// The tablespaces of a backup: its tablespace_map, "OID PATH" lines ('\' escaping newlines and
-// backslashes in PATH).
-std::map<std::string, std::string> recorded_tablespaces(const std::string& map) {
-  std::map<std::string, std::string> original;
-  std::istringstream in(map);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    auto sp = line.find(' ');
-    if (sp == std::string::npos || sp == 0) throw Error(Errc::kCorrupt, "bad tablespace_map line");
-    std::string path;
-    for (size_t i = sp + 1; i < line.size(); ++i) {
-      if (line[i] == '\\' && i + 1 < line.size()) ++i;
-      path += line[i];
-    }
-    original[line.substr(0, sp)] = path;
-  }
-  return original;
-}
 
 std::map<std::string, std::string> mapped_tablespaces(
     const PgRestoreOptions& o, const std::map<std::string, std::string>& original) {
@@ -80,13 +60,10 @@ std::vector<PgRestoreResult::Tablespace> tablespace_destinations(const std::stri
                                                                  const PgRestoreOptions& o) {
   if (o.tablespace_in_place && !o.tablespace_dir.empty())
     throw Error(Errc::kUsage, "--tablespace-in-place and --tablespace-dir exclude each other");
-  std::map<std::string, std::string> original = recorded_tablespaces(map);
+  std::map<std::string, std::string> original = catalog::parse_tablespace_map(map);
   std::map<std::string, std::string> mapped = mapped_tablespaces(o, original);
   std::vector<PgRestoreResult::Tablespace> out;
   for (const auto& [oid, path] : original) {
-    if (oid.empty() || oid.find_first_not_of("0123456789") != std::string::npos)
-      throw Error(Errc::kCorrupt,
-                  "bad tablespace OID '" + oid + "' in the backup's tablespace_map");
     PgRestoreResult::Tablespace t{oid, path, "", ""};
     if (mapped.count(oid))
       t.restored_to = mapped[oid];
