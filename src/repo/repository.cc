@@ -167,6 +167,8 @@ void Repository::load_index() {
     index().clear();
     known.clear();
   }
+  std::vector<std::string> listed(present.begin(), present.end());
+  observe_state(nullptr, nullptr, &listed);
   std::set<std::string> have(known.begin(), known.end());
   damaged_index_.clear();
   for (const auto& name : present) {
@@ -188,7 +190,7 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
   if (stats) ++stats->stored_chunks;
   out.ref.id = codec::keyed_id(keys_.id_key, plaintext);
   out.ref.raw_length = static_cast<uint32_t>(plaintext.size());
-  if (auto loc = lookup(out.ref.id)) {
+  if (auto loc = lookup_present(out.ref.id)) {
     out.ref.stored_length = loc->length;
     return out;
   }
@@ -314,7 +316,8 @@ Manifest Repository::load_manifest(const std::string& id) {
 
 ManifestScan Repository::scan_manifests() {
   ManifestScan out;
-  for (const auto& id : list_manifest_ids()) {
+  const std::vector<std::string> ids = list_manifest_ids();
+  for (const auto& id : ids) {
     try {
       out.readable.push_back(load_manifest(id));
     } catch (const Error& e) {
@@ -325,6 +328,7 @@ ManifestScan Repository::scan_manifests() {
   std::sort(out.readable.begin(), out.readable.end(), [](const Manifest& a, const Manifest& b) {
     return a.time_ns != b.time_ns ? a.time_ns < b.time_ns : a.id < b.id;
   });
+  observe_state(&ids, &out.readable, nullptr);
   return out;
 }
 
@@ -368,6 +372,19 @@ std::optional<ChunkLocation> Repository::lookup(const codec::ChunkId& id) {
     }
   }
   return index().lookup(id);
+}
+
+std::optional<ChunkLocation> Repository::lookup_present(const codec::ChunkId& id) {
+  bool pending = false;
+  {
+    std::lock_guard lock(pending_mu_);
+    pending = pending_.count(id) != 0;
+  }
+  if (pending) return lookup(id);
+  bool missing = false;
+  auto loc = index().lookup(id, &missing);
+  if (missing) return std::nullopt;  // its pack is gone: store it again (exclude_missing_packs)
+  return loc;
 }
 
 codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpan> wrapped) {
