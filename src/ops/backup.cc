@@ -385,7 +385,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   std::unique_ptr<repo::RepoLock> lock;
   if (options.take_lock) lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
   repo.load_index();
-  exclude_missing_packs(repo, ctx);  // chunks whose pack is gone are stored again
+  warn_missing_packs(repo, ctx);  // chunks whose pack is gone are stored again
   return FilesBackup(repo, options, ctx, plan).run();
 }
 
@@ -396,7 +396,7 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
     throw Error(Errc::kUsage, "--name must be a plain name (no '/', not '.' or '..')");
   auto lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
   repo.load_index();
-  exclude_missing_packs(repo, ctx);  // chunks whose pack is gone are stored again
+  warn_missing_packs(repo, ctx);  // chunks whose pack is gone are stored again
   BackupResult result;
   repo::Manifest& m = result.manifest;
   m.type = "command";

@@ -27,8 +27,8 @@ nlohmann::json RepairIndexReport::to_json() const {
           {"missing_pack_count", missing_pack_count}};
 }
 
-size_t exclude_missing_packs(repo::Repository& repo, const OpContext& ctx) {
-  auto missing = repo.exclude_missing_packs();
+size_t warn_missing_packs(repo::Repository& repo, const OpContext& ctx) {
+  const auto& missing = repo.missing_packs();
   if (!missing.empty())
     ctx.log().warn("backup", std::to_string(missing.size()) +
                                  " indexed pack(s) are missing from the repository (" +
@@ -45,7 +45,7 @@ RepairIndexReport repair_index(repo::Repository& repo, const OpContext& ctx) {
   std::vector<std::string> old_index;
   for (const auto& o : repo.list_objects(repo::ObjectKind::kIndex)) old_index.push_back(o.name());
   auto packs = repo.list_objects(repo::ObjectKind::kPack);
-  for (const auto& m : repo.exclude_missing_packs()) {
+  for (const auto& m : repo.missing_packs()) {
     if (report.missing_packs.size() < kMaxNamed) report.missing_packs.push_back(m);
     ++report.missing_pack_count;
   }

@@ -11,9 +11,9 @@
 // clients report them once; see docs/user-guide.md). Checks ctx.check_cancelled() per pack;
 // ctx.progress counts packs (files) and their bytes.
 //
-// exclude_missing_packs is what a backup runs after loading the index: one listing of data/;
-// chunks in indexed packs that are missing are stored again instead of being referenced, with a
-// warning on ctx.log() naming the first few packs.
+// warn_missing_packs is what a backup runs after loading the index (which lists data/ once and
+// flags the indexed packs that are missing, see Repository::load_index): chunks in those packs
+// are stored again instead of being referenced; this says so on ctx.log(), naming a few packs.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -40,8 +40,7 @@ struct RepairIndexReport {
 
 RepairIndexReport repair_index(repo::Repository& repo, const OpContext& ctx);
 
-// Flags the indexed packs that are missing from data/ (Repository::exclude_missing_packs) and
-// warns about them on ctx.log(). Returns how many are missing.
-size_t exclude_missing_packs(repo::Repository& repo, const OpContext& ctx);
+// Warns on ctx.log() about the missing packs the last load_index found. Returns how many.
+size_t warn_missing_packs(repo::Repository& repo, const OpContext& ctx);
 
 }  // namespace sr::ops

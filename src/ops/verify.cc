@@ -155,7 +155,7 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const 
   VerifyReport report;
   report.read_data = options.read_data;
   auto lock = repo::RepoLock::acquire_for_reading(repo, "verify", &ctx.log());
-  repo.load_index();
+  repo.load_index(false);  // the packs are listed below, with their sizes
   for (const auto& name : repo.damaged_index_objects())
     report.problems.push_back("index object index/" + name +
                               " is damaged (failed authentication or parsing)");

@@ -2,8 +2,9 @@
 // so that a repository that went backwards (a storage provider or an attacker with storage
 // credentials deleting the newest manifest, or index objects) is noticed.
 //
-// The state (per client and repository: <cache_dir>/<repository id>/state.json) holds the ids of
-// every manifest and the names of every index object the client has listed, and per backup
+// The state (per client, repository and location: <cache_dir>/<repository id>/state-<h>.json,
+// h a keyed hash of Storage::describe(), so that a lagging replica is not a rollback) holds the ids
+// of every manifest and the names of every index object the client has listed, and per backup
 // series (type, host and source: "the same backup again") the newest manifest with its time. It
 // only grows: an object in the state that the repository no longer lists is reported
 // (diff_state) until the operator accepts the repository as it now is (replace the state), or a

@@ -157,7 +157,7 @@ std::unique_ptr<codec::Chunker> Repository::make_chunker() const {
   return std::make_unique<codec::CdcChunker>(*chunker_);
 }
 
-void Repository::load_index() {
+void Repository::load_index(bool check_packs) {
   std::set<std::string> present;
   storage_->list("index/", [&](const storage::ObjectInfo& o) { present.insert(o.key.substr(6)); });
   auto known = index().ingested_index_files();
@@ -182,6 +182,7 @@ void Repository::load_index() {
       damaged_index_.push_back(name);
     }
   }
+  if (check_packs) flag_missing_packs();
 }
 
 Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
@@ -372,19 +373,6 @@ std::optional<ChunkLocation> Repository::lookup(const codec::ChunkId& id) {
     }
   }
   return index().lookup(id);
-}
-
-std::optional<ChunkLocation> Repository::lookup_present(const codec::ChunkId& id) {
-  bool pending = false;
-  {
-    std::lock_guard lock(pending_mu_);
-    pending = pending_.count(id) != 0;
-  }
-  if (pending) return lookup(id);
-  bool missing = false;
-  auto loc = index().lookup(id, &missing);
-  if (missing) return std::nullopt;  // its pack is gone: store it again (exclude_missing_packs)
-  return loc;
 }
 
 codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpan> wrapped) {

@@ -123,14 +123,14 @@ class Repository {
   std::unique_ptr<codec::Chunker> make_chunker() const;
 
   // Brings the index cache up to date with the index objects. Damaged index objects are skipped
-  // and reported by damaged_index_objects().
-  void load_index();
+  // and reported by damaged_index_objects(). With check_packs (the default), also lists data/
+  // once and flags the indexed packs that are missing (missing_packs()): lookups then prefer a
+  // copy of a chunk in a present pack, and store_chunk and lookup_present treat chunks whose only
+  // pack is missing as absent, so a backup stores them again instead of referencing lost data.
+  void load_index(bool check_packs = true);
+  const std::vector<std::string>& missing_packs() const { return missing_packs_; }
   const std::vector<std::string>& damaged_index_objects() const { return damaged_index_; }
   IndexCache& index();
-  // Lists the packs (one listing of data/) and flags the indexed packs that are missing, so that
-  // store_chunk stores their chunks again instead of referencing data that is gone. Returns the
-  // missing pack names (sorted). For backups; cost: one listing of data/.
-  std::vector<std::string> exclude_missing_packs();
 
   // Rollback detection (repo/client_state.h). load_index and scan_manifests compare their
   // listings with this client's signed state, warn (RepoOptions::log) about what disappeared,
@@ -173,7 +173,7 @@ class Repository {
   std::string resolve_backup(const std::string& spec);
 
   std::optional<ChunkLocation> lookup(const codec::ChunkId& id);
-  // lookup, except that a chunk whose only pack is flagged missing (exclude_missing_packs)
+  // lookup, except that a chunk whose only pack is flagged missing (load_index)
   // counts as absent: what store_chunk and a backup's reuse of its parent's chunks ask.
   std::optional<ChunkLocation> lookup_present(const codec::ChunkId& id);
   // Reads, authenticates and decompresses one chunk. With check_id, also recomputes its keyed
@@ -224,6 +224,7 @@ class Repository {
   Repository() = default;
   void write_index(std::vector<PackInfo> packs);
   ClientStateFile state_file() const;
+  void flag_missing_packs();  // load_index(true): sets missing_packs_
   // Compares listings with the client state, warns, and records them (repository_state.cc).
   void observe_state(const std::vector<std::string>* manifest_ids,
                      const std::vector<Manifest>* readable,
@@ -239,6 +240,7 @@ class Repository {
   std::unique_ptr<IndexCache> cache_;
   std::unique_ptr<codec::CdcChunker> chunker_;
   std::vector<std::string> damaged_index_;
+  std::vector<std::string> missing_packs_;
   std::mutex state_mu_;
   StateDiff state_diff_;
   std::set<std::string> state_warned_;

@@ -11,16 +11,20 @@
 namespace sr::repo {
 
 ClientStateFile Repository::state_file() const {
+  codec::Key32 key = codec::hmac_sha256(keys_.meta_key, as_bytes("strongroom client state v1"));
   std::string path;
   if (!options_.cache_dir.empty()) {
+    // One state per location: a replica has the same repository id but may lag behind its
+    // source, which is no rollback.
+    std::string where =
+        to_hex(codec::hmac_sha256(key, as_bytes(storage_->describe()))).substr(0, 16);
     try {
       mkdirs(options_.cache_dir + "/" + config_.id, 0700);
-      path = options_.cache_dir + "/" + config_.id + "/state.json";
+      path = options_.cache_dir + "/" + config_.id + "/state-" + where + ".json";
     } catch (const Error&) {
       path = "";  // no writable cache: no state (as with a temporary index cache)
     }
   }
-  codec::Key32 key = codec::hmac_sha256(keys_.meta_key, as_bytes("strongroom client state v1"));
   return ClientStateFile(path, key, config_.id);
 }
 
@@ -72,7 +76,7 @@ void Repository::accept_state() {
   state_diff_ = StateDiff{};
 }
 
-std::vector<std::string> Repository::exclude_missing_packs() {
+void Repository::flag_missing_packs() {
   std::set<std::string> present;
   for (const auto& o : list_objects(ObjectKind::kPack)) present.insert(o.name());
   std::set<std::string> missing;
@@ -80,7 +84,20 @@ std::vector<std::string> Repository::exclude_missing_packs() {
     if (!present.count(name)) missing.insert(name);
   });
   index().set_missing_packs(missing);
-  return {missing.begin(), missing.end()};
+  missing_packs_.assign(missing.begin(), missing.end());
+}
+
+std::optional<ChunkLocation> Repository::lookup_present(const codec::ChunkId& id) {
+  bool pending = false;
+  {
+    std::lock_guard lock(pending_mu_);
+    pending = pending_.count(id) != 0;
+  }
+  if (pending) return lookup(id);
+  bool missing = false;
+  auto loc = index().lookup(id, &missing);
+  if (missing) return std::nullopt;  // its pack is gone: store it again (load_index)
+  return loc;
 }
 
 PackInfo Repository::read_pack_info(const std::string& pack) {

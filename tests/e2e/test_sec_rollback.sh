@@ -45,7 +45,7 @@ sr backups --repo "$REPO"
 if grep -q "went backwards" "$ERR"; then fail "still warning after --accept-state: $(cat "$ERR")"; fi
 
 # A tampered client state is discarded with a warning, not trusted.
-state=$(find "$T/cache" -name state.json | head -n 1)
+state=$(find "$T/cache" -name "state-*.json" | head -n 1)
 [[ -f $state ]] || fail "no client state under $T/cache"
 sed -i 's/"mac":"./"mac":"0/' "$state"
 sr backups --repo "$REPO"
