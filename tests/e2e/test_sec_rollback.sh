@@ -77,6 +77,10 @@ sr restore --repo "$REPO" --backup "$new" --to "$T/restore-b"
 for i in 1 2 3; do
   cmp "$T/data/r$i.bin" "$T/restore-b/r$i.bin" || fail "r$i.bin differs after the re-store"
 done
+# Another client, with a fresh cache: the index names two copies of those chunks, one in the gone
+# pack; the restore must read the present one.
+STRONGROOM_CACHE_DIR=$T/cache-fresh sr restore --repo "$REPO" --backup "$old" --to "$T/restore-b2"
+cmp "$T/data/r1.bin" "$T/restore-b2/r1.bin" || fail "restore with a fresh cache differs"
 
 # A backup whose only pack is lost: repair index cannot invent its data.
 mkdir -p "$T/lost"
