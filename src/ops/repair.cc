@@ -60,7 +60,7 @@ RepairIndexReport repair_index(repo::Repository& repo, const OpContext& ctx) {
   size_t batch_blobs = 0;
   auto publish = [&] {
     if (batch.empty()) return;
-    repo.write_index_object(std::move(batch));
+    repo.write_index_object(batch);
     ++report.index_objects_written;
     batch.clear();
     batch_blobs = 0;

@@ -144,7 +144,7 @@ class Repository {
   // removing one (under an exclusive lock, after its replacement is published; recorded in the
   // client state as strongroom's own deletion).
   PackInfo read_pack_info(const std::string& pack);
-  std::string write_index_object(std::vector<PackInfo> packs);
+  std::string write_index_object(const std::vector<PackInfo>& packs);
   void remove_index_object(const std::string& name);
 
   // Stores a chunk unless an identical one exists. Thread-safe.

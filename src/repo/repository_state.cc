@@ -105,7 +105,7 @@ PackInfo Repository::read_pack_info(const std::string& pack) {
   return parse_pack(keys_.data_key, pack, bytes);
 }
 
-std::string Repository::write_index_object(std::vector<PackInfo> packs) {
+std::string Repository::write_index_object(const std::vector<PackInfo>& packs) {
   check_lock_held();
   std::string name = random_hex(32);
   std::string key = "index/" + name;
