@@ -12,6 +12,7 @@ namespace {
 struct VerifyArgs {
   RepoArgs repo;
   bool read_data = false;
+  bool accept_state = false;
 };
 
 void print_report(const ops::VerifyReport& r, bool read_data) {
@@ -29,6 +30,10 @@ void print_report(const ops::VerifyReport& r, bool read_data) {
     std::cout << ", " << r.unreferenced_packs
               << " unreferenced packs (leftovers; prune removes them)";
   std::cout << "\n";
+  if (r.state_accepted) {
+    for (const auto& m : r.rollback.messages()) std::cout << "accepted: " << m << "\n";
+    std::cout << "client state accepted: later runs compare against the repository as it is now\n";
+  }
 }
 
 int run_verify(const VerifyArgs& a) {
@@ -37,7 +42,7 @@ int run_verify(const VerifyArgs& a) {
   ops::VerifyReport r;
   {
     ProgressLine progress("verify", run.counters(), !a.repo.json && a.read_data);
-    r = ops::verify(*repo, {a.read_data}, run.ctx());
+    r = ops::verify(*repo, {a.read_data, a.accept_state}, run.ctx());
   }
   if (a.repo.json)
     print_json(r.to_json());
@@ -53,6 +58,9 @@ void add_verify_command(CLI::App& app, int& result) {
   auto* cmd = app.add_subcommand("verify", "Check the repository's structure (and data)");
   add_repo_options(cmd, a->repo, true);
   cmd->add_flag("--read-data", a->read_data, "Read and authenticate every chunk");
+  cmd->add_flag("--accept-state", a->accept_state,
+                "Accept the repository as it is now after a reported rollback (backups or index "
+                "objects gone) was investigated: this client's state is replaced");
   cmd->callback([a, &result] { result = run_verify(*a); });
 }
 

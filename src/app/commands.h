@@ -13,6 +13,7 @@ void add_init_command(CLI::App& app, int& result);       // cmd_init.cc
 void add_backup_commands(CLI::App& app, int& result);    // cmd_backup.cc: backup, backups
 void add_restore_command(CLI::App& app, int& result);    // cmd_restore.cc
 void add_verify_command(CLI::App& app, int& result);     // cmd_verify.cc
+void add_repair_commands(CLI::App& app, int& result);    // cmd_repair.cc: repair index
 void add_replicate_command(CLI::App& app, int& result);  // cmd_replicate.cc
 void add_wal_commands(CLI::App& app, int& result);       // cmd_wal.cc: wal-push, wal-get
 void add_postgres_commands(CLI::App& app, int& result);  // cmd_pg.cc: mark, stream

@@ -37,6 +37,7 @@ int run(int argc, char** argv) {
   add_postgres_commands(app, result);
   add_wal_commands(app, result);
   add_verify_command(app, result);
+  add_repair_commands(app, result);
   add_replicate_command(app, result);
   add_key_commands(app, result);
   try {

@@ -124,6 +124,8 @@ repo::RepoOptions repo_options_from_env() {
     o.cache_dir = x + "/strongroom";
   else if (std::string h = env("HOME"); !h.empty())
     o.cache_dir = h + "/.cache/strongroom";
+  static const auto repository_log = make_cli_logger(false);  // rollback warnings (stderr)
+  o.log = repository_log.get();
   return o;
 }
 

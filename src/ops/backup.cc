@@ -16,6 +16,7 @@
 #include "base/fs.h"
 #include "base/time_util.h"
 #include "ops/backup_parts.h"
+#include "ops/repair.h"
 #include "repo/lock.h"
 #include "repo/tree_stream.h"
 #include "source/command_source.h"
@@ -384,6 +385,7 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
   std::unique_ptr<repo::RepoLock> lock;
   if (options.take_lock) lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
   repo.load_index();
+  warn_missing_packs(repo, ctx);  // chunks whose pack is gone are stored again
   return FilesBackup(repo, options, ctx, plan).run();
 }
 
@@ -394,6 +396,7 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
     throw Error(Errc::kUsage, "--name must be a plain name (no '/', not '.' or '..')");
   auto lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
   repo.load_index();
+  warn_missing_packs(repo, ctx);  // chunks whose pack is gone are stored again
   BackupResult result;
   repo::Manifest& m = result.manifest;
   m.type = "command";

@@ -185,10 +185,11 @@ bool unchanged_since_parent(const Entry& p, const Entry& e, int64_t parent_time_
 bool chunks_present(repo::Repository& repo, const Entry& p) {
   return std::all_of(p.chunks.begin(), p.chunks.end(),
                      [&](const ChunkRef& c) {
-                       return c.hole || (repo.lookup(c.id).has_value() &&
-                                         (!c.has_delta || repo.lookup(c.delta_id).has_value()));
+                       return c.hole ||
+                              (repo.lookup_present(c.id).has_value() &&
+                               (!c.has_delta || repo.lookup_present(c.delta_id).has_value()));
                      }) &&
-         (!p.page_map_blob || repo.lookup(p.page_map_base).has_value());
+         (!p.page_map_blob || repo.lookup_present(p.page_map_base).has_value());
 }
 
 void Totals::add(const Entry& e) {

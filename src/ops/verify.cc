@@ -13,6 +13,28 @@ namespace sr::ops {
 
 namespace {
 constexpr size_t kMaxProblemsPerBackup = 5;
+constexpr size_t kMaxMissingPacksNamed = 10;
+
+std::string missing_packs_problem(const VerifyReport& r) {
+  std::string msg = std::to_string(r.missing_packs) + " indexed pack(s) are missing:";
+  for (const auto& n : r.missing_pack_names) msg += " " + repo::pack_object_key(n);
+  if (r.missing_packs > r.missing_pack_names.size())
+    msg += " and " + std::to_string(r.missing_packs - r.missing_pack_names.size()) + " more";
+  return msg + " (`strongroom repair index` rebuilds the index from the packs that remain)";
+}
+
+// The repository against this client's signed state: what went missing is a problem, unless
+// the operator accepts the repository as it is now (--accept-state).
+void check_state(repo::Repository& repo, const VerifyOptions& options, VerifyReport& report) {
+  report.rollback = repo.state_diff();
+  if (options.accept_state) {
+    repo.accept_state();
+    report.state_accepted = true;
+    return;
+  }
+  for (const auto& m : report.rollback.messages())
+    report.problems.push_back("the repository went backwards: " + m);
+}
 
 // Reads, authenticates and decompresses every chunk of every indexed pack that is present
 // (`stored`: pack name → size) and not bad; damaged chunks become problems and go to `damaged`.
@@ -64,19 +86,10 @@ void read_all_data(repo::Repository& repo, const std::vector<std::string>& index
 
 // Checks one backup: its manifest decrypts, its tree reads, and every chunk it references is
 // indexed, in a pack that is present and sound, and (with `damaged`) not damaged.
-void check_backup(repo::Repository& repo, const std::string& id,
+void check_backup(repo::Repository& repo, const repo::Manifest& m,
                   const std::set<std::string>& bad_packs, repo::ChunkSet* damaged,
                   VerifyReport& report) {
-  ++report.backups;
-  repo::Manifest m;
-  try {
-    m = repo.load_manifest(id);
-  } catch (const Error& e) {
-    if (e.code() != Errc::kCorrupt) throw;
-    report.problems.push_back(std::string("backup ") + id + ": " + e.what());
-    report.damaged_backups.insert(id);
-    return;
-  }
+  const std::string& id = m.id;
   size_t reported = 0, more = 0;
   auto problem = [&](const std::string& what) {
     report.damaged_backups.insert(id);
@@ -124,6 +137,10 @@ void check_backup(repo::Repository& repo, const std::string& id,
 nlohmann::json VerifyReport::to_json() const {
   return {{"ok", ok()},
           {"problems", problems},
+          {"missing_packs", missing_packs},
+          {"missing_pack_names", missing_pack_names},
+          {"rollback", rollback.to_json()},
+          {"state_accepted", state_accepted},
           {"damaged_backups", damaged_backups},
           {"backups", backups},
           {"packs", packs},
@@ -138,13 +155,13 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const 
   VerifyReport report;
   report.read_data = options.read_data;
   auto lock = repo::RepoLock::acquire_for_reading(repo, "verify", &ctx.log());
-  repo.load_index();
+  repo.load_index(false);  // the packs are listed below, with their sizes
   for (const auto& name : repo.damaged_index_objects())
     report.problems.push_back("index object index/" + name +
                               " is damaged (failed authentication or parsing)");
   report.index_objects = repo.list_objects(repo::ObjectKind::kIndex).size();
 
-  // Packs: present with the indexed size?
+  // Packs: present with the indexed size? (Missing ones are summed up in one problem.)
   std::map<std::string, uint64_t> stored;
   for (const auto& o : repo.list_objects(repo::ObjectKind::kPack)) stored[o.name()] = o.size;
   std::set<std::string> bad_packs;
@@ -154,8 +171,9 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const 
     indexed.push_back(name);
     auto it = stored.find(name);
     if (it == stored.end()) {
-      report.problems.push_back("pack " + name + " is missing (" + repo::pack_object_key(name) +
-                                ")");
+      ++report.missing_packs;
+      if (report.missing_pack_names.size() < kMaxMissingPacksNamed)
+        report.missing_pack_names.push_back(name);
       bad_packs.insert(name);
     } else if (it->second != size) {
       report.problems.push_back("pack " + name + " has " + std::to_string(it->second) +
@@ -163,6 +181,7 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const 
       bad_packs.insert(name);
     }
   });
+  if (report.missing_packs) report.problems.push_back(missing_packs_problem(report));
   std::sort(indexed.begin(), indexed.end());
   for (const auto& [name, size] : stored)
     if (!std::binary_search(indexed.begin(), indexed.end(), name)) ++report.unreferenced_packs;
@@ -171,10 +190,17 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const 
   repo::ChunkSet damaged;
   if (options.read_data) read_all_data(repo, indexed, bad_packs, stored, ctx, report, damaged);
   // Backups: manifests, trees, references.
-  for (const auto& id : repo.list_manifest_ids()) {
-    ctx.check_cancelled("verify");
-    check_backup(repo, id, bad_packs, options.read_data ? &damaged : nullptr, report);
+  repo::ManifestScan scan = repo.scan_manifests();
+  report.backups = scan.readable.size() + scan.damaged.size();
+  for (const auto& d : scan.damaged) {
+    report.problems.push_back("backup " + d.id + ": " + d.error);
+    report.damaged_backups.insert(d.id);
   }
+  for (const auto& m : scan.readable) {
+    ctx.check_cancelled("verify");
+    check_backup(repo, m, bad_packs, options.read_data ? &damaged : nullptr, report);
+  }
+  check_state(repo, options, report);
   return report;
 }
 

@@ -1,5 +1,8 @@
 // ops/verify.h: checking a repository.
 //
+// Rollback (always): the manifests and index objects this client saw before (its signed state,
+// repo/client_state.h) must still be listed; what disappeared is a problem (`rollback`).
+// Missing packs are one problem with their count and the first few names.
 // Structure (always): every index object decrypts and parses; every indexed pack exists with
 // the indexed size; every manifest decrypts; every backup's tree reads; every chunk a tree
 // references is indexed and lies in a pack that exists. With read_data, every indexed chunk is
@@ -23,6 +26,9 @@ namespace sr::ops {
 
 struct VerifyOptions {
   bool read_data = false;
+  // Replace this client's state with the repository as it is now (after an investigation of
+  // a reported rollback); what went missing is then reported in `rollback` but not a problem.
+  bool accept_state = false;
 };
 
 struct VerifyReport {
@@ -30,11 +36,17 @@ struct VerifyReport {
   std::set<std::string> damaged_backups;
   uint64_t backups = 0, packs = 0, chunks_checked = 0, bytes_read = 0;
   uint64_t unreferenced_packs = 0, index_objects = 0;
+  uint64_t missing_packs = 0;                   // indexed packs absent from the repository
+  std::vector<std::string> missing_pack_names;  // the first few of them
+  repo::StateDiff rollback;  // what this client saw before that the repository lacks now
+  bool state_accepted = false;
   bool read_data = false;  // whether the data was read (VerifyOptions::read_data)
   bool ok() const { return problems.empty(); }
 
-  // What `verify --json` prints: ok, problems, damaged_backups, backups, packs, index_objects,
-  // unreferenced_packs, chunks_checked, bytes_read, read_data.
+  // What `verify --json` prints: ok, problems, missing_packs, missing_pack_names, rollback
+  // (went_backwards, missing_manifests, rolled_back_series, missing_index_objects),
+  // state_accepted, damaged_backups, backups, packs, index_objects, unreferenced_packs,
+  // chunks_checked, bytes_read, read_data.
   nlohmann::json to_json() const;
 };
 

@@ -44,7 +44,12 @@ TEST_F(VerifyTest, ReportJsonHasTheCliKeysAndTypes) {
   EXPECT_GT(j["chunks_checked"].get<uint64_t>(), 0u);
   EXPECT_EQ(j["bytes_read"], r.bytes_read);
   EXPECT_EQ(j["read_data"], true);
-  EXPECT_EQ(j.size(), 10u);
+  EXPECT_EQ(j["missing_packs"], 0u);
+  EXPECT_TRUE(j["missing_pack_names"].is_array() && j["missing_pack_names"].empty());
+  EXPECT_EQ(j["rollback"]["went_backwards"], false);
+  EXPECT_TRUE(j["rollback"]["missing_manifests"].is_array());
+  EXPECT_EQ(j["state_accepted"], false);
+  EXPECT_EQ(j.size(), 14u);
 
   r.problems = {"pack x is missing"};
   r.damaged_backups = {"b2", "a1"};
@@ -53,6 +58,24 @@ TEST_F(VerifyTest, ReportJsonHasTheCliKeysAndTypes) {
   EXPECT_EQ(j["problems"], nlohmann::json::array({"pack x is missing"}));
   EXPECT_EQ(j["damaged_backups"], nlohmann::json::array({"a1", "b2"}));
   EXPECT_EQ(verify(*open(), {}, {}).to_json()["read_data"], false);
+}
+
+TEST_F(VerifyTest, DeletedManifestFailsVerifyUntilAccepted) {
+  auto ids = open()->list_manifest_ids();
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_TRUE(verify(*open(), {}, {}).ok());  // the state has seen the backup
+  open()->storage().remove("manifests/" + ids[0]);
+  VerifyReport r = verify(*open(), {}, {});
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.rollback.missing_manifests, ids);
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_NE(r.problems.back().find(ids[0]), std::string::npos);
+  VerifyOptions accept;
+  accept.accept_state = true;
+  r = verify(*open(), accept, {});
+  EXPECT_TRUE(r.ok());
+  EXPECT_TRUE(r.state_accepted);
+  EXPECT_TRUE(verify(*open(), {}, {}).ok());
 }
 
 TEST_F(VerifyTest, CancelledVerifyThrowsCancelled) {

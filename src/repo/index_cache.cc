@@ -3,10 +3,13 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <string>
 
 namespace sr::repo {
 
 namespace {
+constexpr int kSchemaVersion = 2;
+
 [[noreturn]] void db_fail(sqlite3* db, const std::string& what) {
   throw Error(Errc::kIo, "index cache: " + what + ": " + (db ? sqlite3_errmsg(db) : "?") +
                              " (the cache can be deleted safely; it is rebuilt)");
@@ -53,9 +56,11 @@ std::string col_text(sqlite3_stmt* s, int i) {
 struct IndexCache::Statements {
   explicit Statements(sqlite3* db)
       : lookup(db,
-               "SELECT p.name, c.type, c.flags, c.off, c.len, c.raw FROM chunks c JOIN packs p "
-               "ON p.rowid = c.pack WHERE c.id = ?"),
-        insert_pack(db, "INSERT OR IGNORE INTO packs(name, wrapped_key, size) VALUES (?, ?, ?)"),
+               "SELECT p.name, c.type, c.flags, c.off, c.len, c.raw, p.missing FROM chunks c "
+               "JOIN packs p ON p.rowid = c.pack WHERE c.id = ? ORDER BY p.missing LIMIT 1"),
+        insert_pack(db,
+                    "INSERT OR IGNORE INTO packs(name, wrapped_key, size, missing) "
+                    "VALUES (?, ?, ?, 0)"),
         pack_rowid(db, "SELECT rowid FROM packs WHERE name = ?"),
         insert_chunk(db,
                      "INSERT OR IGNORE INTO chunks(id, pack, type, flags, off, len, raw) "
@@ -79,14 +84,39 @@ IndexCache::IndexCache(const std::string& path) {
   if (!path.empty()) exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=OFF");    // derived data: rebuilt if lost
   exec("PRAGMA cache_size=-16384");  // 16 MiB page cache: bounds memory
-  exec(
-      "CREATE TABLE IF NOT EXISTS packs(rowid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, "
-      "wrapped_key BLOB NOT NULL, size INTEGER NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS chunks(id BLOB PRIMARY KEY, pack INTEGER NOT NULL, type INTEGER, "
-      "flags INTEGER, off INTEGER, len INTEGER, raw INTEGER) WITHOUT ROWID;"
-      "CREATE INDEX IF NOT EXISTS chunks_by_pack ON chunks(pack);"
-      "CREATE TABLE IF NOT EXISTS index_files(name TEXT PRIMARY KEY) WITHOUT ROWID;");
+  create_schema();
   st_ = std::make_unique<Statements>(db_);
+}
+
+void IndexCache::create_schema() {
+  // Schema 2: a chunk may be listed in several packs (stored again after its pack went missing),
+  // and packs carry a `missing` flag. An older cache is derived data: dropped and rebuilt.
+  exec("BEGIN IMMEDIATE");
+  try {
+    int version = 0;
+    {
+      Stmt v(db_, "PRAGMA user_version");
+      if (v.step()) version = sqlite3_column_int(v.get(), 0);
+    }
+    if (version != kSchemaVersion) {
+      exec(
+          "DROP TABLE IF EXISTS chunks; DROP TABLE IF EXISTS packs; "
+          "DROP TABLE IF EXISTS index_files;");
+      exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+    }
+    exec(
+        "CREATE TABLE IF NOT EXISTS packs(rowid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, "
+        "wrapped_key BLOB NOT NULL, size INTEGER NOT NULL, missing INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE IF NOT EXISTS chunks(id BLOB NOT NULL, pack INTEGER NOT NULL, type INTEGER, "
+        "flags INTEGER, off INTEGER, len INTEGER, raw INTEGER, PRIMARY KEY(id, pack)) WITHOUT "
+        "ROWID;"
+        "CREATE INDEX IF NOT EXISTS chunks_by_pack ON chunks(pack);"
+        "CREATE TABLE IF NOT EXISTS index_files(name TEXT PRIMARY KEY) WITHOUT ROWID;");
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 IndexCache::~IndexCache() {
@@ -156,7 +186,7 @@ void IndexCache::add_index_file(const std::string& name, const std::vector<PackI
   }
 }
 
-std::optional<ChunkLocation> IndexCache::lookup(const codec::ChunkId& id) {
+std::optional<ChunkLocation> IndexCache::lookup(const codec::ChunkId& id, bool* pack_missing) {
   std::lock_guard lock(mu_);
   auto& s = st_->lookup;
   s.reset();
@@ -169,6 +199,7 @@ std::optional<ChunkLocation> IndexCache::lookup(const codec::ChunkId& id) {
   loc.offset = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 3));
   loc.length = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 4));
   loc.raw_length = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 5));
+  if (pack_missing) *pack_missing = sqlite3_column_int(s.get(), 6) != 0;
   s.reset();
   return loc;
 }
@@ -229,6 +260,24 @@ void IndexCache::for_each_chunk_in_pack(
     }
   }
   for (const auto& [id, loc] : rows) visit(id, loc);
+}
+
+void IndexCache::set_missing_packs(const std::set<std::string>& missing) {
+  std::lock_guard lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    exec("UPDATE packs SET missing = 0 WHERE missing != 0");
+    Stmt s(db_, "UPDATE packs SET missing = 1 WHERE name = ?");
+    for (const auto& name : missing) {
+      s.reset();
+      s.bind_text(1, name);
+      s.step();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 uint64_t IndexCache::chunk_count() {

@@ -7,12 +7,19 @@
 // SQLite's page cache. Lookups are by chunk ID (a B-tree), so memory does not grow with the
 // repository. Thread-safe (one connection behind a mutex); several processes may share one
 // cache file (WAL mode, busy timeout).
+//
+// Missing packs: a chunk may be listed in several packs (a backup stores a chunk again when the
+// pack that held it is gone), and each pack has a `missing` flag, set from a listing of the
+// packs (set_missing_packs). lookup prefers a location in a pack that is not missing and says
+// when the only one it has is in a missing pack. The schema is versioned (PRAGMA user_version);
+// a cache of another version is dropped and rebuilt.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,7 +50,11 @@ class IndexCache {
   void clear();
   void add_index_file(const std::string& name, const std::vector<PackInfo>& packs);
 
-  std::optional<ChunkLocation> lookup(const codec::ChunkId& id);
+  // The chunk's location, in a pack not flagged missing when there is one; `pack_missing`, when
+  // given, says whether the returned pack is flagged missing.
+  std::optional<ChunkLocation> lookup(const codec::ChunkId& id, bool* pack_missing = nullptr);
+  // Flags exactly the packs in `missing` as missing (clearing the flag of every other pack).
+  void set_missing_packs(const std::set<std::string>& missing);
   std::optional<Bytes> pack_wrapped_key(const std::string& pack);
   // Visits every indexed pack with its expected size.
   void for_each_pack(const std::function<void(const std::string& name, uint64_t size)>& visit);
@@ -55,6 +66,7 @@ class IndexCache {
 
  private:
   void exec(const char* sql);
+  void create_schema();
   std::mutex mu_;
   sqlite3* db_ = nullptr;
   struct Statements;

@@ -157,7 +157,7 @@ std::unique_ptr<codec::Chunker> Repository::make_chunker() const {
   return std::make_unique<codec::CdcChunker>(*chunker_);
 }
 
-void Repository::load_index() {
+void Repository::load_index(bool check_packs) {
   std::set<std::string> present;
   storage_->list("index/", [&](const storage::ObjectInfo& o) { present.insert(o.key.substr(6)); });
   auto known = index().ingested_index_files();
@@ -167,6 +167,8 @@ void Repository::load_index() {
     index().clear();
     known.clear();
   }
+  std::vector<std::string> listed(present.begin(), present.end());
+  observe_state(nullptr, nullptr, &listed);
   std::set<std::string> have(known.begin(), known.end());
   damaged_index_.clear();
   for (const auto& name : present) {
@@ -180,6 +182,7 @@ void Repository::load_index() {
       damaged_index_.push_back(name);
     }
   }
+  if (check_packs) flag_missing_packs();
 }
 
 Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
@@ -188,7 +191,7 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
   if (stats) ++stats->stored_chunks;
   out.ref.id = codec::keyed_id(keys_.id_key, plaintext);
   out.ref.raw_length = static_cast<uint32_t>(plaintext.size());
-  if (auto loc = lookup(out.ref.id)) {
+  if (auto loc = lookup_present(out.ref.id)) {
     out.ref.stored_length = loc->length;
     return out;
   }
@@ -314,7 +317,8 @@ Manifest Repository::load_manifest(const std::string& id) {
 
 ManifestScan Repository::scan_manifests() {
   ManifestScan out;
-  for (const auto& id : list_manifest_ids()) {
+  const std::vector<std::string> ids = list_manifest_ids();
+  for (const auto& id : ids) {
     try {
       out.readable.push_back(load_manifest(id));
     } catch (const Error& e) {
@@ -325,6 +329,7 @@ ManifestScan Repository::scan_manifests() {
   std::sort(out.readable.begin(), out.readable.end(), [](const Manifest& a, const Manifest& b) {
     return a.time_ns != b.time_ns ? a.time_ns < b.time_ns : a.id < b.id;
   });
+  observe_state(&ids, &out.readable, nullptr);
   return out;
 }
 

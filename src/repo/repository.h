@@ -24,11 +24,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "base/log.h"
 #include "codec/chunker.h"
+#include "repo/client_state.h"
 #include "repo/index_cache.h"
 #include "repo/keys.h"
 #include "repo/manifest.h"
@@ -58,6 +61,9 @@ struct RepoOptions {
   // Root of the local index caches (<cache_dir>/<repository id>/index.db); "" or an unwritable
   // directory → a private temporary cache for this Repository object.
   std::string cache_dir;
+  // Receives the warnings the repository finds on its own: a repository that went backwards
+  // since this client last listed it, a client state that failed authentication. Null: none.
+  log::Logger* log = nullptr;
 };
 
 // What one operation (a backup) wrote: pass one to store_chunk. Thread-safe counters.
@@ -117,10 +123,29 @@ class Repository {
   std::unique_ptr<codec::Chunker> make_chunker() const;
 
   // Brings the index cache up to date with the index objects. Damaged index objects are skipped
-  // and reported by damaged_index_objects().
-  void load_index();
+  // and reported by damaged_index_objects(). With check_packs (the default), also lists data/
+  // once and flags the indexed packs that are missing (missing_packs()): lookups then prefer a
+  // copy of a chunk in a present pack, and store_chunk and lookup_present treat chunks whose only
+  // pack is missing as absent, so a backup stores them again instead of referencing lost data.
+  void load_index(bool check_packs = true);
+  const std::vector<std::string>& missing_packs() const { return missing_packs_; }
   const std::vector<std::string>& damaged_index_objects() const { return damaged_index_; }
   IndexCache& index();
+
+  // Rollback detection (repo/client_state.h). load_index and scan_manifests compare their
+  // listings with this client's signed state, warn (RepoOptions::log) about what disappeared,
+  // and add what is new. state_diff: what this object found so far. accept_state replaces the
+  // state with the repository as it is now (after an investigation).
+  const StateDiff& state_diff() const { return state_diff_; }
+  void accept_state();
+
+  // Repair (ops/repair): a pack's description read from the pack itself (header and trailer,
+  // authenticated; kCorrupt when damaged); publishing one index object (returns its name);
+  // removing one (under an exclusive lock, after its replacement is published; recorded in the
+  // client state as strongroom's own deletion).
+  PackInfo read_pack_info(const std::string& pack);
+  std::string write_index_object(const std::vector<PackInfo>& packs);
+  void remove_index_object(const std::string& name);
 
   // Stores a chunk unless an identical one exists. Thread-safe.
   struct Stored {
@@ -148,6 +173,9 @@ class Repository {
   std::string resolve_backup(const std::string& spec);
 
   std::optional<ChunkLocation> lookup(const codec::ChunkId& id);
+  // lookup, except that a chunk whose only pack is flagged missing (load_index)
+  // counts as absent: what store_chunk and a backup's reuse of its parent's chunks ask.
+  std::optional<ChunkLocation> lookup_present(const codec::ChunkId& id);
   // Reads, authenticates and decompresses one chunk. With check_id, also recomputes its keyed
   // id (verify --read-data); AES-GCM with the id as associated data already binds them.
   Bytes read_blob(const codec::ChunkId& id, const ChunkLocation& loc, bool check_id = false);
@@ -195,6 +223,12 @@ class Repository {
  private:
   Repository() = default;
   void write_index(std::vector<PackInfo> packs);
+  ClientStateFile state_file() const;
+  void flag_missing_packs();  // load_index(true): sets missing_packs_
+  // Compares listings with the client state, warns, and records them (repository_state.cc).
+  void observe_state(const std::vector<std::string>* manifest_ids,
+                     const std::vector<Manifest>* readable,
+                     const std::vector<std::string>* index_names);
   void finish_pack(std::unique_ptr<PackWriter> writer);
 
   std::unique_ptr<storage::Storage> storage_;
@@ -206,6 +240,10 @@ class Repository {
   std::unique_ptr<IndexCache> cache_;
   std::unique_ptr<codec::CdcChunker> chunker_;
   std::vector<std::string> damaged_index_;
+  std::vector<std::string> missing_packs_;
+  std::mutex state_mu_;
+  StateDiff state_diff_;
+  std::set<std::string> state_warned_;
   std::atomic<bool> lock_lost_{false};
   mutable std::mutex lock_lost_mu_;
   std::string lock_lost_why_;
