@@ -37,8 +37,7 @@ std::optional<LockInfo> load(Repository& repo, const std::string& id) {
   LockInfo l;
   l.id = id;
   try {
-    Bytes payload =
-        open_envelope(repo.keys().meta_key, EnvelopeKind::kLock, key, repo.storage().get(key));
+    Bytes payload = open_envelope(repo.keys(), EnvelopeKind::kLock, key, repo.storage().get(key));
     json j = json::parse(as_chars(payload));
     l.host = j.at("host").get<std::string>();
     l.pid = json_int<int64_t>(j, "pid", key);
@@ -165,8 +164,7 @@ void RepoLock::write() {
             {"holder", info_.holder},       {"seq", info_.seq},
             {"time_ns", info_.time_ns},     {"time", format_rfc3339(info_.time_ns)}};
   repo_.storage().put(
-      key, seal_envelope(repo_.keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())),
-      true);
+      key, seal_envelope(repo_.keys(), EnvelopeKind::kLock, key, as_bytes(j.dump())), true);
 }
 
 std::vector<LockInfo> RepoLock::list(Repository& repo, const LockTiming& timing) {

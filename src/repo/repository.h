@@ -39,7 +39,9 @@
 
 namespace sr::repo {
 
-constexpr int kFormatVersion = 1;
+// Version 2: key rings, ring slots, version 2 packs and WAL objects. A version 1 repository
+// (no ring) is still opened and written; `key upgrade`/`rotate`/`export-writer` make it version 2.
+constexpr int kFormatVersion = 2;
 
 struct RepoConfig {
   std::string id;
@@ -107,6 +109,8 @@ class Repository {
   const KeySet& keys() const { return keys_; }
   const RepoConfig& config() const { return config_; }
   const std::string& opened_slot() const { return slot_; }
+  // Opened with a writer key file: packs and WAL objects cannot be read (kAuth).
+  bool write_only() const { return keys_.write_only; }
   const RepoOptions& options() const { return options_; }
   // Called by a RepoLock whose refresh kept failing: from then on index objects and manifests
   // are refused (Errc::kLocked with `why`), so an operation does not publish without a lock.
@@ -182,6 +186,15 @@ class Repository {
   std::string add_key_slot(const Credential& credential, const codec::ScryptParams& params = {});
   std::vector<KeySlotInfo> list_key_slots();
   void remove_key_slot(const std::string& id);
+  // Key generations (repo/keys_ring.h), each under an exclusive lock. upgrade_key_slot: gives a
+  // repository without a key ring one (config version 2) and rewrites the opened slot as a ring
+  // slot; false when it already was one. rotate_keys: upgrades the opened slot, then adds a
+  // generation (with a restore key pair when `add_restore` or the newest has one) and re-keys
+  // every slot; returns the new generation. writer_key_text: the writer key file's content,
+  // rotating first when the newest generation has no restore key pair.
+  bool upgrade_key_slot();
+  uint32_t rotate_keys(bool add_restore = false);
+  std::string writer_key_text();
 
   // The objects of one kind (sorted by key; staging files never listed).
   std::vector<ObjectRef> list_objects(ObjectKind kind);
@@ -196,12 +209,14 @@ class Repository {
   Repository() = default;
   void write_index(std::vector<PackInfo> packs);
   void finish_pack(std::unique_ptr<PackWriter> writer);
+  bool upgrade_locked();
 
   std::unique_ptr<storage::Storage> storage_;
   RepoOptions options_;
   KeySet keys_;
   RepoConfig config_;
   std::string slot_;
+  std::unique_ptr<Credential> credential_;  // what opened it (for upgrading its slot)
   std::once_flag cache_once_;
   std::unique_ptr<IndexCache> cache_;
   std::unique_ptr<codec::CdcChunker> chunker_;
