@@ -322,6 +322,12 @@ Bytes WalStore::assemble_increments(const std::string& segment) {
   return out;
 }
 
+Bytes WalStore::resume_increments(const std::string& segment) {
+  if (!repo_.write_only()) return assemble_increments(segment);
+  remove_increments(segment);
+  return {};
+}
+
 void WalStore::remove_increments(const std::string& segment) {
   std::vector<std::string> keys;
   repo_.storage().list(increment_prefix(stanza_, segment),
