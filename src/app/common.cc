@@ -55,7 +55,8 @@ void add_repo_options(CLI::App* cmd, RepoArgs& a, bool with_json) {
                   "File holding the repository password (env STRONGROOM_PASSWORD_FILE)");
   cmd->add_option("--key-file", a.key_file,
                   "Key file made by `key add --new-key-file` (env STRONGROOM_KEY_FILE): for "
-                  "machines, opens without key stretching");
+                  "machines, opens without key stretching; or a write-only key file made by "
+                  "`key export-writer` (backs up, cannot restore)");
   if (with_json) cmd->add_flag("--json", a.json, "Print machine-readable JSON");
 }
 

@@ -224,7 +224,8 @@ std::string writer_file_text(const KeySet& keys, const std::string& repository_i
   j["strongroom"] = "writer key";
   j["version"] = 1;
   j["repository"] = repository_id;
-  std::string text = j.dump(2) + "\n";
+  // One line: key files are read up to their first newline.
+  std::string text = j.dump() + "\n";
   wipe_json(j);
   return text;
 }
