@@ -86,7 +86,7 @@ AddKeyResult add_key(repo::Repository& repo, const AddKeyOptions& options, const
 
 ListKeysResult list_keys(repo::Repository& repo, const OpContext& ctx) {
   ctx.check_cancelled("key list");
-  return ListKeysResult{repo.list_key_slots(), repo.opened_slot(), repo.keys().newest().number};
+  return ListKeysResult{repo.list_key_slots(), repo.opened_slot(), repo.key_generation()};
 }
 
 RemoveKeyResult remove_key(repo::Repository& repo, const std::string& id, const OpContext& ctx,
@@ -126,7 +126,7 @@ ExportWriterResult export_writer(repo::Repository& repo, const std::string& path
   std::string text = repo.writer_key_text();
   write_new_key_file(path, text);
   codec::wipe(text);
-  ExportWriterResult r{path, repo.keys().newest().number};
+  ExportWriterResult r{path, repo.key_generation()};
   ctx.log().info("key", "wrote the writer key file " + path + " (key generation " +
                             std::to_string(r.generation) + ")");
   return r;

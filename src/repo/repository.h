@@ -111,6 +111,8 @@ class Repository {
   const std::string& opened_slot() const { return slot_; }
   // Opened with a writer key file: packs and WAL objects cannot be read (kAuth).
   bool write_only() const { return keys_.write_only; }
+  // The newest key generation: what this object writes with.
+  uint32_t key_generation() const { return keys_.newest().number; }
   const RepoOptions& options() const { return options_; }
   // Called by a RepoLock whose refresh kept failing: from then on index objects and manifests
   // are refused (Errc::kLocked with `why`), so an operation does not publish without a lock.
