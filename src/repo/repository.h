@@ -205,7 +205,10 @@ class Repository {
   // slots (their secret is not ours to open). Throws kCorrupt naming a damaged object, which is
   // then not copied. An object a concurrent copier already wrote counts as copied (not config).
   // Returns the bytes copied.
+  // Key slots are the one kind rewritten in place (key rotate/upgrade): copy_object_to replaces a
+  // target's slot, and same_object_in tells whether the target holds the same bytes.
   uint64_t copy_object_to(const ObjectRef& object, storage::Storage& target);
+  bool same_object_in(const ObjectRef& object, storage::Storage& target);
 
  private:
   Repository() = default;

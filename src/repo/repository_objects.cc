@@ -125,6 +125,7 @@ std::string Repository::writer_key_text() {
 }
 
 void Repository::remove_key_slot(const std::string& id) {
+  if (keys_.write_only) throw Error(Errc::kAuth, kWriteOnlyMessage);
   auto lock = RepoLock::acquire(*this, "key remove", true);
   auto slots = list_key_slots();
   bool found = std::any_of(slots.begin(), slots.end(), [&](const auto& s) { return s.id == id; });
@@ -148,12 +149,17 @@ uint64_t Repository::copy_object_to(const ObjectRef& object, storage::Storage& t
   Bytes bytes = storage_->get(object.key);
   authenticate(keys_, object, bytes);
   try {
-    target.put(object.key, bytes, true);
+    target.put(object.key, bytes, object.kind != ObjectKind::kKeySlot);
   } catch (const Error& e) {
     // A concurrent replicate copied it (objects are immutable and named for good).
     if (e.code() != Errc::kAlreadyExists || object.kind == ObjectKind::kConfig) throw;
   }
   return bytes.size();
+}
+
+bool Repository::same_object_in(const ObjectRef& object, storage::Storage& target) {
+  auto theirs = storage::get_if_exists(target, object.key);
+  return theirs && *theirs == storage_->get(object.key);
 }
 
 void Repository::mark_lock_lost(const std::string& why) {
