@@ -109,6 +109,7 @@ std::unique_ptr<Repository> Repository::open(std::unique_ptr<storage::Storage> s
                     "; this strongroom reads versions 1 and " + std::to_string(kFormatVersion));
   auto repo = std::unique_ptr<Repository>(new Repository());
   repo->options_ = options;
+  repo->stored_version_ = version;
   if (credential.key_file && is_writer_file(credential.secret)) {
     repo->keys_ = parse_writer_file(credential.secret, outer_string("id"));
   } else {
@@ -215,6 +216,7 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
   {
     std::lock_guard lock(writer_mu_[t]);
     if (!writers_[t]) {
+      ensure_format_version();
       writers_[t] = std::make_unique<PackWriter>(keys_, storage_->staging_dir());
       std::lock_guard plock(pending_mu_);
       writer_pack_[t] = static_cast<uint32_t>(pending_packs_.size());

@@ -111,6 +111,10 @@ class Repository {
   const std::string& opened_slot() const { return slot_; }
   // Opened with a writer key file: packs and WAL objects cannot be read (kAuth).
   bool write_only() const { return keys_.write_only; }
+  // Called before a version 2 object (pack, WAL object) is written: a version 1 repository's
+  // config is raised to version 2 once, so older binaries refuse it by its version instead of
+  // failing on the new objects. Thread-safe; a no-op after the first call.
+  void ensure_format_version();
   // The newest key generation: what this object writes with.
   uint32_t key_generation() const { return keys_.newest().number; }
   const RepoOptions& options() const { return options_; }
@@ -221,7 +225,9 @@ class Repository {
   KeySet keys_;
   RepoConfig config_;
   std::string slot_;
-  std::unique_ptr<Credential> credential_;  // what opened it (for upgrading its slot)
+  std::unique_ptr<Credential> credential_;           // what opened it (for upgrading its slot)
+  std::atomic<int> stored_version_{kFormatVersion};  // config's outer version when opened
+  std::once_flag version_once_;
   std::once_flag cache_once_;
   std::unique_ptr<IndexCache> cache_;
   std::unique_ptr<codec::CdcChunker> chunker_;

@@ -180,7 +180,10 @@ TEST_F(KeyRotationTest, OldFormatSlotsOpenBlockRotationByNameAndUpgradeInPlace) 
   auto r = Repository::open(std::make_unique<Forward>(legacy), Credential{"old", false});
   EXPECT_TRUE(r->keys().ring_id.empty());
   std::string other = r->add_key_slot(Credential{"other", false}, kFast);  // old format too
+  EXPECT_EQ(json::parse(as_chars(legacy.get("config")))["version"], 1);
   auto [backup, chunk] = write_backup(*r, "written to a version 1 repository");
+  // The first version 2 pack raised the config's version: older binaries refuse it clearly.
+  EXPECT_EQ(json::parse(as_chars(legacy.get("config")))["version"], 2);
   try {
     r->rotate_keys();
     FAIL() << "rotated with an old-format slot it cannot re-key";
@@ -189,10 +192,7 @@ TEST_F(KeyRotationTest, OldFormatSlotsOpenBlockRotationByNameAndUpgradeInPlace) 
     EXPECT_NE(std::string(e.what()).find(other), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("key upgrade"), std::string::npos) << e.what();
   }
-  // The opener's own slot was upgraded on the way (it knows its password), and the config says
-  // version 2 so that older binaries refuse the repository clearly.
-  json outer = json::parse(as_chars(legacy.get("config")));
-  EXPECT_EQ(outer["version"], 2);
+  // The opener's own slot was upgraded on the way (it knows its password).
   auto o = Repository::open(std::make_unique<Forward>(legacy), Credential{"other", false});
   EXPECT_TRUE(o->upgrade_key_slot());
   EXPECT_FALSE(o->upgrade_key_slot());

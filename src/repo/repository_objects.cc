@@ -85,6 +85,25 @@ std::string Repository::add_key_slot(const Credential& credential,
 
 std::vector<KeySlotInfo> Repository::list_key_slots() { return repo::list_key_slots(*storage_); }
 
+namespace {
+// Sets the outer config's version to kFormatVersion (the sealed part is unchanged).
+void raise_config_version(storage::Storage& storage) {
+  json outer = json::parse(as_chars(storage.get("config")), nullptr, false);
+  if (!outer.is_object()) throw Error(Errc::kCorrupt, "config is damaged");
+  if (outer.value("version", 0) == kFormatVersion) return;
+  outer["version"] = kFormatVersion;
+  storage.put("config", as_bytes(outer.dump(2) + "\n"));
+}
+}  // namespace
+
+void Repository::ensure_format_version() {
+  if (stored_version_ == kFormatVersion) return;
+  std::call_once(version_once_, [this] {
+    raise_config_version(*storage_);
+    stored_version_ = kFormatVersion;
+  });
+}
+
 bool Repository::upgrade_locked() {
   if (keys_.write_only) throw Error(Errc::kAuth, kWriteOnlyMessage);
   std::string slot_key = key_slot_key(slot_);
@@ -94,10 +113,7 @@ bool Repository::upgrade_locked() {
   if (keys_.ring_id.empty()) {
     write_ring(*storage_, keys_);
     // From now on old binaries refuse the repository by its version rather than by its slots.
-    json outer = json::parse(as_chars(storage_->get("config")), nullptr, false);
-    if (!outer.is_object()) throw Error(Errc::kCorrupt, "config is damaged");
-    outer["version"] = kFormatVersion;
-    storage_->put("config", as_bytes(outer.dump(2) + "\n"));
+    ensure_format_version();
   }
   codec::ScryptParams params;
   if (!credential_->key_file)

@@ -272,6 +272,7 @@ WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content, s
                       stanza_ + "'?)");
     return PushResult::kAlreadyStored;
   }
+  repo_.ensure_format_version();
   try {
     SealedWal sealed = seal_wal(repo_.keys(), key, content, max_parts);
     repo_.storage().put(key, sealed.span(), true);
@@ -294,6 +295,7 @@ void WalStore::push_increment(const std::string& segment, uint32_t offset, ByteS
   char hex[16];
   std::snprintf(hex, sizeof hex, "%08x", offset);
   std::string key = increment_prefix(stanza_, segment) + hex;
+  repo_.ensure_format_version();
   try {
     repo_.storage().put(key, seal_wal(repo_.keys(), key, data).span(), true);
   } catch (const Error& e) {
