@@ -57,6 +57,27 @@ Key32 hmac_sha256(const Key32& key, ByteSpan data) {
 
 ChunkId keyed_id(const Key32& key, ByteSpan data) { return hmac_sha256(key, data); }
 
+Key32 hmac_sha256(const Key32& key, std::initializer_list<ByteSpan> parts) {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (!mac) throw Error(Errc::kInternal, "OpenSSL has no HMAC");
+  struct MacCtxDeleter {
+    void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(EVP_MAC_CTX_new(mac));
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1)
+    crypto_fail("HMAC init");
+  for (ByteSpan p : parts)
+    if (!p.empty() && EVP_MAC_update(ctx.get(), p.data(), p.size()) != 1) crypto_fail("HMAC");
+  Key32 out;
+  size_t len = 0;
+  if (EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size())
+    crypto_fail("HMAC final");
+  return out;
+}
+
 Key32 sha256(ByteSpan data) {
   Key32 out;
   unsigned int len = 0;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <array>
+#include <initializer_list>
 
 #include "base/bytes.h"
 
@@ -32,6 +33,8 @@ constexpr size_t kSealOverhead = kNonceSize + kTagSize;
 
 ChunkId keyed_id(const Key32& key, ByteSpan data);
 Key32 hmac_sha256(const Key32& key, ByteSpan data);
+// HMAC-SHA-256 of the concatenation of `parts`, without copying them together.
+Key32 hmac_sha256(const Key32& key, std::initializer_list<ByteSpan> parts);
 Key32 sha256(ByteSpan data);
 
 // Appends nonce || ciphertext || tag to `out`.

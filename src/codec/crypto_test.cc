@@ -120,11 +120,22 @@ TEST(Crypto, SealRegionMatchesOpen) {
   EXPECT_THROW(open(k, region, as_bytes("other"), "t"), Error);
 }
 
+Bytes as_bytes_copy(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
 Key32 key_hex(std::string_view hex) {
   Bytes b = from_hex(hex);
   Key32 k;
   std::copy(b.begin(), b.end(), k.begin());
   return k;
+}
+
+TEST(Crypto, HmacOfPartsEqualsHmacOfTheirConcatenation) {
+  Key32 k = random_key();
+  Bytes a = as_bytes_copy("strongroom "), b = as_bytes_copy("wal tag");
+  Bytes ab = a;
+  ab.insert(ab.end(), b.begin(), b.end());
+  EXPECT_EQ(hmac_sha256(k, {a, ByteSpan(), b}), hmac_sha256(k, ab));
+  EXPECT_NE(hmac_sha256(k, {b, a}), hmac_sha256(k, ab));
 }
 
 TEST(Crypto, HkdfMatchesRfc5869TestCase1) {

@@ -28,10 +28,13 @@ constexpr uint64_t kMaxWalFile = 1ull << 30;
 
 // Associated data: "SRWL" || version 1 header bytes (or the v2 key header) || what || key.
 Bytes aad(ByteSpan header, const char* what, const std::string& key) {
-  Bytes a(kMagic, kMagic + 4);
-  a.insert(a.end(), header.begin(), header.end());
-  a.insert(a.end(), what, what + std::strlen(what));
-  a.insert(a.end(), key.begin(), key.end());
+  const size_t what_len = std::strlen(what);
+  Bytes a(4 + header.size() + what_len + key.size());
+  uint8_t* p = a.data();
+  std::memcpy(p, kMagic, 4);
+  if (!header.empty()) std::memcpy(p + 4, header.data(), header.size());
+  std::memcpy(p + 4 + header.size(), what, what_len);
+  if (!key.empty()) std::memcpy(p + 4 + header.size() + what_len, key.data(), key.size());
   return a;
 }
 
@@ -45,10 +48,8 @@ Bytes legacy_aad(const char* what, const std::string& key) {
 // Computed only by write-only hosts (all zero otherwise: full hosts compare the plaintext).
 codec::Key32 content_tag(const KeySet& keys, const std::string& key, ByteSpan content) {
   codec::Key32 k = codec::hmac_sha256(keys.id_key, as_bytes(std::string("strongroom wal tag")));
-  Bytes msg(key.begin(), key.end());
-  msg.push_back(0);
-  msg.insert(msg.end(), content.begin(), content.end());
-  codec::Key32 tag = codec::hmac_sha256(k, msg);
+  const uint8_t zero = 0;
+  codec::Key32 tag = codec::hmac_sha256(k, {as_bytes(key), ByteSpan(&zero, 1), content});
   codec::wipe(k);
   return tag;
 }
