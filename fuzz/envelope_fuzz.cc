@@ -17,7 +17,7 @@ using namespace sr;
 using namespace sr::repo;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const codec::Key32 key = fuzz::meta_key();
+  static const repo::KeySet& key = fuzz::keys();
   ByteSpan in(data, size);
   // Any kind byte is a valid EnvelopeKind value (fixed uint8_t underlying type), so kinds added
   // later are covered too.

@@ -34,6 +34,19 @@ inline codec::Key32 fixed_key(uint8_t salt) {
 inline codec::Key32 data_key() { return fixed_key(1); }
 inline codec::Key32 meta_key() { return fixed_key(2); }
 inline codec::Key32 pack_key() { return fixed_key(3); }
+// A key set with one generation (0) made of the fixed keys above.
+inline const repo::KeySet& keys() {
+  static const repo::KeySet k = [] {
+    repo::KeySet ks;
+    ks.id_key = fixed_key(3);
+    ks.chunker_seed = fixed_key(4);
+    repo::KeyGeneration& g = ks.generations.emplace_back();
+    g.meta_key = meta_key();
+    g.data_key = data_key();
+    return ks;
+  }();
+  return k;
+}
 inline const std::string& pack_name() {
   static const std::string n = "5a" + std::string(62, '0');
   return n;
@@ -67,6 +80,7 @@ inline Bytes pack_trailer_aad(const std::string& name) {
   return Bytes(s.begin(), s.end());
 }
 
+// A version 1 pack (the wrapped-key form, still read):
 // header | body (opaque blob bytes) | sealed trailer | footer. `trailer_plain` is the encoded
 // blob entries (or anything else: the fuzz target passes its input here).
 inline Bytes build_pack(ByteSpan body, ByteSpan trailer_plain) {

@@ -169,7 +169,7 @@ std::vector<BlobEntry> sample_blobs(uint64_t first_offset) {
 
 void blob_entry_seeds() {
   ByteWriter w;
-  encode_blob_entries(w, sample_blobs(kPackHeaderSize));
+  encode_blob_entries(w, sample_blobs(kLegacyPackHeaderSize));
   write_seed("blob_entries_fuzz", "three", w.buffer());
   ByteWriter e;
   encode_blob_entries(e, {});
@@ -180,7 +180,7 @@ PackInfo sample_pack_info(const std::string& name) {
   PackInfo p;
   p.name = name;
   p.wrapped_key = codec::seal(fuzz::data_key(), fuzz::pack_key(), fuzz::pack_header_aad(name));
-  p.blobs = sample_blobs(kPackHeaderSize);
+  p.blobs = sample_blobs(kLegacyPackHeaderSize);
   p.size = p.blobs.back().offset + p.blobs.back().length + 200;
   return p;
 }
@@ -204,7 +204,7 @@ Bytes sample_pack(Bytes* trailer_plain_out = nullptr, Bytes* body_out = nullptr)
     BlobEntry b;
     b.id = id_of(n + 20);
     b.type = n == 2 ? BlobType::kTree : BlobType::kData;
-    b.offset = kPackHeaderSize + body.size();
+    b.offset = kLegacyPackHeaderSize + body.size();
     size_t before = body.size();
     codec::seal_append(fuzz::pack_key(), payload, blob_aad(b.id, b.type, b.flags), body);
     b.length = static_cast<uint32_t>(body.size() - before);
@@ -221,14 +221,14 @@ Bytes sample_pack(Bytes* trailer_plain_out = nullptr, Bytes* body_out = nullptr)
 void pack_seeds() {
   Bytes trailer, body;
   Bytes pack = sample_pack(&trailer, &body);
-  PackInfo info = parse_pack(fuzz::data_key(), fuzz::pack_name(), pack);
+  PackInfo info = parse_pack(fuzz::keys(), fuzz::pack_name(), pack);
   if (info.blobs.size() != 3) throw Error(Errc::kInternal, "pack seed does not parse back");
   write_seed("pack_fuzz", "raw-three-blobs", prefixed(0, pack));
   {
     ByteWriter t;
     encode_blob_entries(t, {});
     Bytes p = fuzz::build_pack({}, t.buffer());
-    (void)parse_pack(fuzz::data_key(), fuzz::pack_name(), p);
+    (void)parse_pack(fuzz::keys(), fuzz::pack_name(), p);
     write_seed("pack_fuzz", "raw-no-blobs", prefixed(0, p));
   }
   // Forged mode: 0x01 | body length (LE16) | body | trailer plaintext.
@@ -281,7 +281,7 @@ void manifest_seeds() {
 }
 
 void envelope_seeds() {
-  const codec::Key32 key = fuzz::meta_key();
+  const repo::KeySet& key = fuzz::keys();
   auto seal = [&](EnvelopeKind kind, ByteSpan payload, const std::string& name) {
     std::string object_key = fuzz::envelope_object_key(kind);
     Bytes env = seal_envelope(key, kind, object_key, payload);

@@ -9,14 +9,7 @@
 using namespace sr;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const repo::KeySet keys = [] {
-    repo::KeySet k;
-    k.id_key = fuzz::fixed_key(3);
-    k.meta_key = fuzz::meta_key();
-    k.data_key = fuzz::data_key();
-    k.chunker_seed = fuzz::fixed_key(4);
-    return k;
-  }();
+  static const repo::KeySet& keys = fuzz::keys();
   const std::string key = "wal/main/0000000100000000/000000010000000000000001";
   ByteSpan in(data, size);
   try {

@@ -55,7 +55,8 @@ void add_repo_options(CLI::App* cmd, RepoArgs& a, bool with_json) {
                   "File holding the repository password (env STRONGROOM_PASSWORD_FILE)");
   cmd->add_option("--key-file", a.key_file,
                   "Key file made by `key add --new-key-file` (env STRONGROOM_KEY_FILE): for "
-                  "machines, opens without key stretching");
+                  "machines, opens without key stretching; or a write-only key file made by "
+                  "`key export-writer` (backs up, cannot restore)");
   cmd->add_option("--ca-file", a.ca_file,
                   "PEM file of the CAs to trust for an https:// S3 or Azure endpoint, instead of "
                   "the system's (env AWS_CA_BUNDLE, SSL_CERT_FILE)");

@@ -1,10 +1,13 @@
 #include "codec/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
+#include <openssl/params.h>
 
+#include <cstring>
 #include <memory>
 
 #include "base/random.h"
@@ -53,6 +56,27 @@ Key32 hmac_sha256(const Key32& key, ByteSpan data) {
 }
 
 ChunkId keyed_id(const Key32& key, ByteSpan data) { return hmac_sha256(key, data); }
+
+Key32 hmac_sha256(const Key32& key, std::initializer_list<ByteSpan> parts) {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (!mac) throw Error(Errc::kInternal, "OpenSSL has no HMAC");
+  struct MacCtxDeleter {
+    void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx(EVP_MAC_CTX_new(mac));
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1)
+    crypto_fail("HMAC init");
+  for (ByteSpan p : parts)
+    if (!p.empty() && EVP_MAC_update(ctx.get(), p.data(), p.size()) != 1) crypto_fail("HMAC");
+  Key32 out;
+  size_t len = 0;
+  if (EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size())
+    crypto_fail("HMAC final");
+  return out;
+}
 
 Key32 sha256(ByteSpan data) {
   Key32 out;
@@ -158,6 +182,119 @@ Key32 derive_password_key(std::string_view password, ByteSpan salt, const Scrypt
   if (!EVP_PBE_scrypt(password.data(), password.size(), salt.data(), salt.size(), p.n, p.r, p.p,
                       maxmem, out.data(), out.size()))
     throw Error(Errc::kCorrupt, "invalid scrypt parameters in key slot");
+  return out;
+}
+
+Key32 hkdf_sha256(ByteSpan ikm, ByteSpan salt, ByteSpan info) {
+  static EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  if (!kdf) throw Error(Errc::kInternal, "OpenSSL has no HKDF");
+  // One context per thread (a fetch per call costs more than the derivation).
+  struct KdfCtxDeleter {
+    void operator()(EVP_KDF_CTX* c) const { EVP_KDF_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> ctx(EVP_KDF_CTX_new(kdf));
+  if (!ctx) crypto_fail("HKDF context");
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_octet_string(
+                             OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(ikm.data()), ikm.size()),
+                         OSSL_PARAM_construct_octet_string(
+                             OSSL_KDF_PARAM_SALT, const_cast<uint8_t*>(salt.data()), salt.size()),
+                         OSSL_PARAM_construct_octet_string(
+                             OSSL_KDF_PARAM_INFO, const_cast<uint8_t*>(info.data()), info.size()),
+                         OSSL_PARAM_construct_end()};
+  Key32 out;
+  if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) crypto_fail("HKDF");
+  return out;
+}
+
+namespace {
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
+
+Pkey x25519_private_pkey(const Key32& priv) {
+  Pkey k(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv.data(), priv.size()));
+  if (!k) crypto_fail("X25519 private key");
+  return k;
+}
+}  // namespace
+
+X25519Pair x25519_generate() {
+  X25519Pair p;
+  random_fill(p.priv);
+  p.pub = x25519_public(p.priv);
+  return p;
+}
+
+Key32 x25519_public(const Key32& priv) {
+  Pkey k = x25519_private_pkey(priv);
+  Key32 pub;
+  size_t len = pub.size();
+  if (EVP_PKEY_get_raw_public_key(k.get(), pub.data(), &len) != 1 || len != pub.size())
+    crypto_fail("X25519 public key");
+  return pub;
+}
+
+Key32 x25519(const Key32& priv, const Key32& peer_pub) {
+  Pkey mine = x25519_private_pkey(priv);
+  Pkey peer(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_pub.data(), peer_pub.size()));
+  if (!peer) throw Error(Errc::kCorrupt, "invalid X25519 public key");
+  PkeyCtx ctx(EVP_PKEY_CTX_new(mine.get(), nullptr));
+  Key32 out;
+  size_t len = out.size();
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
+      EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1 ||
+      EVP_PKEY_derive(ctx.get(), out.data(), &len) != 1 || len != out.size())
+    throw Error(Errc::kCorrupt, "X25519 key agreement failed (invalid public key)");
+  if (constant_time_equal(out, Key32{})) throw Error(Errc::kCorrupt, "low-order X25519 key");
+  return out;
+}
+
+namespace {
+Key32 sealing_key(const Key32& shared, const Key32& eph_pub, const Key32& pub, ByteSpan aad) {
+  Bytes salt(eph_pub.begin(), eph_pub.end());
+  salt.insert(salt.end(), pub.begin(), pub.end());
+  std::string label = "strongroom seal to public";
+  Bytes info(label.begin(), label.end());
+  info.insert(info.end(), aad.begin(), aad.end());
+  return hkdf_sha256(shared, salt, info);
+}
+}  // namespace
+
+Bytes seal_to_public(const Key32& pub, ByteSpan plaintext, ByteSpan aad) {
+  X25519Pair eph = x25519_generate();
+  Key32 shared = x25519(eph.priv, pub);
+  Key32 key = sealing_key(shared, eph.pub, pub, aad);
+  wipe(shared);
+  Bytes out(eph.pub.begin(), eph.pub.end());
+  seal_append(key, plaintext, aad, out);
+  wipe(key);
+  return out;
+}
+
+Bytes open_with_private(const Key32& priv, ByteSpan sealed, ByteSpan aad, const char* what) {
+  if (sealed.size() < kSealToPublicOverhead)
+    throw Error(Errc::kCorrupt, std::string(what) + " is damaged: too short");
+  Key32 eph_pub;
+  std::memcpy(eph_pub.data(), sealed.data(), 32);
+  Key32 shared = x25519(priv, eph_pub);
+  Key32 key = sealing_key(shared, eph_pub, x25519_public(priv), aad);
+  wipe(shared);
+  Bytes out;
+  try {
+    open_into(key, sealed.subspan(32), aad, out, what);
+  } catch (...) {
+    wipe(key);
+    throw;
+  }
+  wipe(key);
   return out;
 }
 

@@ -7,12 +7,18 @@
 //    to another place fails authentication. open throws Errc::kCorrupt on any mismatch.
 //  - derive_password_key: scrypt (parameters stored with each key slot). kMinScrypt is the
 //    least cost a key slot may have: weaker slots are neither written nor opened.
+//  - hkdf_sha256: HKDF (RFC 5869) with SHA-256, through OpenSSL 3's EVP_KDF "HKDF": derives the
+//    per-object keys of packs and WAL objects (no ciphertext under the long-lived key, so no
+//    random-nonce budget on it).
+//  - X25519 (RFC 7748): key pairs and the shared secret; seal_to_public / open_with_private seal
+//    a small secret to a public key (ephemeral X25519, HKDF-SHA-256, AES-256-GCM).
 //  - wipe: erases key material in a way the compiler cannot drop (OPENSSL_cleanse); a Key32 that
 //    held a secret is wiped when it is released.
 // All functions are thread-safe.
 #pragma once
 
 #include <array>
+#include <initializer_list>
 
 #include "base/bytes.h"
 
@@ -27,6 +33,8 @@ constexpr size_t kSealOverhead = kNonceSize + kTagSize;
 
 ChunkId keyed_id(const Key32& key, ByteSpan data);
 Key32 hmac_sha256(const Key32& key, ByteSpan data);
+// HMAC-SHA-256 of the concatenation of `parts`, without copying them together.
+Key32 hmac_sha256(const Key32& key, std::initializer_list<ByteSpan> parts);
 Key32 sha256(ByteSpan data);
 
 // Appends nonce || ciphertext || tag to `out`.
@@ -55,6 +63,26 @@ void wipe(void* data, size_t size);
 inline void wipe(Key32& key) { wipe(key.data(), key.size()); }
 inline void wipe(Bytes& bytes) { wipe(bytes.data(), bytes.size()); }
 inline void wipe(std::string& text) { wipe(text.data(), text.size()); }
+
+// HKDF-SHA-256 (extract and expand) to 32 bytes.
+Key32 hkdf_sha256(ByteSpan ikm, ByteSpan salt, ByteSpan info);
+
+struct X25519Pair {
+  Key32 priv{}, pub{};
+  ~X25519Pair() { wipe(priv); }
+};
+X25519Pair x25519_generate();
+Key32 x25519_public(const Key32& priv);
+// The shared secret X25519(priv, peer); throws kCorrupt for a low-order peer key (all-zero
+// result).
+Key32 x25519(const Key32& priv, const Key32& peer_pub);
+
+// Seals `plaintext` to `pub`: ephemeral public key (32) || seal(HKDF(X25519(eph, pub), salt =
+// eph_pub || pub, info = "strongroom seal to public" || aad), plaintext, aad).
+Bytes seal_to_public(const Key32& pub, ByteSpan plaintext, ByteSpan aad);
+// Opens what seal_to_public made for the key pair (priv, its public key). Throws kCorrupt.
+Bytes open_with_private(const Key32& priv, ByteSpan sealed, ByteSpan aad, const char* what);
+constexpr size_t kSealToPublicOverhead = 32 + kSealOverhead;
 
 Key32 random_key();
 bool constant_time_equal(ByteSpan a, ByteSpan b);

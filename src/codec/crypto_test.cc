@@ -120,5 +120,54 @@ TEST(Crypto, SealRegionMatchesOpen) {
   EXPECT_THROW(open(k, region, as_bytes("other"), "t"), Error);
 }
 
+Bytes as_bytes_copy(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+Key32 key_hex(std::string_view hex) {
+  Bytes b = from_hex(hex);
+  Key32 k;
+  std::copy(b.begin(), b.end(), k.begin());
+  return k;
+}
+
+TEST(Crypto, HmacOfPartsEqualsHmacOfTheirConcatenation) {
+  Key32 k = random_key();
+  Bytes a = as_bytes_copy("strongroom "), b = as_bytes_copy("wal tag");
+  Bytes ab = a;
+  ab.insert(ab.end(), b.begin(), b.end());
+  EXPECT_EQ(hmac_sha256(k, {a, ByteSpan(), b}), hmac_sha256(k, ab));
+  EXPECT_NE(hmac_sha256(k, {b, a}), hmac_sha256(k, ab));
+}
+
+TEST(Crypto, HkdfMatchesRfc5869TestCase1) {
+  Bytes ikm(22, 0x0b);
+  Bytes salt = from_hex("000102030405060708090a0b0c");
+  Bytes info = from_hex("f0f1f2f3f4f5f6f7f8f9");
+  EXPECT_EQ(to_hex(hkdf_sha256(ikm, salt, info)),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf");
+  EXPECT_NE(hkdf_sha256(ikm, salt, as_bytes("other")), hkdf_sha256(ikm, salt, info));
+}
+
+TEST(Crypto, X25519MatchesRfc7748) {
+  Key32 alice = key_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+  Key32 bob_pub = key_hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+  EXPECT_EQ(to_hex(x25519_public(alice)),
+            "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+  EXPECT_EQ(to_hex(x25519(alice, bob_pub)),
+            "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+  EXPECT_THROW(x25519(alice, Key32{}), Error);  // a low-order point gives an all-zero secret
+}
+
+TEST(Crypto, SealToPublicOpensOnlyWithThePrivateKeyAndAad) {
+  X25519Pair pair = x25519_generate(), other = x25519_generate();
+  Bytes sealed = seal_to_public(pair.pub, as_bytes("ring key"), as_bytes("aad"));
+  EXPECT_EQ(sealed.size(), 8 + kSealToPublicOverhead);
+  EXPECT_EQ(to_hex(open_with_private(pair.priv, sealed, as_bytes("aad"), "t")),
+            to_hex(as_bytes("ring key")));
+  EXPECT_THROW(open_with_private(other.priv, sealed, as_bytes("aad"), "t"), Error);
+  EXPECT_THROW(open_with_private(pair.priv, sealed, as_bytes("dda"), "t"), Error);
+  sealed[3] ^= 1;  // the ephemeral public key
+  EXPECT_THROW(open_with_private(pair.priv, sealed, as_bytes("aad"), "t"), Error);
+}
+
 }  // namespace
 }  // namespace sr::codec

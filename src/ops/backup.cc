@@ -127,7 +127,9 @@ class FilesBackup {
     }
     if (parent_) {
       m.parent = parent_->id;
-      parent_tree_.emplace(repo_, *parent_);
+      // A write-only key cannot read the parent's tree (it is in packs): every file is read and
+      // chunked; deduplication through the index keeps the stored bytes the same.
+      if (!repo_.write_only()) parent_tree_.emplace(repo_, *parent_);
     }
   }
 

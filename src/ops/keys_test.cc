@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "base/fs.h"
+#include "repo/keys_ring.h"
 #include "storage/fault_storage.h"
 #include "storage/memory_storage.h"
 #include "testing/temp_dir.h"
@@ -54,7 +55,9 @@ TEST_F(KeysTest, AddPasswordSlotListAndRemove) {
   ASSERT_TRUE(j.is_array());
   ASSERT_EQ(j.size(), 2u);
   for (const auto& s : j) {
-    EXPECT_EQ(s.size(), 5u);  // id, created, host, user, current
+    EXPECT_EQ(s.size(), 7u);  // id, created, host, user, current, format, generation
+    EXPECT_EQ(s["format"], "ring");
+    EXPECT_EQ(s["generation"], 0);
     EXPECT_EQ(s["current"].get<bool>(), s["id"] == repo_->opened_slot());
     EXPECT_TRUE(s["created"].is_string());
   }
@@ -97,6 +100,44 @@ TEST_F(KeysTest, KeyFileIsRemovedWhenTheSlotCannotBeWritten) {
   EXPECT_THROW(add_key(*repo_, o, ctx_), Error);
   struct stat st;
   EXPECT_NE(::stat(o.new_key_file.c_str(), &st), 0) << "a key file that opens nothing was left";
+}
+
+TEST_F(KeysTest, RemoveWithRotateStartsANewGenerationAndListShowsIt) {
+  AddKeyOptions o;
+  o.password = "second";
+  o.scrypt = {1024, 8, 1};
+  AddKeyResult added = add_key(*repo_, o, ctx_);
+  RemoveKeyResult removed = remove_key(*repo_, added.id, ctx_, true);
+  EXPECT_EQ(removed.to_json(), nlohmann::json({{"removed", added.id}, {"generation", 1}}));
+  EXPECT_EQ(list_keys(*repo_, ctx_).generation, 1u);
+  EXPECT_EQ(list_keys(*repo_, ctx_).to_json()[0]["generation"], 1);
+  RotateKeysResult r = rotate_keys(*repo_, ctx_);
+  EXPECT_EQ(r.to_json(), nlohmann::json({{"generation", 2}, {"slots", 1}}));
+  EXPECT_EQ(upgrade_key(*repo_, ctx_).to_json(),
+            nlohmann::json({{"slot", repo_->opened_slot()}, {"upgraded", false}}));
+}
+
+TEST_F(KeysTest, ExportWriterWritesAPrivateFileOnceThatOpensWriteOnly) {
+  std::string path = dir_ / "writer.key";
+  ExportWriterResult r = export_writer(*repo_, path, ctx_);
+  EXPECT_EQ(r.to_json(), nlohmann::json({{"writer_key_file", path}, {"generation", 1}}));
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Never overwritten; a second export reuses the restore key (no new generation).
+  EXPECT_THROW(export_writer(*repo_, path, ctx_), Error);
+  EXPECT_EQ(export_writer(*repo_, dir_ / "writer2.key", ctx_).generation, 1u);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  repo::KeySet w = repo::parse_writer_file(text, repo_->config().id);
+  EXPECT_TRUE(w.write_only);
+  ASSERT_EQ(w.generations.size(), 2u);
+  for (const auto& g : w.generations) {
+    EXPECT_FALSE(g.has_data_key);
+    EXPECT_FALSE(g.restore_private);
+  }
+  EXPECT_EQ(w.newest().restore_public, repo_->keys().newest().restore_public);
+  EXPECT_THROW(repo::parse_writer_file(text, std::string(32, '0')), Error);
 }
 
 TEST_F(KeysTest, CancelledBeforeStarting) {

@@ -117,7 +117,7 @@ class Streamer {
 
   void begin_segment(uint64_t seg) {
     segno_ = seg;
-    buffer_ = store_.assemble_increments(segment_name());  // what an earlier run stored
+    buffer_ = store_.resume_increments(segment_name());  // what an earlier run stored
     stored_prefix_ = buffer_.size();
     durable_in_segment_ = buffer_.size();
     received_ = 0;

@@ -24,7 +24,8 @@ std::vector<PackInfo> decode_index(ByteSpan payload, const std::string& what) {
   for (auto& p : packs) {
     p.name = to_hex(r.raw(32));
     auto wk = r.bytes();
-    if (wk.size() != codec::kSealOverhead + 32) r.fail("bad wrapped key size");
+    if (wk.size() != kLegacyWrappedKeySize && wk.size() != kKeyHeaderSize)
+      r.fail("bad wrapped key size");
     p.wrapped_key.assign(wk.begin(), wk.end());
     p.size = r.varint();
     p.blobs = decode_blob_entries(r);

@@ -8,30 +8,56 @@
 #include "base/json_util.h"
 #include "base/random.h"
 #include "base/time_util.h"
+#include "repo/keys_ring.h"
 
 namespace sr::repo {
 
 using nlohmann::json;
 
+KeyGeneration::~KeyGeneration() {
+  codec::wipe(meta_key);
+  codec::wipe(data_key);
+  if (restore_private) codec::wipe(*restore_private);
+}
+
 KeySet KeySet::generate() {
   KeySet k;
   k.id_key = codec::random_key();
-  k.meta_key = codec::random_key();
-  k.data_key = codec::random_key();
   k.chunker_seed = codec::random_key();
+  KeyGeneration& g = k.generations.emplace_back();
+  g.meta_key = codec::random_key();
+  g.data_key = codec::random_key();
   return k;
+}
+
+const KeyGeneration& KeySet::generation(uint32_t number) const {
+  for (const auto& g : generations)
+    if (g.number == number) return g;
+  throw Error(Errc::kCorrupt, "the object names key generation " + std::to_string(number) +
+                                  ", which this key set does not have");
 }
 
 KeySet::~KeySet() {
   codec::wipe(id_key);
-  codec::wipe(meta_key);
-  codec::wipe(data_key);
   codec::wipe(chunker_seed);
+  codec::wipe(ring_key);
 }
+
+const char* const kWriteOnlyMessage =
+    "this is a write-only key: restores need the restore key (open the repository with a "
+    "password or key file that holds it)";
+
+const codec::Key32& data_key_of(const KeySet& keys, uint32_t number) {
+  const KeyGeneration& g = keys.generation(number);
+  if (!g.has_data_key) throw Error(Errc::kAuth, kWriteOnlyMessage);
+  return g.data_key;
+}
+
+bool is_ring_object(const std::string& key) { return key.rfind("keys/ring.", 0) == 0; }
 
 namespace {
 
-// The largest sealed key set a slot may hold: the key set's JSON is ~200 bytes. A bound on the
+// The largest sealed secret a slot may hold: the key set's JSON is ~200 bytes. A bound on the
 // ciphertext bounds how many keys one forged AES-GCM ciphertext can open under (FORMAT.md).
 constexpr size_t kMaxSealed = 512;
 
@@ -48,15 +74,6 @@ std::string current_user() {
   return std::to_string(::geteuid());
 }
 
-codec::Key32 key_from(const json& j, const char* name) {
-  Bytes b = base64_decode(j.at(name).get<std::string>());
-  if (b.size() != 32) throw Error(Errc::kCorrupt, "key slot holds a key of the wrong size");
-  codec::Key32 k;
-  std::copy(b.begin(), b.end(), k.begin());
-  codec::wipe(b);
-  return k;
-}
-
 codec::Key32 key_file_wrap(const std::string& secret, ByteSpan salt) {
   Bytes raw = base64_decode(secret);
   if (raw.size() != 32)
@@ -70,9 +87,11 @@ codec::Key32 key_file_wrap(const std::string& secret, ByteSpan salt) {
 }
 
 // The key commitment: HMAC-SHA-256, under a key derived from the wrapping key, of everything in
-// the slot that opening uses (id, kdf, scrypt parameters, salt, ciphertext), length-prefixed.
+// the slot that opening uses (id, kdf, scrypt parameters, salt, ciphertext and, in ring slots,
+// the public key), length-prefixed.
 Bytes slot_commitment(const codec::Key32& wrap, const std::string& id, const std::string& kdf,
-                      const codec::ScryptParams& p, ByteSpan salt, ByteSpan sealed) {
+                      const codec::ScryptParams& p, ByteSpan salt, ByteSpan sealed,
+                      std::optional<ByteSpan> public_key = std::nullopt) {
   static const std::string kLabel = "strongroom key slot commitment v1";
   codec::Key32 commit_key = codec::hmac_sha256(wrap, as_bytes(kLabel));
   Bytes msg;
@@ -87,21 +106,96 @@ Bytes slot_commitment(const codec::Key32& wrap, const std::string& id, const std
   field(as_bytes(params));
   field(salt);
   field(sealed);
+  if (public_key) field(*public_key);
   codec::Key32 mac = codec::hmac_sha256(commit_key, msg);
   codec::wipe(commit_key);
   return Bytes(mac.begin(), mac.end());
 }
 
-json key_set_json(const KeySet& keys) {
+json legacy_key_set_json(const KeySet& keys) {
+  if (keys.generations.size() != 1 || keys.newest().number != 0)
+    throw Error(Errc::kInternal, "an old-format key slot holds one key generation");
   return {{"id_key", base64_encode(keys.id_key)},
-          {"meta_key", base64_encode(keys.meta_key)},
-          {"data_key", base64_encode(keys.data_key)},
+          {"meta_key", base64_encode(keys.newest().meta_key)},
+          {"data_key", base64_encode(keys.newest().data_key)},
           {"chunker_seed", base64_encode(keys.chunker_seed)}};
 }
 
 void wipe_strings(json& j) {
   for (auto& v : j)
     if (v.is_string()) codec::wipe(v.get_ref<std::string&>());
+}
+
+void check_params(const Credential& credential, const codec::ScryptParams& params) {
+  if (!credential.key_file && !codec::meets_minimum(params))
+    throw Error(Errc::kUsage,
+                "scrypt parameters below the minimum (N >= " + std::to_string(codec::kMinScrypt.n) +
+                    ", r >= " + std::to_string(codec::kMinScrypt.r) + ")");
+}
+
+codec::Key32 wrapping_key(const Credential& credential, ByteSpan salt,
+                          const codec::ScryptParams& params) {
+  return credential.key_file ? key_file_wrap(credential.secret, salt)
+                             : codec::derive_password_key(credential.secret, salt, params);
+}
+
+json slot_header(const std::string& kdf, const codec::ScryptParams& params, ByteSpan salt) {
+  return {{"kdf", kdf},
+          {"n", params.n},
+          {"r", params.r},
+          {"p", params.p},
+          {"salt", base64_encode(salt)},
+          {"created", format_rfc3339(now_ns())},
+          {"created_ns", now_ns()},
+          {"host", current_host()},
+          {"user", current_user()}};
+}
+
+// An old-format slot: the key set sealed directly under the wrapping key.
+json legacy_slot(const KeySet& keys, const std::string& id, const Credential& credential,
+                 const codec::ScryptParams& params) {
+  std::string kdf = credential.key_file ? "key" : "scrypt";
+  Bytes salt = random_bytes(32);
+  codec::Key32 wrap = wrapping_key(credential, salt, params);
+  json secret = legacy_key_set_json(keys);
+  std::string plain = secret.dump();
+  wipe_strings(secret);
+  Bytes sealed = codec::seal(wrap, as_bytes(plain), as_bytes(slot_aad(id)));
+  codec::wipe(plain);
+  Bytes commit = slot_commitment(wrap, id, kdf, params, salt, sealed);
+  codec::wipe(wrap);
+  json slot = slot_header(kdf, params, salt);
+  slot["version"] = 1;
+  slot["sealed"] = base64_encode(sealed);
+  slot["commit"] = base64_encode(commit);
+  return slot;
+}
+
+// A ring slot: a new X25519 pair, its private key and the ring anchor under the wrapping key,
+// the ring key sealed to its public key.
+json ring_slot(const KeySet& keys, const std::string& id, const Credential& credential,
+               const codec::ScryptParams& params) {
+  if (keys.ring_id.empty()) throw Error(Errc::kInternal, "ring slot without a ring");
+  std::string kdf = credential.key_file ? "key" : "scrypt";
+  Bytes salt = random_bytes(32);
+  codec::Key32 wrap = wrapping_key(credential, salt, params);
+  codec::X25519Pair pair = codec::x25519_generate();
+  codec::Key32 anchor = ring_anchor(keys);
+  json secret = {{"private", base64_encode(pair.priv)}, {"anchor", base64_encode(anchor)}};
+  codec::wipe(anchor);
+  std::string plain = secret.dump();
+  wipe_strings(secret);
+  Bytes sealed = codec::seal(wrap, as_bytes(plain), as_bytes(slot_aad(id)));
+  codec::wipe(plain);
+  Bytes commit = slot_commitment(wrap, id, kdf, params, salt, sealed, ByteSpan(pair.pub));
+  codec::wipe(wrap);
+  json slot = slot_header(kdf, params, salt);
+  slot["version"] = 2;
+  slot["public"] = base64_encode(pair.pub);
+  slot["sealed"] = base64_encode(sealed);
+  slot["commit"] = base64_encode(commit);
+  seal_ring_key_into(slot, id, keys);
+  return slot;
 }
 
 }  // namespace
@@ -115,38 +209,20 @@ std::string add_key_slot(storage::Storage& storage, const KeySet& keys, std::str
 
 std::string add_key_slot(storage::Storage& storage, const KeySet& keys,
                          const Credential& credential, const codec::ScryptParams& params) {
-  if (!credential.key_file && !codec::meets_minimum(params))
-    throw Error(Errc::kUsage,
-                "scrypt parameters below the minimum (N >= " + std::to_string(codec::kMinScrypt.n) +
-                    ", r >= " + std::to_string(codec::kMinScrypt.r) + ")");
+  check_params(credential, params);
+  if (keys.write_only) throw Error(Errc::kAuth, kWriteOnlyMessage);
   std::string id = random_hex(16);
-  std::string kdf = credential.key_file ? "key" : "scrypt";
-  Bytes salt = random_bytes(32);
-  codec::Key32 wrap = credential.key_file
-                          ? key_file_wrap(credential.secret, salt)
-                          : codec::derive_password_key(credential.secret, salt, params);
-  json secret = key_set_json(keys);
-  std::string plain = secret.dump();
-  wipe_strings(secret);
-  Bytes sealed = codec::seal(wrap, as_bytes(plain), as_bytes(slot_aad(id)));
-  codec::wipe(plain);
-  Bytes commit = slot_commitment(wrap, id, kdf, params, salt, sealed);
-  codec::wipe(wrap);
-  json slot = {{"version", 1},
-               {"kdf", kdf},
-               {"n", params.n},
-               {"r", params.r},
-               {"p", params.p},
-               {"salt", base64_encode(salt)},
-               {"sealed", base64_encode(sealed)},
-               {"commit", base64_encode(commit)},
-               {"created", format_rfc3339(now_ns())},
-               {"created_ns", now_ns()},
-               {"host", current_host()},
-               {"user", current_user()}};
-  std::string text = slot.dump(2) + "\n";
-  storage.put("keys/" + id, as_bytes(text), true);
+  json slot = keys.ring_id.empty() ? legacy_slot(keys, id, credential, params)
+                                   : ring_slot(keys, id, credential, params);
+  storage.put("keys/" + id, as_bytes(slot.dump(2) + "\n"), true);
   return id;
+}
+
+void rewrite_key_slot(storage::Storage& storage, const KeySet& keys, const std::string& id,
+                      const Credential& credential, const codec::ScryptParams& params) {
+  check_params(credential, params);
+  json slot = ring_slot(keys, id, credential, params);
+  storage.put("keys/" + id, as_bytes(slot.dump(2) + "\n"));
 }
 
 namespace {
@@ -167,37 +243,83 @@ struct SlotTry {
   KeySet keys;
 };
 
-// A sealed key set that opened: its keys, or "not this slot" for any plaintext that is not one.
+codec::Key32 key_from(const json& j, const char* name) {
+  Bytes b = base64_decode(j.at(name).get<std::string>());
+  if (b.size() != 32) throw Error(Errc::kCorrupt, "key slot holds a key of the wrong size");
+  codec::Key32 k;
+  std::copy(b.begin(), b.end(), k.begin());
+  codec::wipe(b);
+  return k;
+}
+
+// An old-format slot's plaintext: its key set (generation 0), or "not this slot" for any
+// plaintext that is not one.
 SlotTry parse_key_set(Bytes& plain, SlotOutcome bad) {
   SlotTry t;
   try {
     json secret = json::parse(as_chars(plain));
     codec::wipe(plain);
     t.keys.id_key = key_from(secret, "id_key");
-    t.keys.meta_key = key_from(secret, "meta_key");
-    t.keys.data_key = key_from(secret, "data_key");
+    KeyGeneration& g = t.keys.generations.emplace_back();
+    g.meta_key = key_from(secret, "meta_key");
+    g.data_key = key_from(secret, "data_key");
     t.keys.chunker_seed = key_from(secret, "chunker_seed");
     wipe_strings(secret);
     t.outcome = SlotOutcome::kOpened;
   } catch (const std::exception&) {  // json::exception, or Error for a key of the wrong size
     codec::wipe(plain);
+    t.keys.generations.clear();
     t.outcome = bad;
   }
   return t;
 }
 
+// A ring slot's plaintext (private key, anchor): opens the ring the slot names.
+SlotTry open_ring_slot(storage::Storage& storage, const json& slot, const std::string& id,
+                       Bytes& plain) {
+  SlotTry t;
+  codec::Key32 priv, anchor;
+  try {
+    json secret = json::parse(as_chars(plain));
+    codec::wipe(plain);
+    priv = key_from(secret, "private");
+    anchor = key_from(secret, "anchor");
+    wipe_strings(secret);
+  } catch (const std::exception&) {
+    codec::wipe(plain);
+    return {SlotOutcome::kDamaged, {}};
+  }
+  try {
+    t.keys = open_ring_for_slot(storage, slot, id, priv, anchor);
+    t.outcome = SlotOutcome::kOpened;
+  } catch (const Error& e) {
+    if (e.code() != Errc::kCorrupt && e.code() != Errc::kNotFound) throw;
+    t.outcome = SlotOutcome::kDamaged;
+  }
+  codec::wipe(priv);
+  codec::wipe(anchor);
+  return t;
+}
+
 // Tries one slot with `credential`. Nothing in the slot is trusted: every field is checked
 // before use, the commitment (when present) before decryption.
-SlotTry try_slot(const json& slot, const std::string& id, const Credential& credential) {
+SlotTry try_slot(storage::Storage& storage, const json& slot, const std::string& id,
+                 const Credential& credential) {
   std::string kdf = slot.at("kdf").get<std::string>();
   if (kdf != "scrypt" && kdf != "key") throw Error(Errc::kCorrupt, "unknown kdf");
   if ((kdf == "key") != credential.key_file) return {SlotOutcome::kOtherKind, {}};
+  bool ring = slot.contains("public");
   Bytes salt = base64_decode(slot.at("salt").get<std::string>());
   Bytes sealed = base64_decode(slot.at("sealed").get<std::string>());
   if (salt.size() < 16 || salt.size() > 64 || sealed.size() > kMaxSealed)
     throw Error(Errc::kCorrupt, "salt or sealed key set of an unexpected size");
-  std::optional<Bytes> commit;
+  std::optional<Bytes> commit, pub;
   if (slot.contains("commit")) commit = base64_decode(slot.at("commit").get<std::string>());
+  if (ring) {
+    pub = base64_decode(slot.at("public").get<std::string>());
+    if (!commit || pub->size() != 32)
+      throw Error(Errc::kCorrupt, "ring slot without a commitment or public key");
+  }
   codec::ScryptParams p;
   codec::Key32 wrap;
   if (slot.contains("n") || kdf == "scrypt")
@@ -212,8 +334,10 @@ SlotTry try_slot(const json& slot, const std::string& id, const Credential& cred
       throw Error(Errc::kCorrupt, "unreasonable scrypt parameters");
     wrap = codec::derive_password_key(credential.secret, salt, p);
   }
-  if (commit &&
-      !codec::constant_time_equal(*commit, slot_commitment(wrap, id, kdf, p, salt, sealed))) {
+  std::optional<ByteSpan> pub_span;
+  if (pub) pub_span = ByteSpan(*pub);
+  if (commit && !codec::constant_time_equal(
+                    *commit, slot_commitment(wrap, id, kdf, p, salt, sealed, pub_span))) {
     codec::wipe(wrap);
     return {SlotOutcome::kNotThis, {}};  // another password's slot (or an altered one)
   }
@@ -226,6 +350,7 @@ SlotTry try_slot(const json& slot, const std::string& id, const Credential& cred
     return {commit ? SlotOutcome::kDamaged : SlotOutcome::kNotThis, {}};
   }
   codec::wipe(wrap);
+  if (ring) return open_ring_slot(storage, slot, id, plain);
   return parse_key_set(plain, commit ? SlotOutcome::kDamaged : SlotOutcome::kNotThis);
 }
 
@@ -272,7 +397,9 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
                                               const Credential& credential) {
   check_key_file_credential(credential);
   std::vector<std::string> slots;
-  storage.list("keys/", [&](const storage::ObjectInfo& o) { slots.push_back(o.key); });
+  storage.list("keys/", [&](const storage::ObjectInfo& o) {
+    if (!is_ring_object(o.key)) slots.push_back(o.key);
+  });
   if (slots.empty())
     throw Error(Errc::kCorrupt,
                 storage.describe() + " has no key slots: is this a strongroom repository?");
@@ -282,14 +409,14 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
     std::string id = key.substr(5);
     SlotTry t;
     try {
-      t = try_slot(load_slot(storage, key), id, credential);
+      t = try_slot(storage, load_slot(storage, key), id, credential);
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
       t.outcome = SlotOutcome::kDamaged;
     } catch (const json::exception&) {
       t.outcome = SlotOutcome::kDamaged;
     }
-    if (t.outcome == SlotOutcome::kOpened) return {t.keys, id};
+    if (t.outcome == SlotOutcome::kOpened) return {std::move(t.keys), id};
     if (t.outcome == SlotOutcome::kDamaged) damaged.push_back(id);
     if (t.outcome == SlotOutcome::kTooWeak) weak.push_back(id);
   }
@@ -300,59 +427,6 @@ std::pair<KeySet, std::string> open_key_slots(storage::Storage& storage,
   throw Error(Errc::kAuth,
               "wrong password: no key slot of " + storage.describe() +
                   " opens with it (check STRONGROOM_PASSWORD_FILE / STRONGROOM_PASSWORD)" + note);
-}
-
-std::vector<KeySlotInfo> list_key_slots(storage::Storage& storage) {
-  std::vector<KeySlotInfo> out;
-  storage.list("keys/", [&](const storage::ObjectInfo& o) {
-    KeySlotInfo info{printable_label(o.key.substr(5)), 0, "", "", ""};
-    try {
-      json slot = load_slot(storage, o.key);
-      info.created_ns = json_int_or<int64_t>(slot, "created_ns", 0, o.key);
-      info.host = printable_label(slot.value("host", std::string()));
-      info.user = printable_label(slot.value("user", std::string()));
-      info.kdf = printable_label(slot.value("kdf", std::string()));
-    } catch (const std::exception&) {
-      info.host = "(damaged)";
-    }
-    out.push_back(info);
-  });
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.created_ns < b.created_ns; });
-  return out;
-}
-
-std::string printable_label(std::string_view text) {
-  std::string out;
-  size_t i = 0;
-  while (i < text.size() && out.size() < 256) {
-    auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xe  ? 3
-                 : (c >> 3) == 0x1e ? 4
-                                    : 0;
-    bool ok = len > 0 && i + len <= text.size();
-    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-    for (size_t k = 1; ok && k < len; ++k) {
-      auto cc = static_cast<unsigned char>(text[i + k]);
-      ok = (cc & 0xc0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are invalid UTF-8.
-    static constexpr uint32_t kMinOf[] = {0, 0, 0x80, 0x800, 0x10000};
-    ok = ok && cp >= kMinOf[len] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
-    bool control = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
-                   (cp >= 0x2066 && cp <= 0x2069);
-    if (!ok || control) {
-      out += '?';
-      i += ok ? len : 1;
-    } else {
-      out.append(text.substr(i, len));
-      i += len;
-    }
-  }
-  return out;
 }
 
 }  // namespace sr::repo

@@ -19,8 +19,8 @@ constexpr codec::ScryptParams kFast{1024, 8, 1};
 
 std::string key_set_plain(const KeySet& k) {
   return json{{"id_key", base64_encode(k.id_key)},
-              {"meta_key", base64_encode(k.meta_key)},
-              {"data_key", base64_encode(k.data_key)},
+              {"meta_key", base64_encode(k.newest().meta_key)},
+              {"data_key", base64_encode(k.newest().data_key)},
               {"chunker_seed", base64_encode(k.chunker_seed)}}
       .dump();
 }
@@ -95,7 +95,7 @@ TEST(KeySlots, NewSlotsCarryACommitmentCheckedBeforeDecryption) {
   json slot = get_slot(s, id);
   ASSERT_TRUE(slot.contains("commit"));
   EXPECT_EQ(base64_decode(slot["commit"].get<std::string>()).size(), 32u);
-  EXPECT_EQ(open_key_slots(s, "pw").first.meta_key, k.meta_key);
+  EXPECT_EQ(open_key_slots(s, "pw").first.newest().meta_key, k.newest().meta_key);
   // The ciphertext still opens under the password, but the commitment does not match: the
   // slot is not opened (the commitment, not AES-GCM, decides whether a slot is this password's).
   Bytes bad(32, 0x55);
@@ -118,7 +118,7 @@ TEST(KeySlots, SlotsWithoutACommitmentStillOpen) {
   put_legacy_slot(s, kIdA, "pw", kFast, key_set_plain(k));
   auto [opened, id] = open_key_slots(s, "pw");
   EXPECT_EQ(id, kIdA);
-  EXPECT_EQ(opened.data_key, k.data_key);
+  EXPECT_EQ(opened.newest().data_key, k.newest().data_key);
   EXPECT_EQ(open_error(s, "other"), Errc::kAuth);
 }
 
@@ -176,9 +176,25 @@ TEST(KeySlots, ListShowsHostAndUserWithoutControlCharacters) {
 TEST(KeySlots, AKeySetWipesItsKeysWhenDestroyed) {
   alignas(KeySet) unsigned char storage[sizeof(KeySet)];
   auto* k = new (storage) KeySet(KeySet::generate());
-  ASSERT_NE(k->data_key, codec::Key32{});
+  k->ring_key = codec::random_key();
+  std::vector<size_t> at;
+  for (const codec::Key32* key : {&k->id_key, &k->chunker_seed, &k->ring_key})
+    at.push_back(static_cast<size_t>(reinterpret_cast<const unsigned char*>(key) - storage));
   k->~KeySet();
-  for (unsigned char c : storage) ASSERT_EQ(c, 0);
+  for (size_t off : at)
+    for (size_t i = 0; i < 32; ++i) ASSERT_EQ(storage[off + i], 0);
+
+  alignas(KeyGeneration) unsigned char gen[sizeof(KeyGeneration)];
+  auto* g = new (gen) KeyGeneration();
+  g->meta_key = codec::random_key();
+  g->data_key = codec::random_key();
+  g->restore_private = codec::random_key();
+  at.clear();
+  for (const codec::Key32* key : {&g->meta_key, &g->data_key, &*g->restore_private})
+    at.push_back(static_cast<size_t>(reinterpret_cast<const unsigned char*>(key) - gen));
+  g->~KeyGeneration();
+  for (size_t off : at)
+    for (size_t i = 0; i < 32; ++i) ASSERT_EQ(gen[off + i], 0);
 }
 
 }  // namespace

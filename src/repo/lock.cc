@@ -53,8 +53,7 @@ std::optional<LockInfo> load(Repository& repo, const std::string& id) {
   LockInfo l;
   l.id = id;
   try {
-    Bytes payload =
-        open_envelope(repo.keys().meta_key, EnvelopeKind::kLock, key, repo.storage().get(key));
+    Bytes payload = open_envelope(repo.keys(), EnvelopeKind::kLock, key, repo.storage().get(key));
     return decode_lock(id, payload);
   } catch (const Error& e) {
     if (e.code() == Errc::kNotFound) return std::nullopt;                     // released meanwhile
@@ -172,8 +171,7 @@ void RepoLock::write() {
             {"holder", info_.holder},       {"seq", info_.seq},
             {"time_ns", info_.time_ns},     {"time", format_rfc3339(info_.time_ns)}};
   repo_.storage().put(
-      key, seal_envelope(repo_.keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())),
-      true);
+      key, seal_envelope(repo_.keys(), EnvelopeKind::kLock, key, as_bytes(j.dump())), true);
 }
 
 std::vector<LockInfo> RepoLock::list(Repository& repo, const LockTiming& timing) {

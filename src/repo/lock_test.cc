@@ -39,7 +39,7 @@ class LockTest : public ::testing::Test {
                         {"exclusive", true},   {"holder", holder}, {"seq", seq},
                         {"time_ns", time_ns}};
     repo_->storage().put(
-        key, seal_envelope(repo_->keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())));
+        key, seal_envelope(repo_->keys(), EnvelopeKind::kLock, key, as_bytes(j.dump())));
     return key;
   }
   static FaultSettings fail(StorageOp op, const std::string& prefix, Errc code) {

@@ -12,13 +12,13 @@ namespace sr::repo {
 
 namespace {
 constexpr char kMagic[4] = {'S', 'R', 'P', 'K'};
-constexpr uint8_t kVersion = 1;
-constexpr uint8_t kWrapAesGcm = 1;  // pack key sealed with AES-256-GCM under the data key
+constexpr uint8_t kLegacyVersion = 1;
+constexpr uint8_t kVersion = 2;
 constexpr size_t kFooterSize = 8;
 
-Bytes header_aad(const std::string& name) {
+Bytes legacy_header_aad(const std::string& name) {
   Bytes aad(kMagic, kMagic + 4);
-  aad.push_back(kVersion);
+  aad.push_back(kLegacyVersion);
   aad.push_back(kWrapAesGcm);
   aad.insert(aad.end(), name.begin(), name.end());
   return aad;
@@ -41,12 +41,76 @@ Bytes blob_aad(const codec::ChunkId& id, BlobType type, uint8_t flags) {
   return aad;
 }
 
-codec::Key32 unwrap_pack_key(const codec::Key32& data_key, const std::string& pack_name,
-                             ByteSpan wrapped) {
-  Bytes k = codec::open(data_key, wrapped, header_aad(pack_name), "pack key");
+namespace {
+Bytes derivation_info(std::string_view domain, ByteSpan key_header, const std::string& name) {
+  std::string label = "strongroom v2 " + std::string(domain) + "|";
+  Bytes info(label.begin(), label.end());
+  info.insert(info.end(), key_header.begin(), key_header.end());
+  info.insert(info.end(), name.begin(), name.end());
+  return info;
+}
+
+Bytes concat(const codec::Key32& a, const codec::Key32& b) {
+  Bytes out(a.begin(), a.end());
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+}  // namespace
+
+ObjectKey new_object_key(const KeySet& keys, std::string_view domain, const std::string& name) {
+  const KeyGeneration& g = keys.newest();
+  ObjectKey out;
+  out.header.resize(kKeyHeaderSize);
+  out.header[0] = kVersion;
+  out.header[1] = g.restore_public ? kWrapX25519 : kWrapHkdf;
+  store_le32(out.header.data() + 2, g.number);
+  uint8_t* material = out.header.data() + 6;
+  if (g.restore_public) {
+    codec::X25519Pair eph = codec::x25519_generate();
+    std::memcpy(material, eph.pub.data(), 32);
+    codec::Key32 shared = codec::x25519(eph.priv, *g.restore_public);
+    out.key = codec::hkdf_sha256(shared, concat(eph.pub, *g.restore_public),
+                                 derivation_info(domain, out.header, name));
+    codec::wipe(shared);
+  } else {
+    if (!g.has_data_key) throw Error(Errc::kAuth, kWriteOnlyMessage);
+    random_fill({material, 32});
+    out.key = codec::hkdf_sha256(g.data_key, ByteSpan(material, 32),
+                                 derivation_info(domain, out.header, name));
+  }
+  return out;
+}
+
+codec::Key32 derive_object_key(const KeySet& keys, std::string_view domain, ByteSpan key_header,
+                               const std::string& name) {
+  if (key_header.size() != kKeyHeaderSize || key_header[0] != kVersion ||
+      (key_header[1] != kWrapHkdf && key_header[1] != kWrapX25519))
+    throw Error(Errc::kCorrupt, name + " has an unsupported version or key wrapping");
+  const KeyGeneration& g = keys.generation(load_le32(key_header.data() + 2));
+  ByteSpan material = key_header.subspan(6, 32);
+  Bytes info = derivation_info(domain, key_header, name);
+  if (key_header[1] == kWrapHkdf)
+    return codec::hkdf_sha256(data_key_of(keys, g.number), material, info);
+  if (!g.restore_public)
+    throw Error(Errc::kCorrupt, name + " names a generation without a restore key");
+  if (!g.restore_private) throw Error(Errc::kAuth, kWriteOnlyMessage);
+  codec::Key32 eph;
+  std::memcpy(eph.data(), material.data(), 32);
+  codec::Key32 shared = codec::x25519(*g.restore_private, eph);
+  codec::Key32 key = codec::hkdf_sha256(shared, concat(eph, *g.restore_public), info);
+  codec::wipe(shared);
+  return key;
+}
+
+codec::Key32 unwrap_pack_key(const KeySet& keys, const std::string& pack_name, ByteSpan wrapped) {
+  if (wrapped.size() == kKeyHeaderSize) return derive_object_key(keys, "pack", wrapped, pack_name);
+  if (wrapped.size() != kLegacyWrappedKeySize)
+    throw Error(Errc::kCorrupt, "pack " + pack_name + " has a bad key");
+  Bytes k = codec::open(data_key_of(keys, 0), wrapped, legacy_header_aad(pack_name), "pack key");
   if (k.size() != 32) throw Error(Errc::kCorrupt, "pack " + pack_name + " has a bad key");
   codec::Key32 out;
   std::memcpy(out.data(), k.data(), 32);
+  codec::wipe(k);
   return out;
 }
 
@@ -83,48 +147,53 @@ std::vector<BlobEntry> decode_blob_entries(ByteReader& r) {
   return out;
 }
 
-PackInfo parse_pack(const codec::Key32& data_key, const std::string& name, ByteSpan pack) {
+PackInfo parse_pack(const KeySet& keys, const std::string& name, ByteSpan pack) {
   std::string what = "pack " + name;
   if (pack.size() < kPackHeaderSize + kFooterSize || std::memcmp(pack.data(), kMagic, 4) != 0 ||
       std::memcmp(pack.data() + pack.size() - 4, kMagic, 4) != 0)
     throw Error(Errc::kCorrupt, what + " is damaged: bad header or footer");
-  if (pack[4] != kVersion || pack[5] != kWrapAesGcm)
+  bool legacy = pack[4] == kLegacyVersion && pack[5] == kWrapAesGcm;
+  if (!legacy && (pack[4] != kVersion || (pack[5] != kWrapHkdf && pack[5] != kWrapX25519)))
     throw Error(Errc::kCorrupt, what + " has an unsupported version or key wrapping");
+  const size_t header_size = legacy ? kLegacyPackHeaderSize : kPackHeaderSize;
+  if (pack.size() < header_size + kFooterSize)
+    throw Error(Errc::kCorrupt, what + " is damaged: bad header or footer");
   PackInfo info;
   info.name = name;
   info.size = pack.size();
-  info.wrapped_key.assign(pack.begin() + 6, pack.begin() + kPackHeaderSize);
-  codec::Key32 key = unwrap_pack_key(data_key, name, info.wrapped_key);
+  info.wrapped_key.assign(pack.begin() + (legacy ? 6 : 4), pack.begin() + header_size);
+  codec::Key32 key = unwrap_pack_key(keys, name, info.wrapped_key);
   uint32_t tlen = load_le32(pack.data() + pack.size() - kFooterSize);
-  if (tlen > pack.size() - kPackHeaderSize - kFooterSize)
+  if (tlen > pack.size() - header_size - kFooterSize)
     throw Error(Errc::kCorrupt, what + " is damaged: bad trailer length");
   size_t tstart = pack.size() - kFooterSize - tlen;
   Bytes trailer = codec::open(key, pack.subspan(tstart, tlen), trailer_aad(name), what.c_str());
   ByteReader r(trailer, what + " trailer");
   info.blobs = decode_blob_entries(r);
   for (const auto& b : info.blobs)
-    if (b.offset < kPackHeaderSize || b.offset > tstart || b.length > tstart - b.offset)
+    if (b.offset < header_size || b.offset > tstart || b.length > tstart - b.offset)
       throw Error(Errc::kCorrupt, what + " is damaged: a blob lies outside the pack");
+  codec::wipe(key);
   return info;
 }
 
-PackWriter::PackWriter(const codec::Key32& data_key, const std::string& staging_dir) {
+PackWriter::PackWriter(const KeySet& keys, const std::string& staging_dir) {
   info_.name = random_hex(32);
-  pack_key_ = codec::random_key();
+  ObjectKey ok = new_object_key(keys, "pack", info_.name);
+  pack_key_ = ok.key;
   path_ = staging_dir + "/pack-" + info_.name;
   // Same mode as every other object (the repository directory is the access boundary).
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0) throw_errno("cannot create " + path_);
   Bytes header(kMagic, kMagic + 4);
-  header.push_back(kVersion);
-  header.push_back(kWrapAesGcm);
-  codec::seal_append(data_key, pack_key_, header_aad(info_.name), header);
-  info_.wrapped_key.assign(header.begin() + 6, header.end());
+  header.insert(header.end(), ok.header.begin(), ok.header.end());
+  info_.wrapped_key = ok.header;
   write_all(fd_, header, path_);
   size_ = header.size();
 }
 
 PackWriter::~PackWriter() {
+  codec::wipe(pack_key_);
   if (fd_ >= 0) {
     ::close(fd_);
     ::unlink(path_.c_str());

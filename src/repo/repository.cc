@@ -12,6 +12,7 @@
 #include "codec/compress.h"
 #include "repo/envelope.h"
 #include "repo/index_file.h"
+#include "repo/keys_ring.h"
 
 namespace sr::repo {
 
@@ -60,9 +61,10 @@ std::string Repository::init(storage::Storage& storage, std::string_view passwor
   c.id = random_hex(16);
   c.compression_level = options.compression_level;
   KeySet keys = KeySet::generate();
+  write_ring(storage, keys);
   repo::add_key_slot(storage, keys, password, options.scrypt);
-  Bytes sealed = seal_envelope(keys.meta_key, EnvelopeKind::kConfig, "config",
-                               as_bytes(config_inner(c).dump()));
+  Bytes sealed =
+      seal_envelope(keys, EnvelopeKind::kConfig, "config", as_bytes(config_inner(c).dump()));
   json outer = {{"format", "strongroom"},
                 {"version", c.version},
                 {"id", c.id},
@@ -101,18 +103,25 @@ std::unique_ptr<Repository> Repository::open(std::unique_ptr<storage::Storage> s
   if (!outer.is_object() || outer_string("format") != "strongroom")
     throw Error(Errc::kCorrupt, storage->describe() + ": config is not a strongroom config");
   int version = outer.is_object() ? json_int_or<int>(outer, "version", 0, "config") : 0;
-  if (version != kFormatVersion)
+  if (version != 1 && version != kFormatVersion)
     throw Error(Errc::kUnsupported,
                 storage->describe() + " uses format version " + std::to_string(version) +
-                    "; this strongroom reads version " + std::to_string(kFormatVersion));
+                    "; this strongroom reads versions 1 and " + std::to_string(kFormatVersion));
   auto repo = std::unique_ptr<Repository>(new Repository());
   repo->options_ = options;
-  auto [keys, slot] = open_key_slots(*storage, credential);
-  repo->keys_ = keys;
-  repo->slot_ = slot;
+  repo->stored_version_ = version;
+  if (credential.key_file && is_writer_file(credential.secret)) {
+    repo->keys_ = parse_writer_file(credential.secret, outer_string("id"));
+  } else {
+    auto [keys, slot] = open_key_slots(*storage, credential);
+    repo->keys_ = keys;
+    repo->slot_ = slot;
+    repo->credential_ = std::make_unique<Credential>(credential);
+  }
+  const KeySet& keys = repo->keys_;
   if (!outer.contains("sealed") || !outer["sealed"].is_string())
     throw Error(Errc::kCorrupt, storage->describe() + ": config is damaged (no sealed part)");
-  Bytes inner = open_envelope(keys.meta_key, EnvelopeKind::kConfig, "config",
+  Bytes inner = open_envelope(keys, EnvelopeKind::kConfig, "config",
                               base64_decode(outer["sealed"].get<std::string>()));
   try {
     json j = json::parse(as_chars(inner));
@@ -175,7 +184,7 @@ void Repository::load_index(bool check_packs) {
     if (have.count(name)) continue;
     std::string key = "index/" + name;
     try {
-      Bytes payload = open_envelope(keys_.meta_key, EnvelopeKind::kIndex, key, storage_->get(key));
+      Bytes payload = open_envelope(keys_, EnvelopeKind::kIndex, key, storage_->get(key));
       index().add_index_file(name, decode_index(payload, key));
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
@@ -210,7 +219,8 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
   {
     std::lock_guard lock(writer_mu_[t]);
     if (!writers_[t]) {
-      writers_[t] = std::make_unique<PackWriter>(keys_.data_key, storage_->staging_dir());
+      ensure_format_version();
+      writers_[t] = std::make_unique<PackWriter>(keys_, storage_->staging_dir());
       std::lock_guard plock(pending_mu_);
       writer_pack_[t] = static_cast<uint32_t>(pending_packs_.size());
       pending_packs_.push_back(writers_[t]->name());
@@ -253,7 +263,7 @@ void Repository::write_index(std::vector<PackInfo> packs) {
   check_lock_held();
   std::string name = random_hex(32);
   std::string key = "index/" + name;
-  Bytes obj = seal_envelope(keys_.meta_key, EnvelopeKind::kIndex, key, encode_index(packs));
+  Bytes obj = seal_envelope(keys_, EnvelopeKind::kIndex, key, encode_index(packs));
   storage_->put(key, obj, true);
   index().add_index_file(name, packs);
   std::lock_guard lock(pending_mu_);
@@ -288,8 +298,7 @@ std::string Repository::save_manifest(Manifest& m) {
   if (m.id.empty()) m.id = random_hex(16);
   std::string key = manifest_key(m.id);
   std::string text = m.to_json().dump();
-  storage_->put(key, seal_envelope(keys_.meta_key, EnvelopeKind::kManifest, key, as_bytes(text)),
-                true);
+  storage_->put(key, seal_envelope(keys_, EnvelopeKind::kManifest, key, as_bytes(text)), true);
   return m.id;
 }
 
@@ -303,7 +312,7 @@ std::vector<std::string> Repository::list_manifest_ids() {
 
 Manifest Repository::load_manifest(const std::string& id) {
   std::string key = manifest_key(id);
-  Bytes payload = open_envelope(keys_.meta_key, EnvelopeKind::kManifest, key, storage_->get(key));
+  Bytes payload = open_envelope(keys_, EnvelopeKind::kManifest, key, storage_->get(key));
   json j;
   try {
     j = json::parse(as_chars(payload));
@@ -382,11 +391,11 @@ codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpa
   }
   codec::Key32 key;
   if (wrapped) {
-    key = unwrap_pack_key(keys_.data_key, pack, *wrapped);
+    key = unwrap_pack_key(keys_, pack, *wrapped);
   } else {
     auto w = index().pack_wrapped_key(pack);
     if (!w) throw Error(Errc::kNotFound, "pack " + pack + " is not in the index");
-    key = unwrap_pack_key(keys_.data_key, pack, *w);
+    key = unwrap_pack_key(keys_, pack, *w);
   }
   std::lock_guard lock(key_mu_);
   if (pack_keys_.size() >= kMaxCachedPackKeys) pack_keys_.clear();

@@ -42,7 +42,9 @@
 
 namespace sr::repo {
 
-constexpr int kFormatVersion = 1;
+// Version 2: key rings, ring slots, version 2 packs and WAL objects. A version 1 repository
+// (no ring) is still opened and written; `key upgrade`/`rotate`/`export-writer` make it version 2.
+constexpr int kFormatVersion = 2;
 
 struct RepoConfig {
   std::string id;
@@ -113,6 +115,14 @@ class Repository {
   const KeySet& keys() const { return keys_; }
   const RepoConfig& config() const { return config_; }
   const std::string& opened_slot() const { return slot_; }
+  // Opened with a writer key file: packs and WAL objects cannot be read (kAuth).
+  bool write_only() const { return keys_.write_only; }
+  // Called before a version 2 object (pack, WAL object) is written: a version 1 repository's
+  // config is raised to version 2 once, so older binaries refuse it by its version instead of
+  // failing on the new objects. Thread-safe; a no-op after the first call.
+  void ensure_format_version();
+  // The newest key generation: what this object writes with.
+  uint32_t key_generation() const { return keys_.newest().number; }
   const RepoOptions& options() const { return options_; }
   // Called by a RepoLock whose refresh kept failing: from then on index objects and manifests
   // are refused (Errc::kLocked with `why`), so an operation does not publish without a lock.
@@ -210,6 +220,15 @@ class Repository {
   std::string add_key_slot(const Credential& credential, const codec::ScryptParams& params = {});
   std::vector<KeySlotInfo> list_key_slots();
   void remove_key_slot(const std::string& id);
+  // Key generations (repo/keys_ring.h), each under an exclusive lock. upgrade_key_slot: gives a
+  // repository without a key ring one (config version 2) and rewrites the opened slot as a ring
+  // slot; false when it already was one. rotate_keys: upgrades the opened slot, then adds a
+  // generation (with a restore key pair when `add_restore` or the newest has one) and re-keys
+  // every slot; returns the new generation. writer_key_text: the writer key file's content,
+  // rotating first when the newest generation has no restore key pair.
+  bool upgrade_key_slot();
+  uint32_t rotate_keys(bool add_restore = false);
+  std::string writer_key_text();
 
   // The objects of one kind (sorted by key; staging files never listed).
   std::vector<ObjectRef> list_objects(ObjectKind kind);
@@ -218,7 +237,10 @@ class Repository {
   // slots (their secret is not ours to open). Throws kCorrupt naming a damaged object, which is
   // then not copied. An object a concurrent copier already wrote counts as copied (not config).
   // Returns the bytes copied.
+  // Key slots are the one kind rewritten in place (key rotate/upgrade): copy_object_to replaces a
+  // target's slot, and same_object_in tells whether the target holds the same bytes.
   uint64_t copy_object_to(const ObjectRef& object, storage::Storage& target);
+  bool same_object_in(const ObjectRef& object, storage::Storage& target);
 
  private:
   Repository() = default;
@@ -230,12 +252,16 @@ class Repository {
                      const std::vector<Manifest>* readable,
                      const std::vector<std::string>* index_names);
   void finish_pack(std::unique_ptr<PackWriter> writer);
+  bool upgrade_locked();
 
   std::unique_ptr<storage::Storage> storage_;
   RepoOptions options_;
   KeySet keys_;
   RepoConfig config_;
   std::string slot_;
+  std::unique_ptr<Credential> credential_;           // what opened it (for upgrading its slot)
+  std::atomic<int> stored_version_{kFormatVersion};  // config's outer version when opened
+  std::once_flag version_once_;
   std::once_flag cache_once_;
   std::unique_ptr<IndexCache> cache_;
   std::unique_ptr<codec::CdcChunker> chunker_;

@@ -57,7 +57,8 @@ class FacadeTest : public ::testing::Test {
 TEST_F(FacadeTest, OpensOnAnyStorageItIsHanded) {
   EXPECT_EQ(repo_->describe(), "memory:facade");
   EXPECT_EQ(repo_->list_objects(ObjectKind::kConfig).size(), 1u);
-  EXPECT_EQ(repo_->list_objects(ObjectKind::kKeySlot).size(), 1u);
+  // The key slot and the key ring it opens (keys/ring.<id>, replicated with the slots).
+  EXPECT_EQ(repo_->list_objects(ObjectKind::kKeySlot).size(), 2u);
   EXPECT_THROW(
       Repository::open(std::make_unique<storage::MemoryStorage>(), Credential{"pw", false}),
       Error);  // nothing there

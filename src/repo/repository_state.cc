@@ -11,7 +11,9 @@
 namespace sr::repo {
 
 ClientStateFile Repository::state_file() const {
-  codec::Key32 key = codec::hmac_sha256(keys_.meta_key, as_bytes("strongroom client state v1"));
+  // Keyed by the chunk-id key: the one secret every credential holds (writer keys too) and that
+  // rotation keeps, so the state stays valid across key generations.
+  codec::Key32 key = codec::hmac_sha256(keys_.id_key, as_bytes("strongroom client state v1"));
   std::string path;
   if (!options_.cache_dir.empty()) {
     // One state per location: a replica has the same repository id but may lag behind its
@@ -102,14 +104,14 @@ std::optional<ChunkLocation> Repository::lookup_present(const codec::ChunkId& id
 
 PackInfo Repository::read_pack_info(const std::string& pack) {
   Bytes bytes = storage_->get(pack_object_key(pack));
-  return parse_pack(keys_.data_key, pack, bytes);
+  return parse_pack(keys_, pack, bytes);
 }
 
 std::string Repository::write_index_object(const std::vector<PackInfo>& packs) {
   check_lock_held();
   std::string name = random_hex(32);
   std::string key = "index/" + name;
-  Bytes obj = seal_envelope(keys_.meta_key, EnvelopeKind::kIndex, key, encode_index(packs));
+  Bytes obj = seal_envelope(keys_, EnvelopeKind::kIndex, key, encode_index(packs));
   storage_->put(key, obj, true);
   index().add_index_file(name, packs);
   return name;

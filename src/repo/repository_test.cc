@@ -109,7 +109,7 @@ TEST_F(RepositoryTest, PackAndIndexRoundTrip) {
   r->storage().list("data/", [&](const storage::ObjectInfo& o) { packs.push_back(o.key); });
   ASSERT_EQ(packs.size(), 1u);
   std::string name = packs[0].substr(packs[0].rfind('/') + 1);
-  PackInfo info = parse_pack(r->keys().data_key, name, r->storage().get(packs[0]));
+  PackInfo info = parse_pack(r->keys(), name, r->storage().get(packs[0]));
   EXPECT_EQ(info.blobs.size(), 2u);
   Bytes enc = encode_index({info});
   auto back = decode_index(enc, "index");
@@ -118,8 +118,7 @@ TEST_F(RepositoryTest, PackAndIndexRoundTrip) {
   EXPECT_EQ(back[0].blobs.size(), 2u);
   EXPECT_EQ(back[0].blobs[1].offset, info.blobs[1].offset);
   // A pack renamed to another name fails authentication of its key.
-  EXPECT_THROW(parse_pack(r->keys().data_key, std::string(64, 'a'), r->storage().get(packs[0])),
-               Error);
+  EXPECT_THROW(parse_pack(r->keys(), std::string(64, 'a'), r->storage().get(packs[0])), Error);
   // Truncated index payloads are reported, not misread.
   for (size_t n = 0; n < enc.size(); ++n)
     EXPECT_THROW(decode_index(ByteSpan(enc).first(n), "index"), Error) << n;
@@ -127,13 +126,10 @@ TEST_F(RepositoryTest, PackAndIndexRoundTrip) {
 
 TEST_F(RepositoryTest, EnvelopeIsBoundToItsName) {
   auto r = open_repo();
-  Bytes obj =
-      seal_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/a", as_bytes("{}"));
-  EXPECT_EQ(open_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/a", obj).size(),
-            2u);
-  EXPECT_THROW(open_envelope(r->keys().meta_key, EnvelopeKind::kManifest, "manifests/b", obj),
-               Error);
-  EXPECT_THROW(open_envelope(r->keys().meta_key, EnvelopeKind::kIndex, "manifests/a", obj), Error);
+  Bytes obj = seal_envelope(r->keys(), EnvelopeKind::kManifest, "manifests/a", as_bytes("{}"));
+  EXPECT_EQ(open_envelope(r->keys(), EnvelopeKind::kManifest, "manifests/a", obj).size(), 2u);
+  EXPECT_THROW(open_envelope(r->keys(), EnvelopeKind::kManifest, "manifests/b", obj), Error);
+  EXPECT_THROW(open_envelope(r->keys(), EnvelopeKind::kIndex, "manifests/a", obj), Error);
 }
 
 TEST_F(RepositoryTest, ManifestRoundTripKeepsUnknownFields) {
@@ -246,8 +242,7 @@ TEST_F(RepositoryTest, LocksConflictAndStaleOnesAreIgnored) {
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count()) -
                  31LL * 60 * 1000000000;
-  r->storage().put(key,
-                   seal_envelope(r->keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())));
+  r->storage().put(key, seal_envelope(r->keys(), EnvelopeKind::kLock, key, as_bytes(j.dump())));
   LockTiming quick;
   quick.stale_after = std::chrono::milliseconds(50);
   EXPECT_THROW(RepoLock::acquire(*r, "prune", true, nullptr, quick), Error);
@@ -261,8 +256,7 @@ TEST_F(RepositoryTest, LocksConflictAndStaleOnesAreIgnored) {
   j["time_ns"] = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
-  r->storage().put(key,
-                   seal_envelope(r->keys().meta_key, EnvelopeKind::kLock, key, as_bytes(j.dump())));
+  r->storage().put(key, seal_envelope(r->keys(), EnvelopeKind::kLock, key, as_bytes(j.dump())));
   EXPECT_THROW(RepoLock::acquire(*r, "backup", false), Error);
 }
 
@@ -276,7 +270,7 @@ TEST_F(RepositoryTest, KeyFileSlotsOpenWithoutThePassword) {
   std::string secret = generate_key_file_secret();
   add_key_slot(r->storage(), r->keys(), Credential{secret, true});
   auto by_key = open_with(Credential{secret, true});
-  EXPECT_EQ(by_key->keys().meta_key, r->keys().meta_key);
+  EXPECT_EQ(by_key->keys().newest().meta_key, r->keys().newest().meta_key);
   // Another key, or the key's text used as a password, opens nothing.
   try {
     open_with(Credential{generate_key_file_secret(), true});

@@ -20,18 +20,38 @@ using nlohmann::json;
 
 namespace {
 constexpr char kMagic[4] = {'S', 'R', 'W', 'L'};
-constexpr uint8_t kVersion = 1;
-constexpr uint8_t kWrapAesGcm = 1;
-constexpr size_t kHeader = 6 + codec::kSealOverhead + 32;
+constexpr uint8_t kLegacyVersion = 1;
+constexpr size_t kLegacyHeader = 6 + codec::kSealOverhead + 32;
+// Version 2: magic | key header (kKeyHeaderSize) | content tag (32).
+constexpr size_t kHeader = 4 + kKeyHeaderSize + 32;
 constexpr uint64_t kMaxWalFile = 1ull << 30;
 
-Bytes aad(const char* what, const std::string& key) {
-  Bytes a(kMagic, kMagic + 4);
-  a.push_back(kVersion);
-  a.push_back(kWrapAesGcm);
-  a.insert(a.end(), what, what + std::strlen(what));
-  a.insert(a.end(), key.begin(), key.end());
+// Associated data: "SRWL" || version 1 header bytes (or the v2 key header) || what || key.
+Bytes aad(ByteSpan header, const char* what, const std::string& key) {
+  const size_t what_len = std::strlen(what);
+  Bytes a(4 + header.size() + what_len + key.size());
+  uint8_t* p = a.data();
+  std::memcpy(p, kMagic, 4);
+  if (!header.empty()) std::memcpy(p + 4, header.data(), header.size());
+  std::memcpy(p + 4 + header.size(), what, what_len);
+  if (!key.empty()) std::memcpy(p + 4 + header.size() + what_len, key.data(), key.size());
   return a;
+}
+
+Bytes legacy_aad(const char* what, const std::string& key) {
+  const uint8_t v1[2] = {kLegacyVersion, kWrapAesGcm};
+  return aad(ByteSpan(v1, 2), what, key);
+}
+
+// What a write-only host compares a second push of a name with (it cannot decrypt the stored
+// object): HMAC-SHA-256 under a key derived from id_key, of the object key and the content.
+// Computed only by write-only hosts (all zero otherwise: full hosts compare the plaintext).
+codec::Key32 content_tag(const KeySet& keys, const std::string& key, ByteSpan content) {
+  codec::Key32 k = codec::hmac_sha256(keys.id_key, as_bytes(std::string("strongroom wal tag")));
+  const uint8_t zero = 0;
+  codec::Key32 tag = codec::hmac_sha256(k, {as_bytes(key), ByteSpan(&zero, 1), content});
+  codec::wipe(k);
+  return tag;
 }
 
 // The buffer of the last sealed object is kept per thread (huge pages, aligned for O_DIRECT): a
@@ -62,11 +82,12 @@ struct SealedWal {
 
 SealedWal seal_wal(const KeySet& keys, const std::string& key, ByteSpan content,
                    size_t max_parts = 0) {
-  codec::Key32 file_key = codec::random_key();
+  ObjectKey file_key = new_object_key(keys, "wal", key);
   Bytes head(kMagic, kMagic + 4);
-  head.push_back(kVersion);
-  head.push_back(kWrapAesGcm);
-  codec::seal_append(keys.data_key, file_key, aad("key", key), head);
+  head.insert(head.end(), file_key.header.begin(), file_key.header.end());
+  codec::Key32 tag{};
+  if (keys.write_only) tag = content_tag(keys, key, content);
+  head.insert(head.end(), tag.begin(), tag.end());
   // Payload (version 2): u8 2 | u64 size | u8 compressed | data. AES-GCM authenticates it; a
   // second push of the name compares contents byte for byte, so no checksum is computed.
   constexpr size_t kPayloadHead = 1 + 8 + 1;
@@ -88,7 +109,7 @@ SealedWal seal_wal(const KeySet& keys, const std::string& key, ByteSpan content,
   ph.u8(n ? 1 : 0);
   std::memcpy(p + region + codec::kNonceSize, ph.buffer().data(), kPayloadHead);
   const size_t sealed_len = codec::kNonceSize + kPayloadHead + data_len + codec::kTagSize;
-  codec::seal_region(file_key, aad("wal", key), {p + region, sealed_len});
+  codec::seal_region(file_key.key, aad(file_key.header, "wal", key), {p + region, sealed_len});
   out.size = region + sealed_len;
   return out;
 }
@@ -97,16 +118,35 @@ struct Opened {
   Bytes content;
 };
 
-Opened open_wal(const KeySet& keys, const std::string& key, ByteSpan stored) {
-  if (stored.size() < kHeader + codec::kSealOverhead ||
-      std::memcmp(stored.data(), kMagic, 4) != 0 || stored[4] != kVersion ||
-      stored[5] != kWrapAesGcm)
+// The payload of a stored WAL object (either version), authenticated.
+Bytes open_payload(const KeySet& keys, const std::string& key, ByteSpan stored) {
+  if (stored.size() < 6 || std::memcmp(stored.data(), kMagic, 4) != 0)
     throw Error(Errc::kCorrupt, key + " is damaged: not a strongroom WAL object");
-  Bytes k =
-      codec::open(keys.data_key, stored.subspan(6, kHeader - 6), aad("key", key), key.c_str());
-  codec::Key32 file_key;
-  std::memcpy(file_key.data(), k.data(), 32);
-  Bytes payload = codec::open(file_key, stored.subspan(kHeader), aad("wal", key), key.c_str());
+  if (stored[4] == kLegacyVersion && stored[5] == kWrapAesGcm) {
+    if (stored.size() < kLegacyHeader + codec::kSealOverhead)
+      throw Error(Errc::kCorrupt, key + " is damaged: not a strongroom WAL object");
+    Bytes k = codec::open(data_key_of(keys, 0), stored.subspan(6, kLegacyHeader - 6),
+                          legacy_aad("key", key), key.c_str());
+    codec::Key32 file_key;
+    std::memcpy(file_key.data(), k.data(), 32);
+    codec::wipe(k);
+    Bytes payload =
+        codec::open(file_key, stored.subspan(kLegacyHeader), legacy_aad("wal", key), key.c_str());
+    codec::wipe(file_key);
+    return payload;
+  }
+  if (stored.size() < kHeader + codec::kSealOverhead)
+    throw Error(Errc::kCorrupt, key + " is damaged or has an unsupported version or key wrapping");
+  ByteSpan header = stored.subspan(4, kKeyHeaderSize);
+  codec::Key32 file_key = derive_object_key(keys, "wal", header, key);
+  Bytes payload =
+      codec::open(file_key, stored.subspan(kHeader), aad(header, "wal", key), key.c_str());
+  codec::wipe(file_key);
+  return payload;
+}
+
+Opened open_wal(const KeySet& keys, const std::string& key, ByteSpan stored) {
+  Bytes payload = open_payload(keys, key, stored);
   ByteReader r(payload, key);
   uint8_t version = r.u8();
   if (version != 1 && version != 2) r.fail("unsupported payload version");
@@ -127,6 +167,26 @@ Opened open_wal(const KeySet& keys, const std::string& key, ByteSpan stored) {
     throw Error(Errc::kCorrupt, key + " does not match its checksum");
   return o;
 }
+// Whether the stored object `key` holds `content`: by its plaintext, or (write-only keys, which
+// cannot decrypt it) by its content tag.
+bool same_content(const KeySet& keys, const std::string& key, ByteSpan stored, ByteSpan content) {
+  if (!keys.write_only) {
+    Opened existing = open_wal(keys, key, stored);
+    return std::equal(existing.content.begin(), existing.content.end(), content.begin(),
+                      content.end());
+  }
+  if (stored.size() < kHeader || std::memcmp(stored.data(), kMagic, 4) != 0 ||
+      stored[4] == kLegacyVersion)
+    throw Error(Errc::kAuth, key + " exists and was not written with a write-only key, which " +
+                                 "cannot compare it: " + kWriteOnlyMessage);
+  codec::Key32 stored_tag, tag = content_tag(keys, key, content);
+  std::memcpy(stored_tag.data(), stored.data() + 4 + kKeyHeaderSize, 32);
+  if (stored_tag == codec::Key32{})
+    throw Error(Errc::kAuth, key + " exists and was written by a full key; a write-only key " +
+                                 "cannot compare it: " + kWriteOnlyMessage);
+  return codec::constant_time_equal(stored_tag, tag);
+}
+
 }  // namespace
 
 void validate_stanza(const std::string& stanza) {
@@ -151,7 +211,7 @@ std::optional<PgInfo> WalStore::identity() {
   std::string key = "pg/" + stanza_ + "/info";
   auto raw = storage::get_if_exists(repo_.storage(), key);
   if (!raw) return std::nullopt;
-  Bytes payload = open_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key, *raw);
+  Bytes payload = open_envelope(repo_.keys(), EnvelopeKind::kPgInfo, key, *raw);
   try {
     json j = json::parse(as_chars(payload));
     PgInfo info{j.at("system_identifier").get<std::string>(), json_int<int>(j, "version", key),
@@ -175,8 +235,7 @@ PgInfo WalStore::check_identity(const PgInfo& info) {
               {"segment_size", info.segment_size}};
     try {
       repo_.storage().put(
-          key, seal_envelope(repo_.keys().meta_key, EnvelopeKind::kPgInfo, key, as_bytes(j.dump())),
-          true);
+          key, seal_envelope(repo_.keys(), EnvelopeKind::kPgInfo, key, as_bytes(j.dump())), true);
       return info;
     } catch (const Error& e) {
       if (e.code() != Errc::kAlreadyExists) throw;
@@ -206,9 +265,7 @@ WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content, s
   if (content.size() > kMaxWalFile)
     throw Error(Errc::kUsage, name + " is too large for a WAL file");
   if (repo_.storage().stat(key)) {
-    Opened existing = open_wal(repo_.keys(), key, repo_.storage().get(key));
-    if (!std::equal(existing.content.begin(), existing.content.end(), content.begin(),
-                    content.end()))
+    if (!same_content(repo_.keys(), key, repo_.storage().get(key), content))
       throw Error(Errc::kAlreadyExists,
                   "WAL file " + name +
                       " is already in the repository with DIFFERENT content; refusing "
@@ -216,6 +273,7 @@ WalStore::PushResult WalStore::push(const std::string& name, ByteSpan content, s
                       stanza_ + "'?)");
     return PushResult::kAlreadyStored;
   }
+  repo_.ensure_format_version();
   try {
     SealedWal sealed = seal_wal(repo_.keys(), key, content, max_parts);
     repo_.storage().put(key, sealed.span(), true);
@@ -238,13 +296,13 @@ void WalStore::push_increment(const std::string& segment, uint32_t offset, ByteS
   char hex[16];
   std::snprintf(hex, sizeof hex, "%08x", offset);
   std::string key = increment_prefix(stanza_, segment) + hex;
+  repo_.ensure_format_version();
   try {
     repo_.storage().put(key, seal_wal(repo_.keys(), key, data).span(), true);
   } catch (const Error& e) {
     if (e.code() != Errc::kAlreadyExists) throw;
     // The same increment again (a restart): it must hold the same bytes.
-    Opened existing = open_wal(repo_.keys(), key, repo_.storage().get(key));
-    if (!std::equal(existing.content.begin(), existing.content.end(), data.begin(), data.end()))
+    if (!same_content(repo_.keys(), key, repo_.storage().get(key), data))
       throw Error(Errc::kAlreadyExists, "streamed WAL " + segment + " at offset " + hex +
                                             " differs from what the repository holds");
   }
@@ -265,6 +323,12 @@ Bytes WalStore::assemble_increments(const std::string& segment) {
     out.insert(out.end(), o.content.begin(), o.content.end());
   }
   return out;
+}
+
+Bytes WalStore::resume_increments(const std::string& segment) {
+  if (!repo_.write_only()) return assemble_increments(segment);
+  remove_increments(segment);
+  return {};
 }
 
 void WalStore::remove_increments(const std::string& segment) {

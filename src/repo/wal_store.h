@@ -5,11 +5,14 @@
 //   wal/<stanza>/history/<NNNNNNNN.history>                   a timeline history file
 //   pg/<stanza>/info                                          the cluster's identity (envelope)
 // A WAL object is self-contained and written once, atomically (see docs/FORMAT.md):
-//   "SRWL" | version 1 | wrap 1 | pack-style wrapped key (60) | sealed(key, payload)
+//   "SRWL" | key header (repo/pack.h: version 2, wrap, generation, 32 bytes) | content tag (32)
+//          | sealed(key, payload)          (version 1, still read: "SRWL" | 1 | 1 | wrapped key)
 // with payload = u8 version (2) | u64 size | u8 compressed | zstd frames or raw bytes (version 1,
 // still read, also held a SHA-256 of the file).
 // Pushing a file that is already stored succeeds when the content is identical (a retried
-// archive_command) and fails loudly when it differs. Thread-safe.
+// archive_command) and fails loudly when it differs; a write-only key, which cannot decrypt the
+// stored object, compares the content tag (an HMAC under a key derived from id_key) that
+// write-only writers store in the header. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -57,6 +60,10 @@ class WalStore {
   void push_increment(const std::string& segment, uint32_t offset, ByteSpan data);
   // The segment's bytes from offset 0 as far as the increments are contiguous (empty if none).
   Bytes assemble_increments(const std::string& segment);
+  // Where a streamer resumes a segment: assemble_increments, or, with a write-only key (which
+  // cannot read increments back), nothing: the segment's increments are removed and the segment
+  // is streamed again from its start.
+  Bytes resume_increments(const std::string& segment);
   void remove_increments(const std::string& segment);
   // Segments that have increments (streamed, not yet complete).
   void list_streamed(const std::function<void(const std::string& segment)>& visit);

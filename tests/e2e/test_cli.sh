@@ -87,13 +87,13 @@ STRONGROOM_REPOSITORY=$REPO expect_exit 0 "$SR" backups --json
 json 'assert len(d) == 2' || fail "STRONGROOM_REPOSITORY lists a different repository"
 
 # --- Key slots.
-old_slot=$(ls "$REPO/keys")
+old_slot=$(ls "$REPO/keys" | grep -v "^ring\.")  # keys/ring.<id>: the key ring
 [[ $(grep -c . <<<"$old_slot") -eq 1 ]] || fail "expected one key slot in keys/ after init, got: $old_slot"
 
 NEWPW="new-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 (umask 077 && printf '%s\n' "$NEWPW" >"$T/new-password")
 STRONGROOM_NEW_PASSWORD_FILE=$T/new-password expect_exit 0 "$SR" key add --repo "$REPO"
-new_slot=$(ls "$REPO/keys" | comm -23 - <(echo "$old_slot"))
+new_slot=$(ls "$REPO/keys" | grep -v "^ring\." | comm -23 - <(echo "$old_slot"))
 [[ $(grep -c . <<<"$new_slot") -eq 1 ]] || fail "expected one new key slot after key add, got: $new_slot"
 
 # The new password opens the repository.
