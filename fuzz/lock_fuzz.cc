@@ -25,12 +25,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ByteSpan rest(data + 1, size - 1);
   Bytes payload;
   if (data[0] & 1) {
-    payload = repo::seal_envelope(fuzz::meta_key(), repo::EnvelopeKind::kLock, key, rest);
-    payload = repo::open_envelope(fuzz::meta_key(), repo::EnvelopeKind::kLock, key, payload);
+    payload = repo::seal_envelope(fuzz::keys(), repo::EnvelopeKind::kLock, key, rest);
+    payload = repo::open_envelope(fuzz::keys(), repo::EnvelopeKind::kLock, key, payload);
     FUZZ_CHECK(payload == Bytes(rest.begin(), rest.end()));
   } else {
     try {
-      payload = repo::open_envelope(fuzz::meta_key(), repo::EnvelopeKind::kLock, key, rest);
+      payload = repo::open_envelope(fuzz::keys(), repo::EnvelopeKind::kLock, key, rest);
     } catch (const Error& e) {
       FUZZ_CHECK(e.code() == Errc::kCorrupt || e.code() == Errc::kUnsupported);
       return 0;
