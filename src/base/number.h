@@ -19,7 +19,7 @@ namespace sr {
 std::string quoted_excerpt(std::string_view text);
 
 template <class T>
-T parse_decimal(std::string_view text, std::string_view what, Errc code = Errc::kIo) {
+T parse_decimal(const std::string& text, std::string_view what, Errc code = Errc::kIo) {
   static_assert(std::is_integral_v<T>);
   T value{};
   const char* end = text.data() + text.size();
