@@ -16,6 +16,7 @@
 #include "app/commands.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "repo/repository.h"
 
 namespace sr::app {
 namespace {
@@ -23,7 +24,8 @@ namespace {
 int run(int argc, char** argv) {
   CLI::App app{"strongroom: encrypted, deduplicating backups with verified restores"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "strongroom 0.1.0 (repository format 1)");
+  app.set_version_flag("--version", "strongroom 0.1.0 (repository format " +
+                                        std::to_string(repo::kFormatVersion) + ", reads 1)");
   app.footer(
       "Password: STRONGROOM_PASSWORD_FILE, STRONGROOM_PASSWORD, or a prompt (never on the command "
       "line).\n"
