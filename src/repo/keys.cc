@@ -194,6 +194,7 @@ json ring_slot(const KeySet& keys, const std::string& id, const Credential& cred
   slot["public"] = base64_encode(pair.pub);
   slot["sealed"] = base64_encode(sealed);
   slot["commit"] = base64_encode(commit);
+  approve_slot(slot, id, keys);
   seal_ring_key_into(slot, id, keys);
   return slot;
 }

@@ -104,6 +104,37 @@ codec::Key32 ring_anchor(const KeySet& keys) {
                             as_bytes(std::string("strongroom ring anchor")));
 }
 
+namespace {
+codec::Key32 approval_for(const KeySet& keys, const std::string& slot_id, const std::string& pub) {
+  codec::Key32 k = codec::hmac_sha256(data_key_of(keys, keys.generations.front().number),
+                                      as_bytes(std::string("strongroom slot approval")));
+  codec::Key32 tag = codec::hmac_sha256(k, as_bytes(slot_id + "\n" + pub));
+  codec::wipe(k);
+  return tag;
+}
+}  // namespace
+
+void approve_slot(json& slot, const std::string& slot_id, const KeySet& keys) {
+  slot["approval"] =
+      base64_encode(approval_for(keys, slot_id, string_field(slot, "public", "key slot")));
+}
+
+bool slot_approved(const json& slot, const std::string& slot_id, const KeySet& keys) {
+  if (!slot.is_object() || !slot.contains("public") || !slot["public"].is_string() ||
+      !slot.contains("approval") || !slot["approval"].is_string())
+    return false;
+  try {
+    if (base64_decode(slot["public"].get<std::string>()).size() != 32) return false;
+    Bytes given = base64_decode(slot["approval"].get<std::string>());
+    codec::Key32 want = approval_for(keys, slot_id, slot["public"].get<std::string>());
+    bool ok = codec::constant_time_equal(given, want);
+    codec::wipe(want);
+    return ok;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 void seal_ring_key_into(json& slot, const std::string& slot_id, const KeySet& keys) {
   Bytes pub = base64_decode(string_field(slot, "public", "key slot " + slot_id));
   if (pub.size() != 32) throw Error(Errc::kCorrupt, "key slot " + slot_id + ": bad public key");
@@ -176,6 +207,24 @@ uint32_t rotate_keys(storage::Storage& storage, KeySet& keys, bool add_restore) 
                     "cannot be re-keyed without it; open the repository with each of them and "
                     "run `strongroom key upgrade`, or remove them");
   }
+  // Every ring slot must be one a holder of the data keys made: checked before anything is
+  // written, so a planted slot stops the rotation instead of receiving the new ring key.
+  std::vector<std::string> slot_keys;
+  storage.list("keys/", [&](const storage::ObjectInfo& o) {
+    if (!is_ring_object(o.key)) slot_keys.push_back(o.key);
+  });
+  std::string unapproved;
+  for (const auto& key : slot_keys) {
+    json slot = json::parse(as_chars(storage.get(key)), nullptr, false);
+    if (!slot.is_object() || !slot.contains("public")) continue;  // damaged or old: opens nothing
+    if (!slot_approved(slot, key.substr(5), keys)) unapproved += " " + key.substr(5);
+  }
+  if (!unapproved.empty())
+    throw Error(Errc::kCorrupt,
+                "cannot rotate: key slot(s)" + unapproved +
+                    " were not made with this repository's keys (planted by someone who can "
+                    "write keys/, or damaged); rotation would hand them the new keys. Inspect "
+                    "and remove them with `strongroom key remove ID`, then run it again");
   KeySet next = keys;
   bool restore = add_restore || keys.newest().restore_public.has_value();
   KeyGeneration& g = next.generations.emplace_back();
@@ -189,10 +238,6 @@ uint32_t rotate_keys(storage::Storage& storage, KeySet& keys, bool add_restore) 
   }
   std::string old_ring = keys.ring_id;
   write_ring(storage, next);  // first the new ring, then the slots that name it
-  std::vector<std::string> slot_keys;
-  storage.list("keys/", [&](const storage::ObjectInfo& o) {
-    if (!is_ring_object(o.key)) slot_keys.push_back(o.key);
-  });
   for (const auto& key : slot_keys) {
     json slot = json::parse(as_chars(storage.get(key)), nullptr, false);
     if (!slot.is_object() || !slot.contains("public")) continue;  // damaged: opens nothing

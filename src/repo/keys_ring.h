@@ -26,6 +26,13 @@ namespace sr::repo {
 // HMAC-SHA-256(generation 0's data key, "strongroom ring anchor"): what a ring slot checks the
 // ring it opens against. Needs the data keys.
 codec::Key32 ring_anchor(const KeySet& keys);
+// Sets slot["approval"] = HMAC-SHA-256(HMAC-SHA-256(generation 0's data key, "strongroom slot
+// approval"), id || "\n" || slot["public"]): only a holder of the data keys can make a slot that
+// rotation will give the next ring key to (a slot planted by someone who can write keys/ — a
+// write-only host, the storage — gets nothing). Needs the data keys.
+void approve_slot(nlohmann::json& slot, const std::string& slot_id, const KeySet& keys);
+// Whether `slot` carries a valid approval for `slot_id` under `keys` (and a 32-byte public key).
+bool slot_approved(const nlohmann::json& slot, const std::string& slot_id, const KeySet& keys);
 // Sets slot["ring"] and slot["ring_key"] (the ring key of `keys` sealed to slot["public"]).
 void seal_ring_key_into(nlohmann::json& slot, const std::string& slot_id, const KeySet& keys);
 // Opens the ring a ring slot names with the slot's private key; checks the anchor. kCorrupt or
@@ -39,6 +46,9 @@ void write_ring(storage::Storage& storage, KeySet& keys);
 // Old-format key slots (ids), which rotation cannot re-key.
 std::vector<std::string> legacy_key_slots(storage::Storage& storage);
 // Adds a generation to `keys` (see above) and re-keys every slot. Returns the new generation.
+// Refuses (kCorrupt, naming them, before writing anything) when a ring slot is not approved
+// (approve_slot) or has a bad public key: rotation never seals a ring key to a slot that no
+// holder of the data keys made.
 uint32_t rotate_keys(storage::Storage& storage, KeySet& keys, bool add_restore);
 
 // A writer key file's text for `keys` (which needs a restore key in its newest generation), and

@@ -148,7 +148,9 @@ std::unique_ptr<Repository> Repository::open(std::unique_ptr<storage::Storage> s
   return repo;
 }
 
-Repository::~Repository() = default;  // open PackWriters remove their staging files
+Repository::~Repository() {  // open PackWriters remove their staging files
+  for (auto& [name, cached] : pack_keys_) codec::wipe(cached.key);
+}
 
 IndexCache& Repository::index() {
   // Opened on first use: commands that never look up chunks (WAL archiving) skip it.
@@ -300,23 +302,33 @@ std::optional<ChunkLocation> Repository::lookup(const codec::ChunkId& id) {
   return index().lookup(id);
 }
 
-codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpan> wrapped) {
+codec::Key32 Repository::pack_key(const std::string& pack, std::optional<ByteSpan> wrapped,
+                                  bool* check_ids) {
   {
     std::lock_guard lock(key_mu_);
-    if (auto it = pack_keys_.find(pack); it != pack_keys_.end()) return it->second;
+    if (auto it = pack_keys_.find(pack); it != pack_keys_.end()) {
+      if (check_ids) *check_ids = it->second.check_ids;
+      return it->second.key;
+    }
   }
-  codec::Key32 key;
-  if (wrapped) {
-    key = unwrap_pack_key(keys_, pack, *wrapped);
-  } else {
-    auto w = index().pack_wrapped_key(pack);
+  std::optional<Bytes> w;
+  if (!wrapped) {
+    w = index().pack_wrapped_key(pack);
     if (!w) throw Error(Errc::kNotFound, "pack " + pack + " is not in the index");
-    key = unwrap_pack_key(keys_, pack, *w);
+    wrapped = ByteSpan(*w);
   }
+  CachedPackKey k;
+  k.key = unwrap_pack_key(keys_, pack, *wrapped);
+  k.check_ids = wrapped->size() == kKeyHeaderSize && (*wrapped)[1] == kWrapX25519;
+  if (check_ids) *check_ids = k.check_ids;
   std::lock_guard lock(key_mu_);
-  if (pack_keys_.size() >= kMaxCachedPackKeys) pack_keys_.clear();
-  pack_keys_[pack] = key;
-  return key;
+  if (pack_keys_.size() >= kMaxCachedPackKeys) {
+    for (auto& [name, cached] : pack_keys_) codec::wipe(cached.key);
+    pack_keys_.clear();
+  }
+  pack_keys_[pack] = k;
+  codec::wipe(k.key);
+  return pack_keys_[pack].key;
 }
 
 Bytes Repository::open_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
@@ -351,16 +363,22 @@ Bytes Repository::read_pack_range(const std::string& pack, uint64_t offset, uint
 size_t Repository::open_blob_into(const codec::ChunkId& id, const ChunkLocation& loc,
                                   ByteSpan sealed, std::span<uint8_t> dst) {
   if (dst.size() < loc.raw_length) throw Error(Errc::kInternal, "open_blob_into: buffer too small");
-  codec::Key32 key = pack_key(loc.pack);
+  bool check_ids = false;
+  codec::Key32 key = pack_key(loc.pack, std::nullopt, &check_ids);
   std::string what = "chunk " + to_hex(id).substr(0, 16) + " in pack " + loc.pack;
   thread_local Bytes plain;
   codec::open_into(key, sealed, blob_aad(id, loc.type, loc.flags), plain, what.c_str());
+  codec::wipe(key);
   if (loc.flags & kFlagCompressed) {
     codec::decompress_to(plain, dst.first(loc.raw_length), what.c_str());
   } else {
     if (plain.size() != loc.raw_length) throw Error(Errc::kCorrupt, what + " has the wrong length");
     std::memcpy(dst.data(), plain.data(), plain.size());
   }
+  // A pack sealed to the restore key may come from a write-only host, which could have put other
+  // content under an existing chunk's id: the keyed id is recomputed.
+  if (check_ids && codec::keyed_id(keys_.id_key, dst.first(loc.raw_length)) != id)
+    throw Error(Errc::kCorrupt, what + " does not match its id (a substituted chunk)");
   return loc.raw_length;
 }
 

@@ -201,7 +201,12 @@ class Repository {
   // Decrypts a blob already read from a pack.
   Bytes open_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
                   bool check_id);
-  codec::Key32 pack_key(const std::string& pack, std::optional<ByteSpan> wrapped = std::nullopt);
+  // A pack's key (cached). `check_ids`, when given, is set when the pack's key was derived from
+  // the restore public key (wrap 3): anyone holding a writer key can make such packs, so their
+  // blobs are not trusted to hold what their ids say until the keyed id is recomputed
+  // (open_blob_into does).
+  codec::Key32 pack_key(const std::string& pack, std::optional<ByteSpan> wrapped = std::nullopt,
+                        bool* check_ids = nullptr);
   // A key derived from the chunk-id key for one purpose (HMAC-SHA-256 of `purpose`), e.g. the
   // seed of block-map page hashes: keyed like chunk ids, without handing out the id key.
   codec::Key32 derive_id_key(std::string_view purpose) const;
@@ -253,6 +258,9 @@ class Repository {
                      const std::vector<std::string>* index_names);
   void finish_pack(std::unique_ptr<PackWriter> writer);
   bool upgrade_locked();
+  // Throws kLocked when the opened slot no longer names the ring this object read (another
+  // command rotated or upgraded the keys meanwhile). Called under the exclusive lock.
+  void check_keys_current();
 
   std::unique_ptr<storage::Storage> storage_;
   RepoOptions options_;
@@ -295,7 +303,11 @@ class Repository {
   std::unique_ptr<PackWriter> writers_[2];
 
   std::mutex key_mu_;
-  std::map<std::string, codec::Key32> pack_keys_;
+  struct CachedPackKey {
+    codec::Key32 key{};
+    bool check_ids = false;
+  };
+  std::map<std::string, CachedPackKey> pack_keys_;
 };
 
 }  // namespace sr::repo

@@ -8,8 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/random.h"
 #include "repo/envelope.h"
 #include "repo/keys_ring.h"
+#include "repo/pack.h"
 #include "repo/repository.h"
 #include "repo/wal_store.h"
 #include "storage/fault_storage.h"
@@ -249,6 +251,98 @@ TEST_F(KeyRotationTest, AWriterKeyWritesButCannotRead) {
   json j = json::parse(text);
   j["repository"] = std::string(32, 'b');
   EXPECT_THROW(open(Credential{j.dump(), true}), Error);
+}
+
+// Rotation seals the new ring key only to slots a holder of the data keys made: a slot planted by
+// someone who can write keys/ (a write-only host, the storage) stops the rotation, named, before
+// anything is written, instead of receiving every key.
+TEST_F(KeyRotationTest, RotationRefusesAPlantedSlot) {
+  auto r = open("pw");
+  codec::X25519Pair attacker = codec::x25519_generate();
+  const std::string planted = std::string(32, 'e');
+  json slot = {{"version", 2},
+               {"kdf", "scrypt"},
+               {"n", 1024},
+               {"r", 8},
+               {"p", 1},
+               {"salt", base64_encode(random_bytes(32))},
+               {"public", base64_encode(attacker.pub)},
+               {"sealed", base64_encode(random_bytes(64))},
+               {"commit", base64_encode(random_bytes(32))},
+               {"approval", base64_encode(random_bytes(32))}};
+  mem_->put("keys/" + planted, as_bytes(slot.dump()), true);
+  auto rings = [&] {
+    size_t n = 0;
+    mem_->list("keys/ring.", [&](const storage::ObjectInfo&) { ++n; });
+    return n;
+  };
+  const size_t rings_before = rings();
+  try {
+    r->rotate_keys();
+    FAIL() << "rotation gave a planted slot the new ring key";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find(planted), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(rings(), rings_before);  // nothing written
+  json after = json::parse(as_chars(mem_->get("keys/" + planted)));
+  EXPECT_FALSE(after.contains("ring_key"));
+  mem_->remove("keys/" + planted);
+  EXPECT_EQ(r->rotate_keys(), 1u);  // the operator removed it: rotation proceeds
+}
+
+// A key command works from the keys it opened; when another command rotated them meanwhile, it
+// refuses (kLocked) instead of rotating from stale keys or sealing a slot to a removed ring.
+TEST_F(KeyRotationTest, KeyCommandsRefuseKeysThatChangedMeanwhile) {
+  auto a = open("pw");
+  auto b = open("pw");
+  EXPECT_EQ(a->rotate_keys(), 1u);
+  for (auto attempt : {0, 1}) {
+    try {
+      if (attempt == 0)
+        b->rotate_keys();
+      else
+        b->add_key_slot(Credential{"second", false}, kFast);
+      FAIL() << "stale keys accepted (attempt " << attempt << ")";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kLocked) << e.what();
+    }
+  }
+  auto c = open("pw");
+  EXPECT_EQ(c->keys().newest().number, 1u);
+  c->add_key_slot(Credential{"second", false}, kFast);
+  EXPECT_EQ(open("second")->keys().newest().number, 1u);
+}
+
+// A write-only host can make packs sealed to the restore key, so it could put other content
+// under an existing chunk's id: reads from such packs recompute the keyed id and refuse.
+TEST_F(KeyRotationTest, ChunksFromPacksSealedToTheRestoreKeyAreCheckedAgainstTheirIds) {
+  auto r = open("pw");
+  std::string text = r->writer_key_text();
+  auto [id_manifest, genuine] = write_backup(*r, "the genuine ledger page");
+  auto w = open(Credential{text, true});
+  PackWriter pw(w->keys(), mem_->staging_dir());
+  const std::string forged = "a forged ledger page";
+  const BlobEntry& e = pw.append(genuine, BlobType::kData, 0, as_bytes(forged),
+                                 static_cast<uint32_t>(forged.size()));
+  ChunkLocation loc{pw.name(), BlobType::kData, 0, e.offset, e.length, e.raw_length};
+  PackInfo info = pw.finish(*mem_);
+  w->write_index_object({info});
+  auto full = open("pw");
+  full->load_index();
+  try {
+    full->read_blob(genuine, loc);
+    FAIL() << "a substituted chunk was read as genuine";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), Errc::kCorrupt);
+    EXPECT_NE(std::string(err.what()).find("does not match its id"), std::string::npos);
+  }
+  // The genuine chunk (also in a pack sealed to the restore key) passes the same check.
+  auto real = full->lookup(genuine);
+  ASSERT_TRUE(real);
+  if (real->pack != loc.pack) {
+    EXPECT_EQ(to_hex(full->read_blob(genuine, *real)), to_hex(as_bytes("the genuine ledger page")));
+  }
 }
 
 }  // namespace

@@ -80,7 +80,26 @@ std::optional<json> Repository::load_mark(const std::string& stanza, const std::
 
 std::string Repository::add_key_slot(const Credential& credential,
                                      const codec::ScryptParams& params) {
+  // Under the exclusive lock, and only if no rotation replaced the keys since this object opened
+  // them: a slot sealed to a ring that a rotation then removes would open nothing.
+  auto lock = RepoLock::acquire(*this, "key add", true);
+  check_keys_current();
   return repo::add_key_slot(*storage_, keys_, credential, params);
+}
+
+void Repository::check_keys_current() {
+  if (keys_.write_only) return;
+  std::string slot_key = key_slot_key(slot_);
+  json slot = json::parse(as_chars(storage_->get(slot_key)), nullptr, false);
+  std::string ring = slot.is_object() && slot.contains("ring") && slot["ring"].is_string()
+                         ? slot["ring"].get<std::string>()
+                         : "";
+  bool ring_slot = slot.is_object() && slot.contains("public");
+  bool current = keys_.ring_id.empty() ? !ring_slot : ring == keys_.ring_id;
+  if (!current)
+    throw Error(Errc::kLocked,
+                "the repository's keys changed after this command opened it (a rotation or "
+                "upgrade by another command); nothing was changed: run it again");
 }
 
 std::vector<KeySlotInfo> Repository::list_key_slots() { return repo::list_key_slots(*storage_); }
@@ -125,11 +144,13 @@ bool Repository::upgrade_locked() {
 
 bool Repository::upgrade_key_slot() {
   auto lock = RepoLock::acquire(*this, "key upgrade", true);
+  check_keys_current();
   return upgrade_locked();
 }
 
 uint32_t Repository::rotate_keys(bool add_restore) {
   auto lock = RepoLock::acquire(*this, "key rotate", true);
+  check_keys_current();
   upgrade_locked();
   return repo::rotate_keys(*storage_, keys_, add_restore);
 }
