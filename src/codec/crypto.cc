@@ -204,7 +204,10 @@ Key32 hkdf_sha256(ByteSpan ikm, ByteSpan salt, ByteSpan info) {
                              OSSL_KDF_PARAM_INFO, const_cast<uint8_t*>(info.data()), info.size()),
                          OSSL_PARAM_construct_end()};
   Key32 out;
-  if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) crypto_fail("HKDF");
+  bool ok = EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) == 1;
+  // The context keeps a copy of the input key until reset (a data key or a shared secret).
+  EVP_KDF_CTX_reset(ctx.get());
+  if (!ok) crypto_fail("HKDF");
   return out;
 }
 

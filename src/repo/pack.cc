@@ -162,18 +162,24 @@ PackInfo parse_pack(const KeySet& keys, const std::string& name, ByteSpan pack) 
   info.name = name;
   info.size = pack.size();
   info.wrapped_key.assign(pack.begin() + (legacy ? 6 : 4), pack.begin() + header_size);
-  codec::Key32 key = unwrap_pack_key(keys, name, info.wrapped_key);
   uint32_t tlen = load_le32(pack.data() + pack.size() - kFooterSize);
   if (tlen > pack.size() - header_size - kFooterSize)
     throw Error(Errc::kCorrupt, what + " is damaged: bad trailer length");
   size_t tstart = pack.size() - kFooterSize - tlen;
-  Bytes trailer = codec::open(key, pack.subspan(tstart, tlen), trailer_aad(name), what.c_str());
+  codec::Key32 key = unwrap_pack_key(keys, name, info.wrapped_key);
+  Bytes trailer;
+  try {
+    trailer = codec::open(key, pack.subspan(tstart, tlen), trailer_aad(name), what.c_str());
+  } catch (...) {
+    codec::wipe(key);
+    throw;
+  }
+  codec::wipe(key);
   ByteReader r(trailer, what + " trailer");
   info.blobs = decode_blob_entries(r);
   for (const auto& b : info.blobs)
     if (b.offset < header_size || b.offset > tstart || b.length > tstart - b.offset)
       throw Error(Errc::kCorrupt, what + " is damaged: a blob lies outside the pack");
-  codec::wipe(key);
   return info;
 }
 
