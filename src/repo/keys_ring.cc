@@ -236,7 +236,6 @@ uint32_t rotate_keys(storage::Storage& storage, KeySet& keys, bool add_restore) 
     g.restore_public = pair.pub;
     g.restore_private = pair.priv;
   }
-  std::string old_ring = keys.ring_id;
   write_ring(storage, next);  // first the new ring, then the slots that name it
   for (const auto& key : slot_keys) {
     json slot = json::parse(as_chars(storage.get(key)), nullptr, false);
@@ -257,7 +256,6 @@ uint32_t rotate_keys(storage::Storage& storage, KeySet& keys, bool add_restore) 
   }
   for (const auto& r : rings)
     if (!named.count(r) && r != ring_key_of(next.ring_id)) storage.remove(r);
-  (void)old_ring;
   keys = next;
   return g.number;
 }
