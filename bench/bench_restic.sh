@@ -107,6 +107,7 @@ for t in "${TOOLS[@]}"; do
 done
 
 # ---- phase 3: restore latest into an empty dir, verify -------------------------------------
+disk_limits "$WORK" "$TREE2_BYTES"  # the disk's own limit for these bytes, in this run
 for t in "${TOOLS[@]}"; do
     mkdir "$WORK/restore-$t"
     set_cmd "$t" restore "$WORK/repo-$t" "$WORK/restore-$t"
@@ -123,6 +124,7 @@ for t in "${TOOLS[@]}"; do
     # guard against 0.00 s on tiny trees
     R[$t.b1_mibs]=$(calc "$TREE_BYTES / 1048576 / (${R[$t.b1_s]} > 0 ? ${R[$t.b1_s]} : 0.01)" %.1f)
     R[$t.rs_mibs]=$(calc "$TREE2_BYTES / 1048576 / (${R[$t.rs_s]} > 0 ? ${R[$t.rs_s]} : 0.01)" %.1f)
+    R[$t.rs_disk]=$(calc "${R[$t.rs_mibs]} / $DISK_BUFFERED_MIBS")
     R[$t.added]=$((R[$t.repo2] - R[$t.repo1]))
     R[$t.added_mib]=$(mib "${R[$t.added]}")
     R[$t.added_pct]=$(calc "100 * ${R[$t.added]} / ${R[$t.repo1]}" %.2f)
@@ -153,6 +155,7 @@ report() {
     echo "- tree: $TREE_FILES files, $TREE_BYTES bytes, $(grep -o "[0-9]*% incompressible" "$LOGS/gen.log") (by bytes)"
     echo "- change before the second backup: $(cat "$LOGS/modify.log")"
     echo "- restic defaults: repository version 2, compression auto; strongroom defaults"
+    echo "- disk, measured in this run for the restored bytes: ${DISK_BUFFERED_MIBS} MiB/s buffered + fsync, ${DISK_DIRECT_MIBS} MiB/s O_DIRECT (dd of zeros)"
     echo
     echo "| metric | restic | strongroom | ratio (strongroom/restic) |"
     echo "|---|---:|---:|---:|"
@@ -167,6 +170,7 @@ report() {
     row "second backup: peak RSS MiB" b2_rss
     row "restore latest: seconds" rs_s
     row "restore latest: MiB/s" rs_mibs
+    row "restore latest: fraction of the disk's buffered+fsync limit" rs_disk
     row "restore latest: peak RSS MiB" rs_rss
     echo
     echo "Targets:"

@@ -50,6 +50,28 @@ run_timed() {
     RSS_MIB=$(calc "$kib / 1024")
 }
 
+# disk_limits DIR BYTES: what the disk under DIR writes, measured now for BYTES bytes (so each
+# restore can be set against the machine of its own run): dd of zeros, buffered then one fsync
+# (conv=fsync), and with O_DIRECT (oflag=direct, then fsync). Sets DISK_BUFFERED_MIBS and
+# DISK_DIRECT_MIBS (MiB/s, the final fsync included).
+disk_limits() {
+    local f="$1/.disk-limit" count=$((($2 + 1048575) / 1048576)) t0 t1
+    rm -f "$f"
+    drop_caches
+    t0=$(date +%s.%N)
+    dd if=/dev/zero of="$f" bs=1M count="$count" conv=fsync status=none
+    t1=$(date +%s.%N)
+    DISK_BUFFERED_MIBS=$(calc "$count / ($t1 - $t0)" %.1f)
+    rm -f "$f"
+    drop_caches
+    t0=$(date +%s.%N)
+    dd if=/dev/zero of="$f" bs=1M count="$count" oflag=direct conv=fsync status=none
+    t1=$(date +%s.%N)
+    DISK_DIRECT_MIBS=$(calc "$count / ($t1 - $t0)" %.1f)
+    rm -f "$f"
+    log "disk limits for $count MiB: buffered+fsync $DISK_BUFFERED_MIBS MiB/s, direct $DISK_DIRECT_MIBS MiB/s"
+}
+
 # calc EXPR [FORMAT]: floating-point arithmetic via awk (default 2 decimals).
 calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
 # Sum of the file sizes in a tree (what a backup has to read).
