@@ -8,6 +8,7 @@
 
 #include "fuzz_util.h"
 #include "repo/index_file.h"
+#include "repo/pack.h"
 
 using namespace sr;
 using namespace sr::repo;
@@ -31,7 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const auto& p : packs) {
     FUZZ_CHECK(p.name.size() == 64);
-    FUZZ_CHECK(p.wrapped_key.size() == codec::kSealOverhead + 32);
+    // A version 1 wrapped key (nonce | sealed key | tag) or a version 2 key header.
+    FUZZ_CHECK(p.wrapped_key.size() == codec::kSealOverhead + 32 ||
+               p.wrapped_key.size() == kKeyHeaderSize);
     for (const auto& b : p.blobs) {
       FUZZ_CHECK(b.type == BlobType::kData || b.type == BlobType::kTree);
       FUZZ_CHECK(b.length >= codec::kSealOverhead);
