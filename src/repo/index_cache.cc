@@ -81,7 +81,17 @@ IndexCache::IndexCache(const std::string& path) {
     throw Error(Errc::kIo, "cannot open index cache " + path + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 60000);
-  if (!path.empty()) exec("PRAGMA journal_mode=WAL");
+  // Switching a new database to WAL needs an exclusive lock, and SQLite returns SQLITE_BUSY
+  // there without calling the busy handler when another process is creating the same cache
+  // (concurrent backups of a new repository): retried here for as long as the busy timeout.
+  if (!path.empty()) {
+    for (int waited_ms = 0;; waited_ms += 10) {
+      int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+      if (rc == SQLITE_OK) break;
+      if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= 60000) exec("PRAGMA journal_mode=WAL");
+      sqlite3_sleep(10);
+    }
+  }
   exec("PRAGMA synchronous=OFF");    // derived data: rebuilt if lost
   exec("PRAGMA cache_size=-16384");  // 16 MiB page cache: bounds memory
   create_schema();
@@ -129,7 +139,8 @@ void IndexCache::exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "?";
     sqlite3_free(err);
-    throw Error(Errc::kIo, std::string("index cache: ") + msg);
+    std::string stmt(sql, strnlen(sql, 40));
+    throw Error(Errc::kIo, "index cache: " + msg + " (in \"" + stmt + "\")");
   }
 }
 
