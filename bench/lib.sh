@@ -35,19 +35,21 @@ drop_caches() {
 
 # run_timed NAME CMD [ARGS...]
 # Drops caches, runs CMD under /usr/bin/time, output to $LOGS/NAME.log.
-# Sets SECS (wall seconds) and RSS_MIB (peak RSS). A failing command ends the script (exit 1).
+# Sets SECS (wall seconds), RSS_MIB (peak RSS) and CPU_SECS (user + system CPU seconds of CMD
+# and its waited-for children). A failing command ends the script (exit 1).
 run_timed() {
     local name=$1; shift
     drop_caches
     log "$name: $*"
-    if ! /usr/bin/time -f '%e %M' -o "$LOGS/$name.time" "$@" >"$LOGS/$name.log" 2>&1; then
+    if ! /usr/bin/time -f '%e %M %U %S' -o "$LOGS/$name.time" "$@" >"$LOGS/$name.log" 2>&1; then
         echo "---- last lines of $LOGS/$name.log:" >&2
         tail -n 20 "$LOGS/$name.log" >&2
         die "$name failed: $(head -n 1 "$LOGS/$name.time")"
     fi
-    local kib
-    read -r SECS kib <"$LOGS/$name.time"
+    local kib user sys
+    read -r SECS kib user sys <"$LOGS/$name.time"
     RSS_MIB=$(calc "$kib / 1024")
+    CPU_SECS=$(calc "$user + $sys")
 }
 
 # disk_limits DIR BYTES: what the disk under DIR writes, measured now for BYTES bytes (so each

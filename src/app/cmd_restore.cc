@@ -33,6 +33,7 @@ struct RestoreArgs {
   std::string backup = "latest", to;
   bool force = false, delta = false;
   bool no_same_owner = false, no_special_files = false;
+  std::string write_mode = "buffered";
   PitrArgs pitr;
 };
 
@@ -82,6 +83,7 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
   o.delta = a.delta;
   o.same_owner = !a.no_same_owner;
   o.special_files = !a.no_special_files;
+  o.write_mode = ops::parse_write_mode(a.write_mode);
   o.tablespace_map = p.tablespace_map;
   o.tablespace_dir = p.tablespace_dir;
   o.tablespace_in_place = p.tablespace_in_place;
@@ -117,6 +119,7 @@ int restore_files(const RestoreArgs& a, repo::Repository& repo, const repo::Mani
   o.delta = a.delta;
   o.same_owner = !a.no_same_owner;
   o.special_files = !a.no_special_files;
+  o.write_mode = ops::parse_write_mode(a.write_mode);
   if (m.type == "command") {
     if (a.delta) throw Error(Errc::kUsage, "--delta applies to file and PostgreSQL backups");
     r = ops::restore_command(repo, m, o, run.ctx());
@@ -198,6 +201,12 @@ void add_restore_command(CLI::App& app, int& result) {
                 "default keeps the recorded owners and modes, as tar does)");
   cmd->add_flag("--no-special-files", a->no_special_files,
                 "Skip device nodes and FIFOs (each with a warning; counted)");
+  cmd->add_option("--write-mode", a->write_mode,
+                  "How files are written: buffered (page cache, writeback started as each piece "
+                  "is written) or direct (O_DIRECT for large files); both are synced before the "
+                  "restore reports success")
+      ->check(CLI::IsMember({"buffered", "direct"}))
+      ->capture_default_str();
   add_stanza_option(cmd, a->repo, "PostgreSQL cluster in the repository");
   add_pitr_options(cmd, a->pitr);
   cmd->callback([a, &result] { result = run_restore(*a); });

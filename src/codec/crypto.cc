@@ -134,8 +134,21 @@ Bytes seal(const Key32& key, ByteSpan plaintext, ByteSpan aad) {
 void open_into(const Key32& key, ByteSpan sealed, ByteSpan aad, Bytes& out, const char* what) {
   if (sealed.size() < kSealOverhead)
     throw Error(Errc::kCorrupt, std::string(what) + " is damaged: too short to be encrypted data");
+  out.resize(sealed.size() - kSealOverhead);
+  try {
+    open_to(key, sealed, aad, out, what);
+  } catch (...) {
+    out.clear();
+    throw;
+  }
+}
+
+void open_to(const Key32& key, ByteSpan sealed, ByteSpan aad, std::span<uint8_t> out,
+             const char* what) {
+  if (sealed.size() < kSealOverhead)
+    throw Error(Errc::kCorrupt, std::string(what) + " is damaged: too short to be encrypted data");
   size_t n = sealed.size() - kSealOverhead;
-  out.resize(n);
+  if (out.size() != n) throw Error(Errc::kCorrupt, std::string(what) + " has the wrong length");
   const uint8_t* nonce = sealed.data();
   const uint8_t* ct = nonce + kNonceSize;
   EVP_CIPHER_CTX* ctx = thread_ctx();
@@ -154,7 +167,7 @@ void open_into(const Key32& key, ByteSpan sealed, ByteSpan aad, Bytes& out, cons
   if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, const_cast<uint8_t*>(ct + n)))
     crypto_fail("open tag");
   if (EVP_DecryptFinal_ex(ctx, out.data() + n, &len) != 1) {
-    out.clear();
+    std::memset(out.data(), 0, out.size());
     throw Error(
         Errc::kCorrupt,
         std::string(what) + " failed authentication (damaged, or not from this repository)");

@@ -45,6 +45,11 @@ Bytes seal(const Key32& key, ByteSpan plaintext, ByteSpan aad);
 void seal_region(const Key32& key, ByteSpan aad, std::span<uint8_t> region);
 // Decrypts nonce || ciphertext || tag into `out` (resized). `what` names the object in errors.
 void open_into(const Key32& key, ByteSpan sealed, ByteSpan aad, Bytes& out, const char* what);
+// The same into `out`, which must be exactly the plaintext's size (sealed.size() -
+// kSealOverhead; Errc::kCorrupt otherwise): no intermediate buffer. On failure `out` is zeroed,
+// so unauthenticated plaintext is never left behind.
+void open_to(const Key32& key, ByteSpan sealed, ByteSpan aad, std::span<uint8_t> out,
+             const char* what);
 Bytes open(const Key32& key, ByteSpan sealed, ByteSpan aad, const char* what);
 
 struct ScryptParams {

@@ -39,6 +39,26 @@ TEST(Crypto, WrongAssociatedDataOrFlippedBitFails) {
   EXPECT_THROW(open(k, ByteSpan(sealed).first(10), as_bytes("chunk-a"), "x"), Error);
 }
 
+TEST(Crypto, OpenToDecryptsInPlaceAndZeroesOnFailure) {
+  Key32 k = random_key();
+  Bytes msg(5000, 'm');
+  Bytes sealed = seal(k, msg, as_bytes("aad"));
+  Bytes out(msg.size(), 0);
+  open_to(k, sealed, as_bytes("aad"), out, "obj");
+  EXPECT_EQ(out, msg);
+  Bytes small(msg.size() - 1, 0);  // the wrong size is refused before anything is decrypted
+  EXPECT_THROW(open_to(k, sealed, as_bytes("aad"), small, "obj"), Error);
+  sealed[kNonceSize + 10] ^= 1;  // damaged: the unauthenticated plaintext is not left behind
+  Bytes dst(msg.size(), 0xAB);
+  try {
+    open_to(k, sealed, as_bytes("aad"), dst, "obj");
+    FAIL() << "opened a damaged object";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);
+  }
+  EXPECT_EQ(dst, Bytes(msg.size(), 0));
+}
+
 TEST(Crypto, NoncesAreFresh) {
   Key32 k = random_key();
   EXPECT_NE(seal(k, as_bytes("same"), {}), seal(k, as_bytes("same"), {}));

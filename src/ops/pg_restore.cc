@@ -223,6 +223,7 @@ RestoreResult restore_data(repo::Repository& repo, const PgRestoreOptions& o, co
   ro.delta = o.delta;
   ro.same_owner = o.same_owner;
   ro.special_files = o.special_files;
+  ro.write_mode = o.write_mode;
   ro.page_hash_seed = page_hash_seed(repo);
   RestoreResult files = restore_files(repo, repo.load_manifest(plan.backup.id), ro, ctx);
   ctx.check_cancelled("restore");

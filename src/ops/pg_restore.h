@@ -43,6 +43,7 @@ struct PgRestoreOptions {
   std::string tablespace_dir;
   bool tablespace_in_place = false;
   bool same_owner = true, special_files = true;  // as RestoreOptions
+  WriteMode write_mode = WriteMode::kBuffered;   // as RestoreOptions
   bool start = false;
   int port = 0;          // for start; 0: a free loopback port
   bool archive = false;  // keep archive_mode of the restored configuration

@@ -6,10 +6,8 @@
 // (or already present in the target) can lead out of it. Files are written in parallel, a file in
 // pieces of several chunks, with pwrite; holes of sparse files are left unwritten (the file is
 // sized with ftruncate first). Directory metadata is applied in a second pass over the tree, and
-// the target file system is synced (syncfs) before the restore reports success. Aligned pieces
-// of new files of 1 MiB or more are written with O_DIRECT from one aligned buffer per thread
-// (where the file system allows it): on virtual disks the copy into the page cache and its
-// writeback cost more CPU than the disk write itself.
+// the target file system is synced (syncfs) before the restore reports success. How the bytes
+// are written is RestoreOptions::write_mode.
 // With delta, a file already in the target is rewritten in place only where it differs, and only
 // when it is a regular file with a single link (otherwise it is replaced), so a hardlink into the
 // target cannot make a restore modify a file elsewhere.
@@ -26,6 +24,16 @@
 #include "repo/repository.h"
 
 namespace sr::ops {
+
+// How restored file contents reach the disk (docs/decisions/0006-restore-write-path.md).
+// kBuffered: through the page cache, each written piece handed to writeback at once
+// (sync_file_range), so dirty memory stays small and the final sync is short. kDirect: aligned
+// pieces of new files of 1 MiB or more with O_DIRECT from one aligned buffer per thread (where
+// the file system allows it), the rest buffered.
+enum class WriteMode { kBuffered, kDirect };
+// "buffered" / "direct"; parse_write_mode throws Errc::kUsage for anything else.
+std::string to_string(WriteMode m);
+WriteMode parse_write_mode(const std::string& s);
 
 struct RestoreOptions {
   // A directory (files backups); a file path or "-" for stdout (command backups).
@@ -54,6 +62,7 @@ struct RestoreOptions {
   // and FIFOs (and hardlinks to them) are skipped, each with a warning, and counted.
   bool same_owner = true;
   bool special_files = true;
+  WriteMode write_mode = WriteMode::kBuffered;
 };
 
 struct RestoreResult {

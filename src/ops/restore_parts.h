@@ -142,8 +142,10 @@ struct OpenFile {
   std::vector<uint64_t> page_map;  // block-structured files: the backup's page hashes
   uint64_t page_hash_seed = 0;
   std::atomic<uint64_t>* unchanged = nullptr;
-  // New large files: a second descriptor with O_DIRECT for aligned pieces.
+  // New large files: a second descriptor with O_DIRECT for aligned pieces (WriteMode::kDirect).
   Fd direct;
+  // New files (WriteMode::kBuffered): each written piece is handed to writeback at once.
+  bool early_writeback = false;
   std::atomic<bool> direct_ok{true};
 };
 

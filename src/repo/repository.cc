@@ -366,15 +366,20 @@ size_t Repository::open_blob_into(const codec::ChunkId& id, const ChunkLocation&
   bool check_ids = false;
   codec::Key32 key = pack_key(loc.pack, std::nullopt, &check_ids);
   std::string what = "chunk " + to_hex(id).substr(0, 16) + " in pack " + loc.pack;
-  thread_local Bytes plain;
-  codec::open_into(key, sealed, blob_aad(id, loc.type, loc.flags), plain, what.c_str());
-  codec::wipe(key);
-  if (loc.flags & kFlagCompressed) {
-    codec::decompress_to(plain, dst.first(loc.raw_length), what.c_str());
-  } else {
-    if (plain.size() != loc.raw_length) throw Error(Errc::kCorrupt, what + " has the wrong length");
-    std::memcpy(dst.data(), plain.data(), plain.size());
+  try {
+    if (loc.flags & kFlagCompressed) {
+      thread_local Bytes plain;
+      codec::open_into(key, sealed, blob_aad(id, loc.type, loc.flags), plain, what.c_str());
+      codec::decompress_to(plain, dst.first(loc.raw_length), what.c_str());
+    } else {  // decrypted where it goes: no copy (a wrong length is refused before decrypting)
+      codec::open_to(key, sealed, blob_aad(id, loc.type, loc.flags), dst.first(loc.raw_length),
+                     what.c_str());
+    }
+  } catch (...) {
+    codec::wipe(key);
+    throw;
   }
+  codec::wipe(key);
   // A pack sealed to the restore key may come from a write-only host, which could have put other
   // content under an existing chunk's id: the keyed id is recomputed.
   if (check_ids && codec::keyed_id(keys_.id_key, dst.first(loc.raw_length)) != id)

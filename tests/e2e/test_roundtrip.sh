@@ -54,6 +54,13 @@ sr restore --repo "$REPO" --backup "$id" --to "$T/restore"
 
 compare_trees "$src" "$T/restore"
 
+# Both write paths (page cache with early writeback, the default; O_DIRECT for large files)
+# restore the same tree, sparse files included.
+sr restore --repo "$REPO" --backup "$id" --to "$T/restore-direct" --write-mode direct
+compare_trees "$src" "$T/restore-direct"
+expect_exit 2 "$SR" restore --repo "$REPO" --backup "$id" --to "$T/restore-x" --write-mode fast
+grep -q "write-mode" "$ERR" || fail "a bad --write-mode is not named: $(cat "$ERR")"
+
 # Hardlinks: same inode in the restore.
 [[ $(stat -c %i "$T/restore/hard-a") == $(stat -c %i "$T/restore/sub/hard-b") ]] ||
   fail "hardlink pair hard-a / sub/hard-b restored as separate files"
