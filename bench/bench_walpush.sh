@@ -139,14 +139,14 @@ pgbr_conf() { # NAME [EXTRA...] -> config path, with its own repository, log, lo
         die "pgBackRest stanza-create failed (see $LOGS/stanza-$name.log)"
     echo "$d.conf"
 }
-sr_repo() { # NAME -> repository path (initialised, with a key file NAME.key beside it)
-    local repo=$WORK/sr-$1
-    mkdir "$repo" && chown "$PGU" "$repo"
-    "${AS[@]}" "$SR" init --repo "$repo" --password-file "$WORK/password" >"$LOGS/sr-init-$1.log" 2>&1 ||
-        die "strongroom init failed"
-    "${AS[@]}" env "STRONGROOM_PASSWORD_FILE=$WORK/password" "$SR" key add --repo "$repo" \
-        --new-key-file "$repo.key" >"$LOGS/sr-key-$1.log" 2>&1 || die "strongroom key add failed"
-    echo "$repo"
+sr_repo() { # NAME -> dir holding the repository (DIR/repo, initialised) and a key file (DIR/key)
+    local d=$WORK/sr-$1
+    mkdir "$d" && chown "$PGU" "$d"
+    "${AS[@]}" "$SR" init --repo "$d/repo" --password-file "$WORK/password" >"$LOGS/sr-init-$1.log" 2>&1 ||
+        die "strongroom init failed (see $LOGS/sr-init-$1.log)"
+    "${AS[@]}" env "STRONGROOM_PASSWORD_FILE=$WORK/password" "$SR" key add --repo "$d/repo" \
+        --new-key-file "$d/key" >"$LOGS/sr-key-$1.log" 2>&1 || die "strongroom key add failed (see $LOGS/sr-key-$1.log)"
+    echo "$d"
 }
 
 PUSH_LOOP='cmd=$1; shift; for f in "$@"; do eval "$cmd \"\$f\"" || { echo "push failed: $f" >&2; exit 1; }; done'
@@ -165,11 +165,11 @@ push() { # KIND ROUND PUSHER
                 "pgbackrest --config=$conf --stanza=bench archive-push" "${SEG_PATHS[@]}" ;;
         sr) repo=$(sr_repo "$name")
             run_timed "$name" "${AS[@]}" bash -c "$PUSH_LOOP" _ \
-                "$SR wal-push --repo $repo --key-file $repo.key" "${SEG_PATHS[@]}" ;;
+                "$SR wal-push --repo $repo/repo --key-file $repo/key" "${SEG_PATHS[@]}" ;;
         sr_async) repo=$(sr_repo "$name")
             mkdir "$WORK/spool-$name" && chown "$PGU" "$WORK/spool-$name"
             run_timed "$name" "${AS[@]}" bash -c "$SR_ASYNC_LOOP" _ \
-                "$SR wal-push --repo $repo --key-file $repo.key --async-spool $WORK/spool-$name" \
+                "$SR wal-push --repo $repo/repo --key-file $repo/key --async-spool $WORK/spool-$name" \
                 "$WORK/spool-$name" "${SEG_PATHS[@]}"
             pkill -f -- "--async-spool $WORK/spool-$name" || true ;;
     esac
@@ -205,7 +205,10 @@ for kind in $KINDS; do
         R[$kind.ratio.$r]=$(calc "${R[$kind.sr.$r]} / ${R[$kind.pgbr.$r]}")
         R[$kind.ratio_async.$r]=$(calc "${R[$kind.sr_async.$r]} / ${R[$kind.pgbr_async.$r]}")
         log "$kind round $r: sync ${R[$kind.ratio.$r]}x, async ${R[$kind.ratio_async.$r]}x"
-        rm -rf "$WORK"/pgbr-"$kind-$r"-* "$WORK"/sr-"$kind-$r"-* "$WORK"/spool-"$kind-$r"-*
+        # pgBackRest's async process may still be pushing ahead (every call's own segment is in).
+        pkill -f -- "--config=$WORK/pgbr-$kind-$r-" 2>/dev/null || true
+        sleep 0.5
+        rm -rf "$WORK"/pgbr-"$kind-$r"-* "$WORK"/sr-"$kind-$r"-* "$WORK"/spool-"$kind-$r"-* || true
     done
 done
 
@@ -228,7 +231,7 @@ report() {
         for m in ratio ratio_async; do
             n=0
             for ((r = 1; r <= RUNS; r++)); do
-                [[ $(calc "${R[$kind.$m.$r]} >= 1.5 ? 1 : 0" %d) == 1 ]] && n=$((n + 1))
+                [[ $(calc "(${R[$kind.$m.$r]} >= 1.5) ? 1 : 0" %d) == 1 ]] && n=$((n + 1))
             done
             ((n == RUNS)) || all=0
             echo
