@@ -3,7 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <thread>
 
 #include "base/fs.h"
 #include "base/lsn.h"
@@ -12,7 +15,37 @@
 
 namespace sr::ops {
 
-namespace {}  // namespace
+std::string next_ready_segment(const std::string& path, uint64_t segment_size) {
+  if (!pg::is_wal_segment_size(segment_size)) return "";
+  auto seg = pg::parse_segment_name(basename_of(path), segment_size);
+  if (!seg) return "";
+  std::string dir = dirname_of(path);
+  std::string next = pg::SegmentName{seg->timeline, seg->segno + 1}.str(segment_size);
+  struct stat st;
+  if (::stat((dir + "/archive_status/" + next + ".ready").c_str(), &st) != 0) return "";
+  return dir + "/" + next;
+}
+
+namespace {
+// Starts reading the `size` bytes of `path` into the page cache (advisory; errors are ignored).
+// One WILLNEED reads at most the device's read-ahead window (8 MiB here): asked window by window.
+void read_ahead(const std::string& path, uint64_t size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;
+  constexpr uint64_t kWindow = 2u << 20;
+  for (uint64_t at = 0; at < size; at += kWindow)
+    ::posix_fadvise(fd, static_cast<off_t>(at), static_cast<off_t>(kWindow), POSIX_FADV_WILLNEED);
+  ::close(fd);
+}
+
+// Joins a thread when the scope ends, however it ends.
+struct Joined {
+  std::thread t;
+  ~Joined() {
+    if (t.joinable()) t.join();
+  }
+};
+}  // namespace
 
 std::optional<uint64_t> segment_system_identifier(ByteSpan segment) {
   // XLogLongPageHeaderData: magic u16, info u16, tli u32, pageaddr u64, rem_len u32, (pad) |
@@ -36,6 +69,13 @@ WalPushResult wal_push(repo::Repository& repo, const WalPushOptions& options,
   std::string name = pg::archive_file_name_of(path);
   MappedFile mapped(path, MappedFile::Load::kAhead);  // compressed while it is read
   ByteSpan content = mapped.span();
+  // When archiving is behind, the next call is for the next segment, already complete and
+  // marked .ready: it is read into the page cache while this one is compressed, sealed and
+  // synced, so that call finds it in memory instead of waiting for the disk (only a .ready
+  // segment: pg_wal also holds recycled files under future names).
+  Joined ahead;
+  if (std::string next = next_ready_segment(path, content.size()); !next.empty())
+    ahead.t = std::thread(read_ahead, next, content.size());
   repo::WalStore store(repo, stanza);
   if (pg::is_segment_file_name(name)) {
     if (auto sysid = segment_system_identifier(content)) {

@@ -2,7 +2,9 @@
 //
 // wal_push stores one file PostgreSQL asks to archive; it returns only once the file is durable
 // in the repository (the object is published with fsync before the call returns), so PostgreSQL
-// may recycle the segment. A segment's long page header names the cluster's system identifier;
+// may recycle the segment. While it works on a segment it reads the next one into the page cache
+// when PostgreSQL has marked that one ready (archiving is behind: the next call finds it in
+// memory instead of waiting for the disk). A segment's long page header names the cluster's system identifier;
 // it must match the stanza's. wal_get fetches a file into the path PostgreSQL gives (written to
 // a temporary name and renamed, so a crash never leaves a partial segment there).
 // wal_push checks ctx.check_cancelled() before it stores the file (a file is stored whole or not
@@ -47,6 +49,11 @@ bool wal_get(repo::Repository& repo, const std::string& stanza, const std::strin
 bool take_prefetched(const std::string& dir, const std::string& name, const std::string& dest);
 void prefetch(repo::Repository& repo, const std::string& stanza, const std::string& dir,
               const std::string& name, int count);
+
+// The path of the segment after the one at `path` (same directory, same timeline) when
+// PostgreSQL has marked it ready for archiving (archive_status/NAME.ready beside it); "" when it
+// is not, or `path` is not a segment of `segment_size` bytes. wal_push reads that segment ahead.
+std::string next_ready_segment(const std::string& path, uint64_t segment_size);
 
 // The system identifier in a WAL segment's first (long) page header; nullopt if not a segment.
 std::optional<uint64_t> segment_system_identifier(ByteSpan segment);

@@ -32,6 +32,23 @@ TEST_F(WalArchiveTest, PushResultJsonHasTheCliKeys) {
       true);
 }
 
+// The segment read ahead is the next one of the same timeline, and only once PostgreSQL has
+// marked it ready (pg_wal also holds recycled segments with old content under future names).
+TEST_F(WalArchiveTest, NextReadySegmentIsTheNextOneMarkedReady) {
+  const uint64_t seg = 16ull << 20;
+  mkdirs(dir_ / "pg_wal/archive_status");
+  const std::string cur = dir_ / "pg_wal/00000001000000000000000F";
+  EXPECT_EQ(next_ready_segment(cur, seg), "");  // not ready yet
+  write_file_atomic(dir_ / "pg_wal/archive_status/000000010000000000000010.ready", {});
+  EXPECT_EQ(next_ready_segment(cur, seg), dir_ / "pg_wal/000000010000000000000010");
+  // The segment number carries into the "log" part of the name at the segment size.
+  write_file_atomic(dir_ / "pg_wal/archive_status/000000010000000100000000.ready", {});
+  EXPECT_EQ(next_ready_segment(dir_ / "pg_wal/0000000100000000000000FF", seg),
+            dir_ / "pg_wal/000000010000000100000000");
+  EXPECT_EQ(next_ready_segment(dir_ / "pg_wal/00000002.history", seg), "");
+  EXPECT_EQ(next_ready_segment(cur, 12345), "");  // not a segment size
+}
+
 TEST_F(WalArchiveTest, CancelledPushStoresNothing) {
   CancelToken token;
   token.cancel();
