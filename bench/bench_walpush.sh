@@ -10,7 +10,8 @@
 # then every round pushes those same segments from pg_wal, in order, one call each, with each of
 # four pushers into a fresh repository of its own: pgBackRest sync, pgBackRest async
 # (archive-async=y, process-max=2), strongroom sync, strongroom async (--async-spool; the time
-# also waits until the spool is empty). Odd rounds run pgBackRest first, even rounds strongroom
+# also waits until the spool is empty). Each async tool's background process is ended after its
+# push, so that it does not compete with the next push for the cores. Odd rounds run pgBackRest first, even rounds strongroom
 # first. Caches are dropped before each push. Then the segments are marked done and the next kind
 # is made. Both tools run as the server's OS user; strongroom opens its repository with a key file;
 # pgBackRest: compress-type=zst, compress-level=1, no encryption (strongroom encrypts).
@@ -153,6 +154,17 @@ PUSH_LOOP='cmd=$1; shift; for f in "$@"; do eval "$cmd \"\$f\"" || { echo "push 
 SR_ASYNC_LOOP='cmd=$1; spool=$2; shift 2; for f in "$@"; do eval "$cmd \"\$f\"" || exit 1; done
   while ls "$spool" | grep -q "^0"; do sleep 0.05; done'
 
+# stop_procs PATTERN: end the processes whose command line has PATTERN, and wait until they are gone.
+stop_procs() {
+    local i
+    pkill -f -- "$1" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        pgrep -f -- "$1" >/dev/null || return 0
+        sleep 0.05
+    done
+    pkill -9 -f -- "$1" 2>/dev/null || true
+}
+
 declare -A R
 push() { # KIND ROUND PUSHER
     local kind=$1 r=$2 p=$3 conf repo name=$1-$2-$3
@@ -162,7 +174,9 @@ push() { # KIND ROUND PUSHER
                 "pgbackrest --config=$conf --stanza=bench archive-push" "${SEG_PATHS[@]}" ;;
         pgbr_async) conf=$(pgbr_conf "$name" "archive-async=y")
             run_timed "$name" "${AS[@]}" bash -c "$PUSH_LOOP" _ \
-                "pgbackrest --config=$conf --stanza=bench archive-push" "${SEG_PATHS[@]}" ;;
+                "pgbackrest --config=$conf --stanza=bench archive-push" "${SEG_PATHS[@]}"
+            # Its background process may outlive the calls: gone before the next push starts.
+            stop_procs "--config=$conf" ;;
         sr) repo=$(sr_repo "$name")
             run_timed "$name" "${AS[@]}" bash -c "$PUSH_LOOP" _ \
                 "$SR wal-push --repo $repo/repo --key-file $repo/key" "${SEG_PATHS[@]}" ;;
@@ -171,7 +185,7 @@ push() { # KIND ROUND PUSHER
             run_timed "$name" "${AS[@]}" bash -c "$SR_ASYNC_LOOP" _ \
                 "$SR wal-push --repo $repo/repo --key-file $repo/key --async-spool $WORK/spool-$name" \
                 "$WORK/spool-$name" "${SEG_PATHS[@]}"
-            pkill -f -- "--async-spool $WORK/spool-$name" || true ;;
+            stop_procs "--async-spool $WORK/spool-$name" ;;
     esac
     R[$kind.$p.$r]=$(calc "$SEGMENTS / $SECS" %.1f)
     R[$kind.$p.$r.rss]=$RSS_MIB
