@@ -4,9 +4,9 @@
 // in the repository (the object is published with fsync before the call returns), so PostgreSQL
 // may recycle the segment. While it works on a segment it reads the next one into the page cache
 // when PostgreSQL has marked that one ready (archiving is behind: the next call finds it in
-// memory instead of waiting for the disk). A segment's long page header names the cluster's system identifier;
-// it must match the stanza's. wal_get fetches a file into the path PostgreSQL gives (written to
-// a temporary name and renamed, so a crash never leaves a partial segment there).
+// memory instead of waiting for the disk). A segment's long page header names the cluster's system
+// identifier; it must match the stanza's. wal_get fetches a file into the path PostgreSQL gives
+// (written to a temporary name and renamed, so a crash never leaves a partial segment there).
 // wal_push checks ctx.check_cancelled() before it stores the file (a file is stored whole or not
 // at all).
 #pragma once
