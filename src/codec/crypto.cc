@@ -7,6 +7,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -167,7 +168,7 @@ void open_to(const Key32& key, ByteSpan sealed, ByteSpan aad, std::span<uint8_t>
   if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, const_cast<uint8_t*>(ct + n)))
     crypto_fail("open tag");
   if (EVP_DecryptFinal_ex(ctx, out.data() + n, &len) != 1) {
-    std::memset(out.data(), 0, out.size());
+    std::fill(out.begin(), out.end(), uint8_t{0});  // (memset on an empty span's null: UB)
     throw Error(
         Errc::kCorrupt,
         std::string(what) + " failed authentication (damaged, or not from this repository)");
