@@ -92,8 +92,6 @@ phase() { # NAME BACKEND SERVER_PID CMD...: timed, with the server's CPU seconds
 }
 repo_of() { case $1 in local) echo "$WORK/repo-local" ;; azure) echo azure://bench/repo ;; s3) echo s3://bench/repo ;; esac; }
 pid_of() { case $1 in local) echo - ;; azure) echo "$AZ_PID" ;; s3) echo "$S3_PID" ;; esac; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.3f", a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }'; }
 
 BACKENDS=(local azure s3)
 for backend in "${BACKENDS[@]}"; do

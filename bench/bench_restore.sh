@@ -139,9 +139,6 @@ timed_restore() {
     R[$key.rss]=$RSS_MIB
     log "$key: $SECS s + sync $s s"
 }
-# stats KEY...: "median (min-max)" of the numeric values R[KEY]
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
 vals() { local p=$1 r out=(); for ((r = 1; r <= RUNS; r++)); do out+=("${R[$p.$r]}"); done; echo "${out[@]}"; }
 
 # ---- PostgreSQL setup ----------------------------------------------------------------------

@@ -74,6 +74,11 @@ disk_limits() {
     log "disk limits for $count MiB: buffered+fsync $DISK_BUFFERED_MIBS MiB/s, direct $DISK_DIRECT_MIBS MiB/s"
 }
 
+# median VALUE... / spread VALUE...: the median ("%.3f") and "min-max" of numbers, for figures
+# taken over several rounds of one run.
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.3f", a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f", lo, hi }'; }
+
 # calc EXPR [FORMAT]: floating-point arithmetic via awk (default 2 decimals).
 calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
 # Sum of the file sizes in a tree (what a backup has to read).
