@@ -188,6 +188,7 @@ push() { # KIND ROUND PUSHER
             stop_procs "--async-spool $WORK/spool-$name" ;;
     esac
     R[$kind.$p.$r]=$(calc "$SEGMENTS / $SECS" %.1f)
+    R[$kind.$p.$r.secs]=$SECS # ratios come from the unrounded times
     R[$kind.$p.$r.rss]=$RSS_MIB
 }
 
@@ -216,8 +217,8 @@ for kind in $KINDS; do
     for ((r = 1; r <= RUNS; r++)); do
         if ((r % 2)); then order=(pgbr sr pgbr_async sr_async); else order=(sr pgbr sr_async pgbr_async); fi
         for p in "${order[@]}"; do push "$kind" "$r" "$p"; done
-        R[$kind.ratio.$r]=$(calc "${R[$kind.sr.$r]} / ${R[$kind.pgbr.$r]}")
-        R[$kind.ratio_async.$r]=$(calc "${R[$kind.sr_async.$r]} / ${R[$kind.pgbr_async.$r]}")
+        R[$kind.ratio.$r]=$(calc "${R[$kind.pgbr.$r.secs]} / ${R[$kind.sr.$r.secs]}" %.3f)
+        R[$kind.ratio_async.$r]=$(calc "${R[$kind.pgbr_async.$r.secs]} / ${R[$kind.sr_async.$r.secs]}" %.3f)
         log "$kind round $r: sync ${R[$kind.ratio.$r]}x, async ${R[$kind.ratio_async.$r]}x"
         # pgBackRest's async process may still be pushing ahead (every call's own segment is in).
         pkill -f -- "--config=$WORK/pgbr-$kind-$r-" 2>/dev/null || true

@@ -158,20 +158,25 @@ void open_to(const Key32& key, ByteSpan sealed, ByteSpan aad, std::span<uint8_t>
   if (!aad.empty() &&
       !EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())))
     crypto_fail("open aad");
-  size_t done = 0;
-  while (done < n) {
-    size_t k = std::min<size_t>(n - done, 1 << 30);
-    if (!EVP_DecryptUpdate(ctx, out.data() + done, &len, ct + done, static_cast<int>(k)))
-      crypto_fail("open");
-    done += k;
-  }
-  if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, const_cast<uint8_t*>(ct + n)))
-    crypto_fail("open tag");
-  if (EVP_DecryptFinal_ex(ctx, out.data() + n, &len) != 1) {
-    std::fill(out.begin(), out.end(), uint8_t{0});  // (memset on an empty span's null: UB)
-    throw Error(
-        Errc::kCorrupt,
-        std::string(what) + " failed authentication (damaged, or not from this repository)");
+  // From here on `out` may hold unauthenticated plaintext: zeroed on every way out but success
+  // (std::fill, not memset: an empty span's data may be null).
+  try {
+    size_t done = 0;
+    while (done < n) {
+      size_t k = std::min<size_t>(n - done, 1 << 30);
+      if (!EVP_DecryptUpdate(ctx, out.data() + done, &len, ct + done, static_cast<int>(k)))
+        crypto_fail("open");
+      done += k;
+    }
+    if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, const_cast<uint8_t*>(ct + n)))
+      crypto_fail("open tag");
+    if (EVP_DecryptFinal_ex(ctx, out.data() + n, &len) != 1)
+      throw Error(
+          Errc::kCorrupt,
+          std::string(what) + " failed authentication (damaged, or not from this repository)");
+  } catch (...) {
+    std::fill(out.begin(), out.end(), uint8_t{0});
+    throw;
   }
 }
 

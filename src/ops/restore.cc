@@ -59,7 +59,17 @@ class FilesRestore {
     if (!pool_.failed()) flush_batch();
     pool_.wait();
     while (!open_dirs_.empty()) close_dir();
-    if (::syncfs(root_.get()) != 0) throw_errno("cannot sync " + o_.target);
+    // Every file system written: the target's, and those of relocated directories (tablespaces
+    // mapped elsewhere may be on another one), once each.
+    std::set<dev_t> synced;
+    auto sync_fs = [&synced](int fd, const std::string& where) {
+      struct stat st;
+      if (::fstat(fd, &st) != 0) throw_errno("cannot stat " + where);
+      if (!synced.insert(st.st_dev).second) return;
+      if (::syncfs(fd) != 0) throw_errno("cannot sync " + where);
+    };
+    sync_fs(root_.get(), o_.target);
+    for (const auto& mv : roots_.moved) sync_fs(mv.fd.get(), mv.dest);
     result_.bytes_unchanged = unchanged_;
     return std::move(result_);
   }

@@ -74,8 +74,12 @@ WalPushResult wal_push(repo::Repository& repo, const WalPushOptions& options,
   // synced, so that call finds it in memory instead of waiting for the disk (only a .ready
   // segment: pg_wal also holds recycled files under future names).
   Joined ahead;
-  if (std::string next = next_ready_segment(path, content.size()); !next.empty())
-    ahead.t = std::thread(read_ahead, next, content.size());
+  if (std::string next = next_ready_segment(path, content.size()); !next.empty()) {
+    try {
+      ahead.t = std::thread(read_ahead, next, content.size());
+    } catch (const std::system_error&) {  // no thread: no read-ahead, the push goes on
+    }
+  }
   repo::WalStore store(repo, stanza);
   if (pg::is_segment_file_name(name)) {
     if (auto sysid = segment_system_identifier(content)) {

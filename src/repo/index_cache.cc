@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -80,15 +81,28 @@ IndexCache::IndexCache(const std::string& path) {
     db_ = nullptr;
     throw Error(Errc::kIo, "cannot open index cache " + path + ": " + msg);
   }
+  try {
+    configure(!path.empty());
+  } catch (...) {  // the destructor does not run for a constructor that throws
+    st_.reset();
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+void IndexCache::configure(bool on_disk) {
   sqlite3_busy_timeout(db_, 60000);
   // Switching a new database to WAL needs an exclusive lock, and SQLite returns SQLITE_BUSY
   // there without calling the busy handler when another process is creating the same cache
   // (concurrent backups of a new repository): retried here for as long as the busy timeout.
-  if (!path.empty()) {
-    for (int waited_ms = 0;; waited_ms += 10) {
+  if (on_disk) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
       int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
       if (rc == SQLITE_OK) break;
-      if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= 60000) exec("PRAGMA journal_mode=WAL");
+      if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= give_up)
+        exec("PRAGMA journal_mode=WAL");  // throws, naming the error
       sqlite3_sleep(10);
     }
   }

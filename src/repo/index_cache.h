@@ -66,6 +66,7 @@ class IndexCache {
 
  private:
   void exec(const char* sql);
+  void configure(bool on_disk);  // pragmas, schema and statements (the constructor's body)
   void create_schema();
   std::mutex mu_;
   sqlite3* db_ = nullptr;
