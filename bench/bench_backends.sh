@@ -110,9 +110,11 @@ for ((r = 1; r <= RUNS; r++)); do
     done
     for backend in azure s3; do
         R[$backend.cpu_ratio$r]=$(calc "${R[$backend.restore${r}_cpu]} / ${R[local.restore${r}_cpu]}" %.3f)
+        R[$backend.mibs_ratio$r]=$(calc "${R[local.restore${r}_s]} / ${R[$backend.restore${r}_s]}" %.3f)
     done
 done
-# The first round's figures stand for "restore" in the throughput table; CPU per GiB: medians.
+# The first round's figures stand for "restore" in the table; the verdicts take the median of
+# the per-round ratios.
 for backend in "${BACKENDS[@]}"; do
     for m in s rss mibs server_cpu cpu cpu_gib; do R[$backend.restore_$m]=${R[$backend.restore1_$m]}; done
     vals=()
@@ -134,12 +136,16 @@ done
     done
     echo
     for b in azure s3; do
-        for p in backup restore; do
-            ratio=$(calc "${R[$b.${p}_mibs]} / ${R[local.${p}_mibs]}")
-            verdict=FAIL
-            awk "BEGIN { exit !($ratio >= 0.8) }" && verdict=PASS
-            echo "- **$verdict** $p throughput to $b >= 80% of local disk (measured: ${ratio}x; the server used ${R[$b.${p}_server_cpu]} CPU s over ${R[$b.${p}_s]} s)"
-        done
+        ratio=$(calc "${R[$b.backup_mibs]} / ${R[local.backup_mibs]}")
+        verdict=FAIL
+        awk "BEGIN { exit !($ratio >= 0.8) }" && verdict=PASS
+        echo "- **$verdict** backup throughput to $b >= 80% of local disk (measured: ${ratio}x; the server used ${R[$b.backup_server_cpu]} CPU s over ${R[$b.backup_s]} s)"
+        vals=()
+        for ((r = 1; r <= RUNS; r++)); do vals+=("${R[$b.mibs_ratio$r]}"); done
+        ratio=$(median "${vals[@]}")
+        verdict=FAIL
+        awk "BEGIN { exit !($ratio >= 0.8) }" && verdict=PASS
+        echo "- **$verdict** restore throughput to $b >= 80% of local disk (measured: median ${ratio}x over $RUNS rounds, spread $(spread "${vals[@]}"); in round 1 the server used ${R[$b.restore_server_cpu]} CPU s over ${R[$b.restore_s]} s)"
         vals=()
         for ((r = 1; r <= RUNS; r++)); do vals+=("${R[$b.cpu_ratio$r]}"); done
         ratio=$(median "${vals[@]}")
