@@ -258,31 +258,29 @@ limit_secs() {
     calc "$1 / 1048576 / ($DISK_BUFFERED_MIBS > $DISK_DIRECT_MIBS ? $DISK_BUFFERED_MIBS : $DISK_DIRECT_MIBS)" %.3f
 }
 
+# round KIND PEER BYTES RESTORE-FN ROUND: the disk's limits for BYTES, then the peer and every
+# strongroom mode restore (reversed order in even rounds); per tool its time over the peer's
+# (PostgreSQL) or the peer's over its own (files: a throughput ratio), and over the limit.
+round() {
+    local k=$1 p=$2 bytes=$3 fn=$4 r=$5 t order
+    disk_limits "$WORK" "$bytes"
+    R[$k.dd_buf.$r]=$DISK_BUFFERED_MIBS R[$k.dd_direct.$r]=$DISK_DIRECT_MIBS R[$k.limit.$r]=$(limit_secs "$bytes")
+    order=("$p" "${SR_TOOLS[@]}")
+    ((r % 2)) || mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
+    for t in "${order[@]}"; do "$fn" "$t" "$r"; done
+    R[$k.order.$r]="${order[*]}"
+    for t in "$p" "${SR_TOOLS[@]}"; do
+        if [[ $k == pg ]]; then
+            R[$k.${t}_ratio.$r]=$(calc "${R[$k.$t.$r]} / ${R[$k.$p.$r]}" %.3f)
+        else
+            R[$k.${t}_ratio.$r]=$(calc "${R[$k.$p.$r]} / ${R[$k.$t.$r]}" %.3f)
+        fi
+        R[$k.${t}_lim.$r]=$(calc "${R[$k.$t.$r]} / ${R[$k.limit.$r]}" %.3f)
+    done
+}
 for ((r = 1; r <= RUNS; r++)); do
-    if ((DO_PG)); then
-        disk_limits "$WORK" "$PG_BYTES"
-        R[pg.dd_buf.$r]=$DISK_BUFFERED_MIBS R[pg.dd_direct.$r]=$DISK_DIRECT_MIBS R[pg.limit.$r]=$(limit_secs "$PG_BYTES")
-        order=(pgbr "${SR_TOOLS[@]}")
-        ((r % 2)) || order=($(printf '%s\n' "${order[@]}" | tac))
-        for t in "${order[@]}"; do restore_pg "$t" "$r"; done
-        R[pg.order.$r]="${order[*]}"
-        for t in pgbr "${SR_TOOLS[@]}"; do
-            R[pg.${t}_ratio.$r]=$(calc "${R[pg.$t.$r]} / ${R[pg.pgbr.$r]}" %.3f)
-            R[pg.${t}_lim.$r]=$(calc "${R[pg.$t.$r]} / ${R[pg.limit.$r]}" %.3f)
-        done
-    fi
-    if ((DO_FILES)); then
-        disk_limits "$WORK" "$TREE_BYTES"
-        R[files.dd_buf.$r]=$DISK_BUFFERED_MIBS R[files.dd_direct.$r]=$DISK_DIRECT_MIBS R[files.limit.$r]=$(limit_secs "$TREE_BYTES")
-        order=(restic "${SR_TOOLS[@]}")
-        ((r % 2)) || order=($(printf '%s\n' "${order[@]}" | tac))
-        for t in "${order[@]}"; do restore_files "$t" "$r"; done
-        R[files.order.$r]="${order[*]}"
-        for t in restic "${SR_TOOLS[@]}"; do
-            R[files.${t}_ratio.$r]=$(calc "${R[files.restic.$r]} / ${R[files.$t.$r]}" %.3f) # throughput
-            R[files.${t}_lim.$r]=$(calc "${R[files.$t.$r]} / ${R[files.limit.$r]}" %.3f)
-        done
-    fi
+    if ((DO_PG)); then round pg pgbr "$PG_BYTES" restore_pg "$r"; fi
+    if ((DO_FILES)); then round files restic "$TREE_BYTES" restore_files "$r"; fi
 done
 
 # ---- report --------------------------------------------------------------------------------

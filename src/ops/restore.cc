@@ -328,8 +328,6 @@ void publish_output(const std::string& tmp, const std::string& target, bool forc
 }
 }  // namespace
 
-std::string to_string(WriteMode m) { return m == WriteMode::kDirect ? "direct" : "buffered"; }
-
 WriteMode parse_write_mode(const std::string& s) {
   if (s == "buffered") return WriteMode::kBuffered;
   if (s == "direct") return WriteMode::kDirect;

@@ -31,8 +31,7 @@ namespace sr::ops {
 // pieces of new files of 1 MiB or more with O_DIRECT from one aligned buffer per thread (where
 // the file system allows it), the rest buffered.
 enum class WriteMode { kBuffered, kDirect };
-// "buffered" / "direct"; parse_write_mode throws Errc::kUsage for anything else.
-std::string to_string(WriteMode m);
+// "buffered" / "direct"; throws Errc::kUsage for anything else.
 WriteMode parse_write_mode(const std::string& s);
 
 struct RestoreOptions {

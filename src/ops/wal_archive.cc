@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <thread>
+#include <optional>
 
 #include "base/fs.h"
 #include "base/lsn.h"
@@ -25,27 +25,6 @@ std::string next_ready_segment(const std::string& path, uint64_t segment_size) {
   if (::stat((dir + "/archive_status/" + next + ".ready").c_str(), &st) != 0) return "";
   return dir + "/" + next;
 }
-
-namespace {
-// Starts reading the `size` bytes of `path` into the page cache (advisory; errors are ignored).
-// One WILLNEED reads at most the device's read-ahead window (8 MiB here): asked window by window.
-void read_ahead(const std::string& path, uint64_t size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return;
-  constexpr uint64_t kWindow = 2u << 20;
-  for (uint64_t at = 0; at < size; at += kWindow)
-    ::posix_fadvise(fd, static_cast<off_t>(at), static_cast<off_t>(kWindow), POSIX_FADV_WILLNEED);
-  ::close(fd);
-}
-
-// Joins a thread when the scope ends, however it ends.
-struct Joined {
-  std::thread t;
-  ~Joined() {
-    if (t.joinable()) t.join();
-  }
-};
-}  // namespace
 
 std::optional<uint64_t> segment_system_identifier(ByteSpan segment) {
   // XLogLongPageHeaderData: magic u16, info u16, tli u32, pageaddr u64, rem_len u32, (pad) |
@@ -73,11 +52,13 @@ WalPushResult wal_push(repo::Repository& repo, const WalPushOptions& options,
   // marked .ready: it is read into the page cache while this one is compressed, sealed and
   // synced, so that call finds it in memory instead of waiting for the disk (only a .ready
   // segment: pg_wal also holds recycled files under future names).
-  Joined ahead;
+  // MappedFile's kAhead asks for it window by window from a helper thread (one WILLNEED reads
+  // at most the 8 MiB read-ahead window); advisory: if it cannot be had, the push goes on.
+  std::optional<MappedFile> ahead;
   if (std::string next = next_ready_segment(path, content.size()); !next.empty()) {
     try {
-      ahead.t = std::thread(read_ahead, next, content.size());
-    } catch (const std::system_error&) {  // no thread: no read-ahead, the push goes on
+      ahead.emplace(next, MappedFile::Load::kAhead);
+    } catch (const std::exception&) {
     }
   }
   repo::WalStore store(repo, stanza);
