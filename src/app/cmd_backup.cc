@@ -33,7 +33,35 @@ void print_summary(const ops::BackupResult& r, double seconds) {
   if (r.warnings) std::cout << "  " << r.warnings << " entries could not be read (see above)\n";
 }
 
+// --source NAME fills what the command line left out from the configured source; the source's
+// tags come before those of --tag.
+void apply_source(BackupArgs& a) {
+  const config::SourceConfig* s = a.repo.source_config;
+  if (s == nullptr) return;
+  if (!a.paths.empty() || !a.command.empty() || !a.pg_data.empty())
+    throw Error(Errc::kUsage, "--source " + s->name + " says what to back up: leave out --path, "
+                              "--command and --pg-data");
+  switch (s->type) {
+    case config::SourceType::kPostgres:
+      a.pg_data = s->pg_data;
+      if (a.pg_conn.empty()) a.pg_conn = s->pg_conn;
+      break;
+    case config::SourceType::kFiles:
+      a.paths = s->paths;
+      break;
+    case config::SourceType::kCommand:
+      a.command = s->command;
+      if (a.name.empty()) a.name = s->output_name;
+      break;
+  }
+  if (a.host.empty()) a.host = s->host;
+  std::vector<std::string> tags = s->tags;
+  tags.insert(tags.end(), a.tags.begin(), a.tags.end());
+  a.tags = tags;
+}
+
 ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRun& run) {
+  const std::string source_name = a.repo.source_config ? a.repo.source_config->name : "";
   if (!a.pg_data.empty()) {
     ops::PgBackupOptions o;
     o.stanza = a.repo.stanza;
@@ -42,6 +70,7 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
     o.type = a.type;
     o.name = a.name;
     o.tags = a.tags;
+    o.config_source = source_name;
     return ops::backup_postgres(repo, o, run.ctx());
   }
   if (!a.paths.empty()) {
@@ -49,6 +78,7 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
     o.paths = a.paths;
     o.tags = a.tags;
     o.host = a.host;
+    o.config_source = source_name;
     o.scan_totals = stderr_is_terminal() && !a.repo.json;
     return ops::backup_files(repo, o, run.ctx());
   }
@@ -57,10 +87,12 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
   o.name = a.name;
   o.tags = a.tags;
   o.host = a.host;
+  o.config_source = source_name;
   return ops::backup_command(repo, o, run.ctx());
 }
 
-int run_backup(const BackupArgs& a) {
+int run_backup(BackupArgs& a) {
+  apply_source(a);
   int sources = !a.paths.empty() + !a.command.empty() + !a.pg_data.empty();
   if (sources != 1)
     throw Error(Errc::kUsage,
@@ -133,6 +165,7 @@ void add_backup_commands(CLI::App& app, int& result) {
       ->check(CLI::IsMember({"full", "diff", "incr"}))
       ->capture_default_str();
   add_stanza_option(cmd, a->repo, "Name of the PostgreSQL cluster in the repository");
+  add_source_option(cmd, a->repo);
   cmd->callback([a, &result] { result = run_backup(*a); });
 
   auto l = std::make_shared<RepoArgs>();

@@ -18,5 +18,6 @@ void add_replicate_command(CLI::App& app, int& result);  // cmd_replicate.cc
 void add_wal_commands(CLI::App& app, int& result);       // cmd_wal.cc: wal-push, wal-get
 void add_postgres_commands(CLI::App& app, int& result);  // cmd_pg.cc: mark, stream
 void add_key_commands(CLI::App& app, int& result);       // cmd_key.cc: key add|list|remove, unlock
+void add_config_commands(CLI::App& app, int& result);    // cmd_config.cc: config check
 
 }  // namespace sr::app

@@ -47,6 +47,8 @@ class CliLogger final : public log::Logger {
 
 }  // namespace
 
+void apply_config(CLI::App* cmd, RepoArgs& a);
+
 void add_repo_options(CLI::App* cmd, RepoArgs& a, bool with_json) {
   cmd->add_option("--repo,-r", a.repo,
                   "Repository URL: a path, file:///path, s3://BUCKET/PREFIX or "
@@ -61,6 +63,57 @@ void add_repo_options(CLI::App* cmd, RepoArgs& a, bool with_json) {
                   "PEM file of the CAs to trust for an https:// S3 or Azure endpoint, instead of "
                   "the system's (env AWS_CA_BUNDLE, SSL_CERT_FILE)");
   if (with_json) cmd->add_flag("--json", a.json, "Print machine-readable JSON");
+  cmd->add_option("--config", a.config_file,
+                  "Configuration file (env STRONGROOM_CONFIG; see docs/configuration.md)");
+  cmd->add_option("--repository", a.repository,
+                  "Repository of the configuration file to use (default: the source's, else "
+                  "primary)");
+  cmd->parse_complete_callback([cmd, &a] { apply_config(cmd, a); });
+}
+
+void add_source_option(CLI::App* cmd, RepoArgs& a) {
+  cmd->add_option("--source", a.source,
+                  "A source of the configuration file: its repository, stanza and settings");
+}
+
+const config::SourceConfig& need_source(const RepoArgs& a, const std::string& what) {
+  if (a.source_config == nullptr)
+    throw Error(Errc::kUsage, what + " needs --source NAME (and --config FILE or "
+                                     "STRONGROOM_CONFIG)");
+  return *a.source_config;
+}
+
+// Loads the configuration file and fills what the command line left empty.
+void apply_config(CLI::App* cmd, RepoArgs& a) {
+  if (a.config_file.empty()) a.config_file = env("STRONGROOM_CONFIG");
+  if (a.config_file.empty()) {
+    if (!a.source.empty() || !a.repository.empty())
+      throw Error(Errc::kUsage, std::string(a.source.empty() ? "--repository" : "--source") +
+                                    " needs a configuration file: --config FILE or "
+                                    "STRONGROOM_CONFIG");
+    return;
+  }
+  a.config = std::make_shared<const config::Config>(config::load_config(a.config_file));
+  std::string repo_name = a.repository;
+  if (!a.source.empty()) {
+    a.source_config = &a.config->source(a.source);
+    if (repo_name.empty()) repo_name = a.source_config->repository;
+    const CLI::Option* stanza = cmd->get_option_no_throw("--stanza");
+    if (a.source_config->type == config::SourceType::kPostgres &&
+        (stanza == nullptr || stanza->count() == 0))
+      a.stanza = a.source_config->stanza;
+  }
+  if (!a.repo.empty()) return;  // --repo given: the configuration's repository is not used
+  if (repo_name.empty()) repo_name = "primary";
+  a.repo_config = &a.config->repository(repo_name);
+  const auto& r = *a.repo_config;
+  a.repo = r.url;
+  if (a.password_file.empty() && a.key_file.empty()) {
+    a.password_file = r.password.file;
+    a.password_env = r.password.env;
+    a.key_file = r.key_file;
+  }
+  if (a.ca_file.empty()) a.ca_file = r.ca_file;
 }
 
 void add_stanza_option(CLI::App* cmd, RepoArgs& a, const std::string& help) {
@@ -107,6 +160,13 @@ std::string self_exe() {
 }
 
 std::string repo_password(const RepoArgs& a, const std::string& prompt, bool confirm) {
+  if (a.password_file.empty() && !a.password_env.empty()) {
+    std::string pw = env(a.password_env.c_str());
+    if (pw.empty())
+      throw Error(Errc::kUsage, "the configuration's password_env names " + a.password_env +
+                                    ", which is not set");
+    return pw;
+  }
   return read_password("STRONGROOM", prompt, confirm, a.password_file);
 }
 
@@ -117,8 +177,24 @@ std::unique_ptr<repo::Repository> open_repo(const RepoArgs& a) {
     credential = repo::Credential{read_secret_file(kf, "the key file " + kf), true};
   else
     credential = repo::Credential{repo_password(a, "Repository password: ", false)};
-  return repo::Repository::open(open_storage_from_env(url, a.ca_file), credential,
+  return repo::Repository::open(open_storage_from_env(url, a.ca_file, a.repo_config), credential,
                                 repo_options_from_env());
+}
+
+void add_now_option(CLI::App* cmd, std::string& now) {
+  cmd->add_option("--now", now,
+                  "Take this RFC 3339 time as now for every time-based rule (env STRONGROOM_NOW)");
+}
+
+int64_t clock_now_ns(const std::string& flag) {
+  std::string t = flag.empty() ? env("STRONGROOM_NOW") : flag;
+  if (t.empty()) return now_ns();
+  try {
+    return parse_rfc3339(t);
+  } catch (const Error& e) {
+    throw Error(Errc::kUsage, std::string(flag.empty() ? "STRONGROOM_NOW" : "--now") + ": " +
+                                  e.what());
+  }
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "base/context.h"
+#include "config/config.h"
 #include "repo/repository.h"
 
 namespace sr::app {
@@ -27,10 +28,24 @@ struct RepoArgs {
   std::string stanza = "main";
   std::string ca_file;  // --ca-file: CA bundle for https object-store endpoints
   bool json = false;
+
+  // The configuration file (--config FILE or STRONGROOM_CONFIG), when there is one, and what the
+  // command took from it: the repository (--repository NAME, else the source's, else "primary")
+  // and the source (--source NAME). Flags given on the command line win over the file.
+  std::string config_file, repository, source;
+  std::string password_env;  // the configuration's password_env: the variable to read
+  std::shared_ptr<const config::Config> config;
+  const config::RepositoryConfig* repo_config = nullptr;
+  const config::SourceConfig* source_config = nullptr;
 };
 
-// --repo, --password-file, --key-file, --ca-file (and --json when with_json).
+// --repo, --password-file, --key-file, --ca-file, --config, --repository (and --json when
+// with_json). After parsing, the configuration file is loaded and applied (see RepoArgs).
 void add_repo_options(CLI::App* cmd, RepoArgs& args, bool with_json);
+// --source NAME: a source of the configuration file (its repository, stanza, paths, …).
+void add_source_option(CLI::App* cmd, RepoArgs& args);
+// The configured source the command was given, or kUsage naming `command`'s flags to use.
+const config::SourceConfig& need_source(const RepoArgs& args, const std::string& what);
 void add_stanza_option(CLI::App* cmd, RepoArgs& args, const std::string& help);
 
 // --repo or STRONGROOM_REPOSITORY; kUsage when neither.
@@ -51,6 +66,13 @@ std::string repo_password(const RepoArgs& args, const std::string& prompt, bool 
 std::unique_ptr<repo::Repository> open_repo(const RepoArgs& args);
 
 void print_json(const nlohmann::json& j);
+
+// --now TIME: the one clock of time-based rules (retention, freshness, schedules), settable for
+// tests and what-if runs; env STRONGROOM_NOW.
+void add_now_option(CLI::App* cmd, std::string& now);
+// The clock in nanoseconds: --now, else STRONGROOM_NOW, else the system clock (kUsage when a
+// given time does not parse).
+int64_t clock_now_ns(const std::string& now_flag);
 
 // One command's run: a cancellation token that SIGINT/SIGTERM trigger while `cancel_on_signal`
 // (a second signal kills at once), progress counters, and the CLI logger (warnings as

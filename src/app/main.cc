@@ -42,6 +42,7 @@ int run(int argc, char** argv) {
   add_repair_commands(app, result);
   add_replicate_command(app, result);
   add_key_commands(app, result);
+  add_config_commands(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,10 +6,15 @@
 #include <cstdlib>
 
 #include "app/common.h"
+#include "app/terminal.h"
 #include "base/error.h"
 #include "storage/transfer.h"
 
 namespace sr::app {
+
+storage::StorageSettings storage_settings_from_env_only(const std::string& url,
+                                                        const std::string& ca_file);
+
 namespace {
 
 long env_seconds(const char* name, long fallback) {
@@ -100,8 +105,64 @@ storage::HttpSettings http_from_env() {
 
 }  // namespace
 
+std::string read_secret(const config::SecretRef& ref, const std::string& what) {
+  if (!ref.file.empty()) return read_secret_file(ref.file, what + " file " + ref.file);
+  std::string v = env(ref.env.c_str());
+  if (v.empty())
+    throw Error(Errc::kUsage, what + ": the configuration names the environment variable " +
+                                  ref.env + ", which is not set");
+  return v;
+}
+
+namespace {
+
+// The configuration file's settings over those of the environment.
+void apply_configured(const config::RepositoryConfig& c, storage::StorageSettings& s) {
+  const std::string where = "repository " + c.name;
+  if (c.s3) {
+    if (!c.s3->region.empty()) s.s3.region = c.s3->region;
+    if (!c.s3->endpoint.empty()) {
+      s.s3.endpoint = c.s3->endpoint;
+      s.s3.endpoint_name = where + " s3.endpoint";
+    }
+    if (!c.s3->access_key_id.empty())
+      s.s3.access_key_id = read_secret(c.s3->access_key_id, where + " s3.access_key_id");
+    if (!c.s3->secret_access_key.empty())
+      s.s3.secret_access_key = read_secret(c.s3->secret_access_key, where + " s3.secret_access_key");
+    if (!c.s3->session_token.empty())
+      s.s3.session_token = read_secret(c.s3->session_token, where + " s3.session_token");
+  }
+  if (c.azure) {
+    if (!c.azure->account.empty()) s.azure.account = c.azure->account;
+    if (!c.azure->endpoint.empty()) s.azure.endpoint = c.azure->endpoint;
+    if (!c.azure->key.empty()) s.azure.key = read_secret(c.azure->key, where + " azure.key");
+    if (!c.azure->sas_token.empty())
+      s.azure.sas_token = read_secret(c.azure->sas_token, where + " azure.sas_token");
+    if (!c.azure->connection_string.empty())
+      s.azure.connection_string =
+          read_secret(c.azure->connection_string, where + " azure.connection_string");
+  }
+  if (c.limits.parallelism) s.transfer.parallelism = c.limits.parallelism;
+  if (c.limits.part_size) s.transfer.part_size = c.limits.part_size;
+  if (c.limits.retry_for >= 0) s.http.retry.budget_seconds = static_cast<double>(c.limits.retry_for);
+  if (c.limits.connect_timeout) s.http.connect_timeout_seconds = c.limits.connect_timeout;
+  if (c.limits.stall_timeout) s.http.stall_seconds = c.limits.stall_timeout;
+}
+
+}  // namespace
+
 storage::StorageSettings storage_settings_from_env(const std::string& url,
-                                                   const std::string& ca_file) {
+                                                   const std::string& ca_file,
+                                                   const config::RepositoryConfig* configured) {
+  storage::StorageSettings s = storage_settings_from_env_only(url, ca_file);
+  if (configured != nullptr && url.find("://") != std::string::npos &&
+      url.rfind("file://", 0) != 0)
+    apply_configured(*configured, s);
+  return s;
+}
+
+storage::StorageSettings storage_settings_from_env_only(const std::string& url,
+                                                        const std::string& ca_file) {
   storage::StorageSettings s;
   if (url.rfind("s3://", 0) == 0) {
     s.s3 = s3_from_env();
@@ -129,12 +190,14 @@ repo::RepoOptions repo_options_from_env() {
   return o;
 }
 
-std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url,
-                                                        const std::string& ca_file) {
+std::unique_ptr<storage::Storage> open_storage_from_env(
+    const std::string& url, const std::string& ca_file,
+    const config::RepositoryConfig* configured) {
   // Storage is opened before (and apart from) a command's CommandRun: its warnings (plain HTTP)
   // go to a logger of the CLI's own, kept for the process.
   static const std::unique_ptr<log::Logger> logger = make_cli_logger(false);
-  return storage::open_storage(url, storage_settings_from_env(url, ca_file), logger.get());
+  return storage::open_storage(url, storage_settings_from_env(url, ca_file, configured),
+                               logger.get());
 }
 
 // --ca-file, else AWS_CA_BUNDLE (s3:// only, as the AWS CLI), else SSL_CERT_FILE; relative

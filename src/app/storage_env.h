@@ -21,6 +21,7 @@
 
 #include <string>
 
+#include "config/config.h"
 #include "repo/repository.h"
 #include "storage/settings.h"
 #include "storage/storage.h"
@@ -34,12 +35,19 @@ std::pair<std::string, std::string> effective_ca_file(const std::string& url,
                                                       const std::string& flag);
 
 // `ca_file`: the --ca-file option ("" when not given), which wins over the environment.
-storage::StorageSettings storage_settings_from_env(const std::string& url,
-                                                   const std::string& ca_file = "");
+// `configured`: the configuration file's repository, whose settings win over the environment
+// (its secrets are read from the files or variables it names).
+storage::StorageSettings storage_settings_from_env(
+    const std::string& url, const std::string& ca_file = "",
+    const config::RepositoryConfig* configured = nullptr);
 repo::RepoOptions repo_options_from_env();
 // open_storage(url, storage_settings_from_env(url, ca_file)), warnings (plain HTTP to a host
 // that is not loopback) on a CLI logger (make_cli_logger).
-std::unique_ptr<storage::Storage> open_storage_from_env(const std::string& url,
-                                                        const std::string& ca_file = "");
+std::unique_ptr<storage::Storage> open_storage_from_env(
+    const std::string& url, const std::string& ca_file = "",
+    const config::RepositoryConfig* configured = nullptr);
+// The value of a configured secret: the file's first line or the variable's value; kUsage
+// naming the file or variable (never the value) when missing or empty.
+std::string read_secret(const config::SecretRef& ref, const std::string& what);
 
 }  // namespace sr::app

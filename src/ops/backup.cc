@@ -105,6 +105,7 @@ class FilesBackup {
     m.paths = plan_.abs_paths;
     m.root = plan_.root;
     m.tags = o_.tags;
+    m.config_source = o_.config_source;
     m.time_ns = now_ns();
     m.source = o_.source;
     if (m.source.empty())
@@ -408,6 +409,7 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
   m.command = options.command;
   m.source = "command:" + options.name;
   m.tags = options.tags;
+  m.config_source = options.config_source;
   m.time_ns = now_ns();
 
   repo::WriteStats stats;  // what this backup adds (outlives the pool below)

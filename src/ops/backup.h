@@ -29,6 +29,7 @@ struct FilesBackupOptions {
   std::vector<std::string> paths;
   std::vector<std::string> tags;
   std::string host;          // empty: this host's name
+  std::string config_source;  // the configuration's source name, recorded in the manifest
   bool scan_totals = false;  // count the tree first in a thread (for an ETA; needs ctx.progress)
 
   // For callers that build on a files backup (PostgreSQL):
@@ -50,6 +51,7 @@ struct CommandBackupOptions {
   std::string command, name;
   std::vector<std::string> tags;
   std::string host;
+  std::string config_source;  // the configuration's source name, recorded in the manifest
 };
 
 struct BackupResult {

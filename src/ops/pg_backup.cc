@@ -98,6 +98,7 @@ BackupResult read_data_dir(repo::Repository& repo, const PgBackupOptions& option
   FilesBackupOptions fo;
   fo.paths = {server.data_dir};
   fo.tags = options.tags;
+  fo.config_source = options.config_source;
   fo.filter = [&filter](source::WalkItem& item) { return filter(item); };
   fo.take_lock = false;
   fo.save = false;

@@ -25,7 +25,9 @@ enum class EnvelopeKind : uint8_t {
   kManifest = 3,
   kLock = 4,
   kPgInfo = 5,
-  kMark = 6
+  kMark = 6,
+  kHold = 7,
+  kDeletion = 8
 };
 
 Bytes seal_envelope(const KeySet& keys, EnvelopeKind kind, const std::string& object_key,

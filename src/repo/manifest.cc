@@ -31,6 +31,7 @@ json Manifest::to_json() const {
   j["dir_count"] = dir_count;
   j["parent"] = parent;
   j["tree"] = tree;
+  if (!config_source.empty()) j["config_source"] = config_source;
   return j;
 }
 
@@ -60,6 +61,7 @@ Manifest Manifest::from_json(const json& j) {
     m.file_count = json_int_or<uint64_t>(j, "file_count", 0, what);
     m.dir_count = json_int_or<uint64_t>(j, "dir_count", 0, what);
     m.parent = j.value("parent", "");
+    m.config_source = j.value("config_source", "");
     m.tree = j.at("tree").get<std::vector<std::string>>();
     for (const auto& t : m.tree)
       if (t.size() != 64 || t.find_first_not_of("0123456789abcdef") != std::string::npos)
@@ -69,7 +71,7 @@ Manifest Manifest::from_json(const json& j) {
          {"version",   "id",          "type",  "source",      "host",       "user",
           "time_ns",   "end_time_ns", "paths", "root",        "tags",       "name",
           "command",   "exit_status", "size",  "stored_size", "added_size", "file_count",
-          "dir_count", "parent",      "tree"})
+          "dir_count", "parent",      "tree",  "config_source"})
       m.extra.erase(k);
     return m;
   } catch (const json::exception& e) {
@@ -99,6 +101,7 @@ json Manifest::to_listing_json() const {
     j["exit_status"] = exit_status;
   }
   if (!parent.empty()) j["parent"] = parent;
+  if (!config_source.empty()) j["config_source"] = config_source;
   if (extra.contains("pg") && extra["pg"].is_object()) {
     // PostgreSQL backups: what a restore test and an operator need, without the large fields.
     nlohmann::json pg = extra["pg"];

@@ -28,6 +28,10 @@ const char* object_kind_name(ObjectKind kind) {
       return "manifest";
     case ObjectKind::kLock:
       return "lock";
+    case ObjectKind::kHold:
+      return "hold";
+    case ObjectKind::kDeletion:
+      return "deletion record";
   }
   return "object";
 }
@@ -52,6 +56,10 @@ std::string object_prefix(ObjectKind kind) {
       return "manifests/";
     case ObjectKind::kLock:
       return "locks/";
+    case ObjectKind::kHold:
+      return "holds/";
+    case ObjectKind::kDeletion:
+      return "deletions/";
   }
   throw Error(Errc::kInternal, "unknown object kind");
 }
@@ -72,7 +80,8 @@ std::optional<ObjectKind> object_kind_of(const std::string& key) {
   if (key == "config") return ObjectKind::kConfig;
   for (ObjectKind k :
        {ObjectKind::kKeySlot, ObjectKind::kPack, ObjectKind::kWal, ObjectKind::kPgInfo,
-        ObjectKind::kIndex, ObjectKind::kMark, ObjectKind::kManifest, ObjectKind::kLock})
+        ObjectKind::kIndex, ObjectKind::kMark, ObjectKind::kManifest, ObjectKind::kLock,
+        ObjectKind::kHold, ObjectKind::kDeletion})
     if (key.rfind(object_prefix(k), 0) == 0) return k;
   return std::nullopt;
 }
@@ -107,5 +116,7 @@ std::string mark_key(const std::string& stanza, const std::string& name) {
 }
 
 std::string key_slot_key(const std::string& id) { return "keys/" + id; }
+
+std::string hold_key(const std::string& backup_id) { return "holds/" + backup_id; }
 
 }  // namespace sr::repo

@@ -26,6 +26,8 @@ enum class ObjectKind {
   kMark,      // named restore points
   kManifest,  // backups
   kLock,      // repository locks (never replicated)
+  kHold,      // holds: backups that expire may not remove (legal hold)
+  kDeletion,  // deletion records: what expire/prune removed, so clients accept it
 };
 
 // "pack", "index object", … for messages.
@@ -55,5 +57,6 @@ std::string object_prefix(ObjectKind kind);  // "data/", "index/", …; "config"
 std::string manifest_key(const std::string& id);
 std::string mark_key(const std::string& stanza, const std::string& name);
 std::string key_slot_key(const std::string& id);
+std::string hold_key(const std::string& backup_id);
 
 }  // namespace sr::repo

@@ -219,6 +219,32 @@ class Repository {
   void save_mark(const std::string& stanza, const std::string& name, const nlohmann::json& record);
   std::optional<nlohmann::json> load_mark(const std::string& stanza, const std::string& name);
 
+  // Holds (legal hold): a backup with a hold is never removed by expire, whatever the rules.
+  // One envelope per backup, `holds/<backup id>`; save replaces, remove returns false when
+  // there was none. list_holds: backup id → record; a hold that cannot be read still holds
+  // (its id is in `damaged`, with the reason).
+  void save_hold(const std::string& backup_id, const nlohmann::json& record);
+  bool remove_hold(const std::string& backup_id);
+  struct Holds {
+    std::map<std::string, nlohmann::json> holds;
+    std::map<std::string, std::string> damaged;  // backup id → why its hold cannot be read
+  };
+  Holds list_holds();
+
+  // Deletions (expire, prune): before strongroom removes manifests or index objects it
+  // publishes a deletion record (`deletions/<random>`, an envelope: only key holders can write
+  // one) naming them, so that every client's rollback detection accepts their disappearance.
+  // record_deletion returns the record's name. remove_manifest needs the exclusive lock and a
+  // record naming it; it also drops it from this client's state.
+  std::string record_deletion(const std::string& operation, const std::vector<std::string>& manifests,
+                              const std::vector<std::string>& index_objects);
+  struct DeletionRecords {
+    std::set<std::string> manifests, index_objects;
+    std::vector<std::string> damaged;  // record names that cannot be read (ignored)
+  };
+  DeletionRecords load_deletions();
+  void remove_manifest(const std::string& id);
+
   // Key slots. add: a new slot for the open key set; list: oldest first; remove, under an
   // exclusive lock: never the last slot (kUsage), nor the one this object was opened with
   // (kUsage), kNotFound for an unknown id.

@@ -44,6 +44,12 @@ void authenticate(const KeySet& keys, const ObjectRef& object, ByteSpan bytes) {
     case ObjectKind::kPgInfo:
       open_envelope(keys, EnvelopeKind::kPgInfo, key, bytes);
       return;
+    case ObjectKind::kHold:
+      open_envelope(keys, EnvelopeKind::kHold, key, bytes);
+      return;
+    case ObjectKind::kDeletion:
+      open_envelope(keys, EnvelopeKind::kDeletion, key, bytes);
+      return;
     case ObjectKind::kWal:
       open_wal_object(keys, key, bytes);
       return;

@@ -42,6 +42,19 @@ void Repository::observe_state(const std::vector<std::string>* manifest_ids,
   };
   if (!loaded.warning.empty()) warn(loaded.warning);
   StateDiff d = diff_state(loaded.state, manifest_ids, readable, index_names);
+  bool forgot = false;
+  if (d.any()) {
+    forgot = true;
+    // What strongroom itself deleted (expire, prune) is named in deletion records: forget it.
+    DeletionRecords deleted = load_deletions();
+    ClientState& st = loaded.state;
+    for (const auto& id : deleted.manifests) st.manifests.erase(id);
+    for (const auto& name : deleted.index_objects) st.index_objects.erase(name);
+    std::erase_if(st.series, [&](const auto& kv) {
+      return deleted.manifests.count(kv.second.manifest_id) != 0;
+    });
+    d = diff_state(st, manifest_ids, readable, index_names);
+  }
   if (manifest_ids) {
     state_diff_.missing_manifests = d.missing_manifests;
     state_diff_.rolled_back_series = d.rolled_back_series;
@@ -55,7 +68,7 @@ void Repository::observe_state(const std::vector<std::string>* manifest_ids,
   if (manifest_ids)
     next.add_manifests(*manifest_ids, readable ? *readable : std::vector<Manifest>{});
   if (index_names) next.index_objects.insert(index_names->begin(), index_names->end());
-  if (!(next == loaded.state) || !loaded.warning.empty()) file.save(next);
+  if (forgot || !(next == loaded.state) || !loaded.warning.empty()) file.save(next);
 }
 
 void Repository::accept_state() {

@@ -1,0 +1,580 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "base/error.h"
+
+namespace sr::config {
+
+const char* const kSourceKinds[6] = {"database", "configuration", "infrastructure",
+                                     "certificates", "volume", "export"};
+
+namespace {
+
+// Where an error is: the file, a node's position and the key path leading to it.
+struct Where {
+  const std::string* file;
+  YAML::Mark mark;
+  std::string path;
+};
+
+[[noreturn]] void fail(const Where& w, const std::string& message) {
+  std::string pos = *w.file;
+  if (!w.mark.is_null())
+    pos += ":" + std::to_string(w.mark.line + 1) + ":" + std::to_string(w.mark.column + 1);
+  throw Error(Errc::kUsage, pos + ": " + (w.path.empty() ? "" : w.path + ": ") + message);
+}
+
+const char* type_name(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return "a value";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "an undefined node";
+  }
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+class Value;
+
+// A mapping being read: every key is checked for duplicates up front, every key read is marked,
+// and finish() refuses the keys nobody asked for, listing the known ones.
+class Map {
+ public:
+  Map(const YAML::Node& node, Where where) : node_(node), where_(std::move(where)) {
+    if (!node.IsMap()) fail(where_, std::string("expected a mapping, got ") + type_name(node));
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      Where kw{where_.file, it->first.Mark(), child_path(it->first.Scalar())};
+      if (!it->first.IsScalar()) fail(kw, "keys must be plain names");
+      if (!seen.insert(it->first.Scalar()).second)
+        fail(kw, "duplicate key (an earlier '" + it->first.Scalar() +
+                     "' in the same mapping would be silently overridden)");
+      entries_.push_back({it->first.Scalar(), it->second, it->first.Mark()});
+    }
+  }
+
+  bool has(const std::string& key) {
+    known_.push_back(key);
+    return find(key) != nullptr;
+  }
+  // The value of `key`, or nullptr when absent (or null: "key:" with nothing).
+  std::optional<Value> get(const std::string& key);
+  Value need(const std::string& key);
+  std::vector<std::string> keys() const {
+    std::vector<std::string> out;
+    for (const auto& e : entries_) out.push_back(e.key);
+    return out;
+  }
+  const Where& where() const { return where_; }
+  std::string child_path(const std::string& key) const {
+    return where_.path.empty() ? key : where_.path + "." + key;
+  }
+
+  void finish() {
+    for (const auto& e : entries_)
+      if (std::find(known_.begin(), known_.end(), e.key) == known_.end())
+        fail(Where{where_.file, e.mark, child_path(e.key)},
+             "unknown key (known here: " + join(known_) + ")");
+  }
+
+ private:
+  struct Entry {
+    std::string key;
+    YAML::Node value;
+    YAML::Mark mark;
+  };
+  const Entry* find(const std::string& key) const {
+    for (const auto& e : entries_)
+      if (e.key == key) return &e;
+    return nullptr;
+  }
+  YAML::Node node_;
+  Where where_;
+  std::vector<Entry> entries_;
+  std::vector<std::string> known_;
+  friend class Value;
+};
+
+// One value with its position, read as the type asked for.
+class Value {
+ public:
+  Value(YAML::Node node, Where where) : node_(std::move(node)), where_(std::move(where)) {}
+
+  std::string str() const {
+    if (!node_.IsScalar())
+      fail(where_, std::string("expected a value, got ") + type_name(node_));
+    return node_.Scalar();
+  }
+  std::string nonempty() const {
+    std::string s = str();
+    if (s.empty()) fail(where_, "must not be empty");
+    return s;
+  }
+  int64_t integer(int64_t lo, int64_t hi) const {
+    std::string s = str();
+    if (s.empty() || s.size() > 18 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      fail(where_, "expected a whole number, got '" + s + "'");
+    int64_t v = std::stoll(s);
+    if (v < lo || v > hi)
+      fail(where_, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return v;
+  }
+  double number(double lo, double hi) const {
+    std::string s = str();
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != s.size() || !std::isfinite(v))
+      fail(where_, "expected a number, got '" + s + "'");
+    if (v < lo || v > hi) fail(where_, "must be between " + fmt(lo) + " and " + fmt(hi));
+    return v;
+  }
+  // "10%" or a fraction "0.1".
+  double fraction() const {
+    std::string s = str();
+    if (!s.empty() && s.back() == '%') {
+      Value pct(YAML::Node(s.substr(0, s.size() - 1)), where_);
+      return pct.number(0, 100) / 100.0;
+    }
+    return number(0, 1);
+  }
+  bool boolean() const {
+    std::string s = str();
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+    fail(where_, "expected true or false, got '" + s + "'");
+  }
+  int64_t duration() const {
+    try {
+      return parse_duration(str());
+    } catch (const Error& e) {
+      fail(where_, e.what());
+    }
+  }
+  uint64_t size() const {
+    std::string s = str();
+    static const char* kUnits = "KMGT";
+    uint64_t mult = 1;
+    std::string digits = s;
+    if (!s.empty()) {
+      if (const char* u = std::strchr(kUnits, s.back()); u != nullptr && *u) {
+        mult = 1ull << (10 * (u - kUnits + 1));
+        digits = s.substr(0, s.size() - 1);
+      }
+    }
+    Value n(YAML::Node(digits), where_);
+    return static_cast<uint64_t>(n.integer(1, (int64_t{1} << 50) / static_cast<int64_t>(mult))) *
+           mult;
+  }
+  std::string one_of(std::initializer_list<const char*> allowed) const {
+    std::string s = str();
+    std::vector<std::string> names;
+    for (const char* a : allowed) {
+      if (s == a) return s;
+      names.push_back(a);
+    }
+    fail(where_, "'" + s + "' is not one of: " + join(names));
+  }
+  std::vector<std::string> strings() const {
+    std::vector<std::string> out;
+    if (node_.IsScalar()) return {nonempty()};  // one item may be written without a list
+    for_each([&](const Value& v) { out.push_back(v.nonempty()); });
+    return out;
+  }
+  template <typename F>
+  void for_each(F&& f) const {
+    if (!node_.IsSequence()) fail(where_, std::string("expected a list, got ") + type_name(node_));
+    size_t i = 0;
+    for (const auto& item : node_) {
+      f(Value(item, Where{where_.file, item.Mark(),
+                          where_.path + "[" + std::to_string(i++) + "]"}));
+    }
+  }
+  Map map() const { return Map(node_, where_); }
+  const Where& where() const { return where_; }
+  const YAML::Node& node() const { return node_; }
+
+ private:
+  static std::string fmt(double d) {
+    std::ostringstream o;
+    o << d;
+    return o.str();
+  }
+  YAML::Node node_;
+  Where where_;
+};
+
+std::optional<Value> Map::get(const std::string& key) {
+  known_.push_back(key);
+  const Entry* e = find(key);
+  if (e == nullptr || e->value.IsNull()) return std::nullopt;
+  return Value(e->value, Where{where_.file, e->value.Mark(), child_path(key)});
+}
+
+Value Map::need(const std::string& key) {
+  auto v = get(key);
+  if (!v) fail(where_, "missing key '" + key + "'");
+  return *v;
+}
+
+// `<name>_file` / `<name>_env`: at most one, and no inline `<name>` (a secret in the file).
+SecretRef secret(Map& m, const std::string& name) {
+  SecretRef r;
+  if (auto v = m.get(name + "_file")) r.file = v->nonempty();
+  if (auto v = m.get(name + "_env")) r.env = v->nonempty();
+  if (!r.file.empty() && !r.env.empty())
+    fail(m.where(), "give " + name + "_file or " + name + "_env, not both");
+  return r;
+}
+
+void refuse_inline_secret(Map& m, const std::string& name) {
+  if (m.has(name))
+    fail(Where{m.where().file, m.where().mark, m.child_path(name)},
+         "secrets are never written in the configuration: use " + name + "_file (a file only "
+         "the service user can read) or " + name + "_env (an environment variable's name)");
+}
+
+RepositoryConfig parse_repository(const std::string& name, Value v) {
+  Map m = v.map();
+  RepositoryConfig r;
+  r.name = name;
+  r.line = v.where().mark.line + 1;
+  r.url = m.need("url").nonempty();
+  refuse_inline_secret(m, "password");
+  r.password = secret(m, "password");
+  if (auto x = m.get("key_file")) r.key_file = x->nonempty();
+  if (!r.key_file.empty() && !r.password.empty())
+    fail(m.where(), "give a password (password_file/password_env) or key_file, not both");
+  if (auto x = m.get("ca_file")) r.ca_file = x->nonempty();
+  if (auto x = m.get("replicate_from")) r.replicate_from = x->nonempty();
+  if (auto x = m.get("cost_per_gib_month")) r.cost_per_gib_month = x->number(0, 1e6);
+  if (auto x = m.get("s3")) {
+    Map s = x->map();
+    S3Config c;
+    if (auto y = s.get("region")) c.region = y->nonempty();
+    if (auto y = s.get("endpoint")) c.endpoint = y->nonempty();
+    for (const char* k : {"access_key_id", "secret_access_key", "session_token"})
+      refuse_inline_secret(s, k);
+    c.access_key_id = secret(s, "access_key_id");
+    c.secret_access_key = secret(s, "secret_access_key");
+    c.session_token = secret(s, "session_token");
+    s.finish();
+    if (r.url.rfind("s3://", 0) != 0) fail(x->where(), "s3 settings need an s3:// url");
+    r.s3 = c;
+  }
+  if (auto x = m.get("azure")) {
+    Map s = x->map();
+    AzureConfig c;
+    if (auto y = s.get("account")) c.account = y->nonempty();
+    if (auto y = s.get("endpoint")) c.endpoint = y->nonempty();
+    for (const char* k : {"key", "sas_token", "connection_string"}) refuse_inline_secret(s, k);
+    c.key = secret(s, "key");
+    c.sas_token = secret(s, "sas_token");
+    c.connection_string = secret(s, "connection_string");
+    s.finish();
+    if (r.url.rfind("azure://", 0) != 0) fail(x->where(), "azure settings need an azure:// url");
+    r.azure = c;
+  }
+  if (auto x = m.get("limits")) {
+    Map l = x->map();
+    if (auto y = l.get("parallelism")) r.limits.parallelism = static_cast<unsigned>(y->integer(1, 64));
+    if (auto y = l.get("part_size")) {
+      r.limits.part_size = y->size();
+      if (r.limits.part_size < (5ull << 20)) fail(y->where(), "must be at least 5M");
+    }
+    if (auto y = l.get("retry_for")) r.limits.retry_for = y->duration();
+    if (auto y = l.get("connect_timeout")) r.limits.connect_timeout = y->duration();
+    if (auto y = l.get("stall_timeout")) r.limits.stall_timeout = y->duration();
+    l.finish();
+  }
+  m.finish();
+  return r;
+}
+
+RetentionRule parse_retention(Value v) {
+  Map m = v.map();
+  RetentionRule r;
+  if (auto x = m.get("keep_within")) r.keep_within = x->duration();
+  struct {
+    const char* key;
+    int* field;
+  } counts[] = {{"keep_last", &r.keep_last},       {"keep_hourly", &r.keep_hourly},
+                {"keep_daily", &r.keep_daily},     {"keep_weekly", &r.keep_weekly},
+                {"keep_monthly", &r.keep_monthly}, {"keep_yearly", &r.keep_yearly}};
+  for (auto& c : counts)
+    if (auto x = m.get(c.key)) *c.field = static_cast<int>(x->integer(0, 1'000'000));
+  if (auto x = m.get("keep_tags")) r.keep_tags = x->strings();
+  if (auto x = m.get("pitr_window")) r.pitr_window = x->duration();
+  m.finish();
+  if (!r.any()) fail(v.where(), "a retention rule keeps nothing: give at least one keep_* or pitr_window");
+  return r;
+}
+
+std::string parse_kind(const Value& v) {
+  return v.one_of({kSourceKinds[0], kSourceKinds[1], kSourceKinds[2], kSourceKinds[3],
+                   kSourceKinds[4], kSourceKinds[5]});
+}
+
+bool valid_name(const std::string& s) {
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+         }) &&
+         s[0] != '.' && s[0] != '-';
+}
+
+void check_expectation(const Value& v, const std::string& e) {
+  if (e == "source") return;
+  std::string rest = e;
+  for (const char* op : {">=", "<=", "!=", "=", ">", "<"})
+    if (e.rfind(op, 0) == 0) {
+      rest = e.substr(std::strlen(op));
+      while (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+      if (rest.empty()) fail(v.where(), "expectation '" + e + "' compares with nothing");
+      if (std::strcmp(op, "=") != 0 && std::strcmp(op, "!=") != 0) {
+        size_t used = 0;
+        try {
+          std::stod(rest, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != rest.size())
+          fail(v.where(), "expectation '" + e + "': " + op + " needs a number");
+      }
+      return;
+    }
+}
+
+SourceConfig parse_source(const std::string& name, Value v) {
+  Map m = v.map();
+  SourceConfig s;
+  s.name = name;
+  s.line = v.where().mark.line + 1;
+  std::string type = m.need("type").one_of({"postgres", "files", "command"});
+  s.type = type == "postgres" ? SourceType::kPostgres
+           : type == "files"  ? SourceType::kFiles
+                              : SourceType::kCommand;
+  s.kind = parse_kind(m.need("kind"));
+  if (auto x = m.get("repository")) s.repository = x->nonempty();
+  if (auto x = m.get("tags")) s.tags = x->strings();
+  if (auto x = m.get("host")) s.host = x->nonempty();
+  if (s.type == SourceType::kPostgres) {
+    s.stanza = name;
+    if (auto x = m.get("stanza")) {
+      s.stanza = x->nonempty();
+      if (!valid_name(s.stanza)) fail(x->where(), "a stanza is letters, digits, '-', '_', '.'");
+    }
+    s.pg_data = m.need("pg_data").nonempty();
+    s.pg_conn = m.need("pg_conn").nonempty();
+  } else if (s.type == SourceType::kFiles) {
+    s.paths = m.need("paths").strings();
+  } else {
+    s.command = m.need("command").nonempty();
+    s.output_name = name;
+    if (auto x = m.get("output_name")) s.output_name = x->nonempty();
+  }
+  if (auto x = m.get("schedules")) {
+    x->for_each([&](const Value& item) {
+      Map sm = item.map();
+      ScheduleConfig sc;
+      if (auto t = sm.get("type")) {
+        if (s.type != SourceType::kPostgres)
+          fail(t->where(), "only postgres sources have backup types (full, diff, incr)");
+        sc.type = t->one_of({"full", "diff", "incr"});
+      } else if (s.type == SourceType::kPostgres) {
+        sc.type = "full";
+      }
+      Value cron = sm.need("cron");
+      try {
+        sc.cron = CronSchedule::parse(cron.str());
+      } catch (const Error& e) {
+        fail(cron.where(), e.what());
+      }
+      sm.finish();
+      s.schedules.push_back(sc);
+    });
+  }
+  if (auto x = m.get("verify")) {
+    Map vm = x->map();
+    if (auto y = vm.get("max_age")) s.verify.max_age = y->duration();
+    if (auto y = vm.get("max_wal_lag")) {
+      if (s.type != SourceType::kPostgres) fail(y->where(), "only postgres sources have WAL");
+      s.verify.max_wal_lag = y->duration();
+    }
+    vm.finish();
+  }
+  if (auto x = m.get("rpo")) s.rpo = x->duration();
+  if (auto x = m.get("rto")) s.rto = x->duration();
+  if (auto x = m.get("validate")) {
+    if (s.type != SourceType::kPostgres)
+      fail(x->where(), "validation queries are for postgres sources (files and command sources "
+                       "are checked file by file)");
+    x->for_each([&](const Value& item) {
+      Map vm = item.map();
+      Validation val;
+      val.query = vm.need("query").nonempty();
+      val.name = val.query;
+      if (auto y = vm.get("name")) val.name = y->nonempty();
+      if (auto y = vm.get("database")) val.database = y->nonempty();
+      Value e = vm.need("expect");
+      val.expect = e.nonempty();
+      check_expectation(e, val.expect);
+      vm.finish();
+      s.validate.push_back(val);
+    });
+  }
+  if (auto x = m.get("row_count_tolerance")) s.row_count_tolerance = x->fraction();
+  if (auto x = m.get("retention")) s.retention = parse_retention(*x);
+  if (s.retention && s.retention->pitr_window && s.type != SourceType::kPostgres)
+    fail(v.where(), "pitr_window is for postgres sources");
+  m.finish();
+  return s;
+}
+
+}  // namespace
+
+bool RetentionRule::any() const {
+  return keep_within || keep_last || keep_hourly || keep_daily || keep_weekly || keep_monthly ||
+         keep_yearly || !keep_tags.empty() || pitr_window;
+}
+
+std::string to_string(SourceType t) {
+  switch (t) {
+    case SourceType::kPostgres: return "postgres";
+    case SourceType::kFiles: return "files";
+    case SourceType::kCommand: return "command";
+  }
+  return "?";
+}
+
+const SourceConfig& Config::source(const std::string& name) const {
+  std::vector<std::string> names;
+  for (const auto& s : sources) {
+    if (s.name == name) return s;
+    names.push_back(s.name);
+  }
+  throw Error(Errc::kUsage, "no source '" + name + "' in " + file +
+                                (names.empty() ? "" : " (sources: " + join(names) + ")"));
+}
+
+const RepositoryConfig& Config::repository(const std::string& name) const {
+  auto it = repositories.find(name);
+  if (it != repositories.end()) return it->second;
+  std::vector<std::string> names;
+  for (const auto& [n, r] : repositories) names.push_back(n);
+  throw Error(Errc::kUsage, "no repository '" + name + "' in " + file +
+                                (names.empty() ? "" : " (repositories: " + join(names) + ")"));
+}
+
+RetentionRule Config::retention_for(const SourceConfig& s) const {
+  if (s.retention) return *s.retention;
+  auto it = retention.find(s.kind);
+  return it == retention.end() ? RetentionRule{} : it->second;
+}
+
+Config parse_config(const std::string& text, const std::string& file) {
+  Config c;
+  c.file = file;
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    fail(Where{&c.file, e.mark, ""}, "not valid YAML: " + e.msg);
+  }
+  if (docs.size() != 1 || docs[0].IsNull())
+    fail(Where{&c.file, YAML::Mark::null_mark(), ""},
+         docs.empty() || docs[0].IsNull() ? "the file is empty" : "expected one YAML document");
+  Map top(docs[0], Where{&c.file, docs[0].Mark(), ""});
+  Value repos = top.need("repositories");
+  {
+    Map rm = repos.map();
+    for (const std::string& name : rm.keys()) {
+      Value v = *rm.get(name);
+      if (!valid_name(name)) fail(v.where(), "a repository name is letters, digits, '-', '_', '.'");
+      c.repositories[name] = parse_repository(name, v);
+    }
+    rm.finish();
+  }
+  if (auto x = top.get("sources")) {
+    Map sm = x->map();
+    for (const std::string& name : sm.keys()) {
+      auto v = sm.get(name);
+      if (!v) fail(Where{&c.file, x->where().mark, sm.child_path(name)}, "a source needs settings");
+      if (!valid_name(name)) fail(v->where(), "a source name is letters, digits, '-', '_', '.'");
+      c.sources.push_back(parse_source(name, *v));
+    }
+    sm.finish();
+  }
+  if (auto x = top.get("retention")) {
+    Map rm = x->map();
+    for (const char* kind : kSourceKinds)
+      if (auto v = rm.get(kind)) c.retention[kind] = parse_retention(*v);
+    rm.finish();
+    for (const auto& [kind, rule] : c.retention)
+      if (rule.pitr_window && kind != "database")
+        fail(Where{&c.file, x->where().mark, "retention." + kind},
+             "pitr_window is for databases (postgres sources)");
+  }
+  if (auto x = top.get("prune")) {
+    Map pm = x->map();
+    if (auto y = pm.get("grace")) c.prune_grace = y->duration();
+    if (auto y = pm.get("max_unused")) c.prune_max_unused = y->fraction();
+    pm.finish();
+  }
+  top.finish();
+
+  // References between entries.
+  auto repo_where = [&](const RepositoryConfig& r) {
+    YAML::Mark mark;
+    mark.line = r.line - 1;
+    return Where{&c.file, mark, "repositories." + r.name};
+  };
+  for (const auto& [name, r] : c.repositories) {
+    if (r.replicate_from.empty()) continue;
+    if (!c.repositories.count(r.replicate_from))
+      fail(repo_where(r), "replicate_from names no repository: '" + r.replicate_from + "'");
+    if (r.replicate_from == name) fail(repo_where(r), "a repository cannot replicate from itself");
+  }
+  std::set<std::string> stanzas;
+  for (const auto& s : c.sources) {
+    YAML::Mark mark;
+    mark.line = s.line - 1;
+    Where w{&c.file, mark, "sources." + s.name};
+    if (!c.repositories.count(s.repository))
+      fail(w, "repository '" + s.repository + "' is not defined under repositories");
+    if (s.type == SourceType::kPostgres && !stanzas.insert(s.repository + "/" + s.stanza).second)
+      fail(w, "stanza '" + s.stanza + "' is used by another source of the same repository");
+  }
+  return c;
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(Errc::kUsage, "cannot read the configuration file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error(Errc::kUsage, "cannot read the configuration file " + path);
+  return parse_config(text.str(), path);
+}
+
+}  // namespace sr::config
