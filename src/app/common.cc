@@ -103,8 +103,9 @@ void apply_config(CLI::App* cmd, RepoArgs& a) {
         (stanza == nullptr || stanza->count() == 0))
       a.stanza = a.source_config->stanza;
   }
-  if (!a.repo.empty()) return;  // --repo given: the configuration's repository is not used
   if (repo_name.empty()) repo_name = "primary";
+  a.repository = repo_name;
+  if (!a.repo.empty()) return;  // --repo given: the configuration's repository is not used
   a.repo_config = &a.config->repository(repo_name);
   const auto& r = *a.repo_config;
   a.repo = r.url;

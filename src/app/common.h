@@ -32,7 +32,7 @@ struct RepoArgs {
   // The configuration file (--config FILE or STRONGROOM_CONFIG), when there is one, and what the
   // command took from it: the repository (--repository NAME, else the source's, else "primary")
   // and the source (--source NAME). Flags given on the command line win over the file.
-  std::string config_file, repository, source;
+  std::string config_file, repository, source;  // repository: resolved once a file is loaded
   std::string password_env;  // the configuration's password_env: the variable to read
   std::shared_ptr<const config::Config> config;
   const config::RepositoryConfig* repo_config = nullptr;

@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
   add_replicate_command(app, result);
   add_key_commands(app, result);
   add_config_commands(app, result);
+  add_policy_commands(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -33,6 +33,8 @@ struct BackupRecord {
   uint64_t size = 0, stored_size = 0, added_size = 0, file_count = 0;
   std::string parent;  // id of the backup whose unchanged files this one reused; may be empty
   std::vector<std::string> tags;
+  std::vector<std::string> paths;  // files backups: the paths given
+  std::string config_source;       // the configuration's source that made it ("" if none)
   std::optional<PgBackupInfo> pg;  // set for kind kPostgres
 
   std::string short_id() const { return id.substr(0, 8); }

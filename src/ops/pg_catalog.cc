@@ -21,6 +21,8 @@ catalog::BackupRecord backup_record(const repo::Manifest& m) {
   r.file_count = m.file_count;
   r.parent = m.parent;
   r.tags = m.tags;
+  r.paths = m.paths;
+  r.config_source = m.config_source;
   if (r.kind == catalog::BackupKind::kPostgres) {
     if (!m.extra.contains("pg"))
       throw Error(Errc::kCorrupt, what + " is damaged: a PostgreSQL backup without its pg record");

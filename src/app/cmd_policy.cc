@@ -1,0 +1,144 @@
+// app/cmd_policy.cc: retention: `strongroom expire` and `strongroom hold`.
+#include <cstdio>
+#include <iostream>
+
+#include "app/commands.h"
+#include "app/common.h"
+#include "app/terminal.h"
+#include "base/time_util.h"
+#include "ops/backup.h"
+#include "ops/expire.h"
+#include "repo/lock.h"
+
+namespace sr::app {
+namespace {
+
+struct ExpireArgs {
+  RepoArgs repo;
+  std::vector<std::string> keep_tags;
+  std::string now;
+  bool dry_run = false;
+};
+
+int run_expire(const ExpireArgs& a) {
+  if (!a.repo.config)
+    throw Error(Errc::kUsage, "expire applies the retention rules of a configuration file: give "
+                              "--config FILE (or set STRONGROOM_CONFIG)");
+  ops::ExpireOptions o;
+  o.config = a.repo.config.get();
+  o.repository = a.repo.repository;
+  if (!a.repo.source.empty()) o.sources = {a.repo.source};
+  o.keep_tags = a.keep_tags;
+  o.now_ns = clock_now_ns(a.now);
+  o.dry_run = a.dry_run;
+  auto repo = open_repo(a.repo);
+  CommandRun run(true);
+  ops::ExpireResult r = ops::expire(*repo, o, run.ctx());
+  if (a.repo.json) {
+    print_json(r.to_json());
+    return 0;
+  }
+  std::string current = "\x01";
+  for (const auto& b : r.backups) {
+    if (b.source != current) {
+      current = b.source;
+      std::printf("\n%s\n", b.source.empty() ? "(no configured source)" : ("source " + b.source).c_str());
+      std::printf("  %-8s %-20s %-7s %-7s %s\n", "ID", "TIME", "TYPE", "ACTION", "WHY");
+    }
+    std::string why;
+    for (const auto& x : b.reasons) why += (why.empty() ? "" : "; ") + x;
+    std::printf("  %-8s %-20s %-7s %-7s %s\n", b.id.substr(0, 8).c_str(),
+                format_rfc3339(b.time_ns).c_str(), b.type.c_str(), b.keep ? "keep" : "remove",
+                why.c_str());
+  }
+  for (const auto& w : r.wal)
+    std::printf("\nWAL of %s (stanza %s): %s\n", w.source.c_str(), w.stanza.c_str(),
+                w.oldest_needed ? ("segments before " + *w.oldest_needed +
+                                   " serve no kept backup (prune removes them)")
+                                      .c_str()
+                                : "no kept backup: none is known to be unneeded");
+  std::printf("\n%s%zu backups kept, %zu %s (now = %s)\n", r.dry_run ? "dry run: " : "", r.kept,
+              r.removed, r.dry_run ? "would be removed" : "removed",
+              format_rfc3339(r.now_ns).c_str());
+  if (!r.dry_run && r.removed)
+    std::printf("their data stays until `strongroom prune` frees what nothing references\n");
+  return 0;
+}
+
+struct HoldArgs {
+  RepoArgs repo;
+  std::string backup, reason;
+  bool release = false, list = false;
+};
+
+int run_hold(const HoldArgs& a) {
+  auto repo = open_repo(a.repo);
+  if (a.list) {
+    auto h = repo->list_holds();
+    if (a.repo.json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& [id, rec] : h.holds) j.push_back({{"backup", id}, {"hold", rec}});
+      for (const auto& [id, why] : h.damaged) j.push_back({{"backup", id}, {"damaged", why}});
+      print_json(j);
+      return 0;
+    }
+    for (const auto& [id, rec] : h.holds)
+      std::printf("%s  %s  %s\n", id.c_str(), rec.value("time", "").c_str(),
+                  rec.value("reason", "").c_str());
+    for (const auto& [id, why] : h.damaged)
+      std::printf("%s  (hold unreadable, still holds: %s)\n", id.c_str(), why.c_str());
+    std::printf("%zu holds\n", h.holds.size() + h.damaged.size());
+    return 0;
+  }
+  if (a.backup.empty()) throw Error(Errc::kUsage, "give a backup id (or --list)");
+  std::string id = repo->resolve_backup(a.backup);
+  if (a.release) {
+    bool removed = repo->remove_hold(id);
+    if (a.repo.json)
+      print_json({{"backup", id}, {"released", removed}});
+    else
+      std::printf(removed ? "hold on %s released\n" : "%s had no hold\n", id.c_str());
+    return 0;
+  }
+  nlohmann::json rec = {{"backup", id},         {"reason", a.reason},
+                        {"time_ns", now_ns()},  {"time", format_rfc3339(now_ns())},
+                        {"host", ops::host_name()}, {"user", ops::user_name()}};
+  {
+    // A shared lock: expire (exclusive) either sees the hold or ran entirely before it.
+    auto lock = repo::RepoLock::acquire(*repo, "hold", false);
+    repo->resolve_backup(id);  // still there under the lock
+    repo->save_hold(id, rec);
+  }
+  if (a.repo.json)
+    print_json(rec);
+  else
+    std::printf("backup %s is held: expire keeps it until `strongroom hold --release %s`\n",
+                id.c_str(), id.substr(0, 8).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_policy_commands(CLI::App& app, int& result) {
+  auto e = std::make_shared<ExpireArgs>();
+  auto* expire = app.add_subcommand(
+      "expire", "Remove the backups no retention rule keeps (--dry-run shows every decision)");
+  add_repo_options(expire, e->repo, true);
+  add_source_option(expire, e->repo);
+  expire->add_option("--keep-tag", e->keep_tags, "Also keep backups with this tag (repeatable)");
+  expire->add_flag("--dry-run,-n", e->dry_run, "Show what would be kept and removed, and why");
+  add_now_option(expire, e->now);
+  expire->callback([e, &result] { result = run_expire(*e); });
+
+  auto h = std::make_shared<HoldArgs>();
+  auto* hold = app.add_subcommand(
+      "hold", "Put a backup on hold (legal hold): expire never removes it until released");
+  add_repo_options(hold, h->repo, true);
+  hold->add_option("backup", h->backup, "The backup id (or a unique prefix, or latest)");
+  hold->add_option("--reason", h->reason, "Why (recorded with the hold)");
+  hold->add_flag("--release", h->release, "Release the hold instead");
+  hold->add_flag("--list", h->list, "List the holds");
+  hold->callback([h, &result] { result = run_hold(*h); });
+}
+
+}  // namespace sr::app
