@@ -1,4 +1,4 @@
-// app/cmd_policy.cc: retention: `strongroom expire` and `strongroom hold`.
+// app/cmd_policy.cc: retention: `strongroom expire`, `strongroom hold` and `strongroom prune`.
 #include <cstdio>
 #include <iostream>
 
@@ -8,6 +8,7 @@
 #include "base/time_util.h"
 #include "ops/backup.h"
 #include "ops/expire.h"
+#include "ops/prune.h"
 #include "repo/lock.h"
 
 namespace sr::app {
@@ -117,6 +118,75 @@ int run_hold(const HoldArgs& a) {
   return 0;
 }
 
+struct PruneArgs {
+  RepoArgs repo;
+  std::string grace, max_unused, now;
+  int lock_wait = 600;
+  bool dry_run = false;
+};
+
+int run_prune(const PruneArgs& a) {
+  ops::PruneOptions o;
+  if (a.repo.config) {
+    o.grace_seconds = a.repo.config->prune_grace;
+    o.max_unused = a.repo.config->prune_max_unused;
+  }
+  if (!a.grace.empty()) o.grace_seconds = config::parse_duration(a.grace);
+  if (!a.max_unused.empty()) {
+    std::string v = a.max_unused;
+    bool pct = !v.empty() && v.back() == '%';
+    if (pct) v.pop_back();
+    char* end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || x < 0 || (pct ? x > 100 : x > 1))
+      throw Error(Errc::kUsage, "--max-unused takes a share such as 10% or 0.1");
+    o.max_unused = pct ? x / 100 : x;
+  }
+  o.now_ns = clock_now_ns(a.now);
+  o.lock_wait_seconds = a.lock_wait;
+  o.dry_run = a.dry_run;
+  auto repo = open_repo(a.repo);
+  CommandRun run(true);
+  ops::PruneResult r = ops::prune(*repo, o, run.ctx());
+  if (a.repo.json) {
+    print_json(r.to_json());
+    return 0;
+  }
+  std::printf("%s%llu backups reference %llu chunks; %llu packs, %s\n", r.dry_run ? "dry run: " : "",
+              static_cast<unsigned long long>(r.backups),
+              static_cast<unsigned long long>(r.live_chunks),
+              static_cast<unsigned long long>(r.packs), human_bytes(r.pack_bytes).c_str());
+  std::printf("unreferenced packs: %llu (%s); packs over %.0f%% unused: %llu (%s)\n",
+              static_cast<unsigned long long>(r.dead_packs), human_bytes(r.dead_bytes).c_str(),
+              o.max_unused * 100, static_cast<unsigned long long>(r.sparse_packs),
+              human_bytes(r.sparse_bytes).c_str());
+  if (r.waiting_packs || r.staging_waiting)
+    std::printf("waiting for the grace period (%s): %llu packs (%s), %llu staging files\n",
+                config::format_duration(o.grace_seconds).c_str(),
+                static_cast<unsigned long long>(r.waiting_packs), human_bytes(r.waiting_bytes).c_str(),
+                static_cast<unsigned long long>(r.staging_waiting));
+  std::printf("%s %llu packs (%s), repacked %llu (%s written)\n",
+              r.dry_run ? "would remove" : "removed", static_cast<unsigned long long>(r.removed_packs),
+              human_bytes(r.removed_pack_bytes).c_str(),
+              static_cast<unsigned long long>(r.repacked_packs),
+              human_bytes(r.repack_written_bytes).c_str());
+  if (!r.dry_run) {
+    std::printf("index objects: %llu replaced by %llu; WAL files removed: %llu; staging files: %llu; "
+                "stale locks: %llu\n",
+                static_cast<unsigned long long>(r.index_objects_removed),
+                static_cast<unsigned long long>(r.index_objects_written),
+                static_cast<unsigned long long>(r.wal_removed),
+                static_cast<unsigned long long>(r.staging_removed),
+                static_cast<unsigned long long>(r.stale_locks_removed));
+    for (const auto& f : r.wal_floors) std::printf("WAL kept from %s on\n", f.c_str());
+    if (r.refused_deletes)
+      std::printf("%llu deletes refused by the store (left for a later run)\n",
+                  static_cast<unsigned long long>(r.refused_deletes));
+    std::printf("freed %s\n", human_bytes(r.freed_bytes()).c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_policy_commands(CLI::App& app, int& result) {
@@ -139,6 +209,22 @@ void add_policy_commands(CLI::App& app, int& result) {
   hold->add_flag("--release", h->release, "Release the hold instead");
   hold->add_flag("--list", h->list, "List the holds");
   hold->callback([h, &result] { result = run_hold(*h); });
+
+  auto p = std::make_shared<PruneArgs>();
+  auto* prune = app.add_subcommand(
+      "prune", "Delete what no backup references (packs, index entries, old WAL, leftovers)");
+  add_repo_options(prune, p->repo, true);
+  prune->add_option("--grace", p->grace,
+                    "Act only on what a run at least this long ago found unreferenced too "
+                    "(default: the configuration's prune.grace, else 1h; 0: at once)");
+  prune->add_option("--max-unused", p->max_unused,
+                    "Repack packs with more than this share unused (default 10%)");
+  prune->add_option("--lock-wait", p->lock_wait,
+                    "Seconds to wait for running backups before the final step")
+      ->capture_default_str();
+  prune->add_flag("--dry-run,-n", p->dry_run, "Show what would be done");
+  add_now_option(prune, p->now);
+  prune->callback([p, &result] { result = run_prune(*p); });
 }
 
 }  // namespace sr::app

@@ -19,6 +19,6 @@ void add_wal_commands(CLI::App& app, int& result);       // cmd_wal.cc: wal-push
 void add_postgres_commands(CLI::App& app, int& result);  // cmd_pg.cc: mark, stream
 void add_key_commands(CLI::App& app, int& result);       // cmd_key.cc: key add|list|remove, unlock
 void add_config_commands(CLI::App& app, int& result);    // cmd_config.cc: config check
-void add_policy_commands(CLI::App& app, int& result);    // cmd_policy.cc: expire, hold
+void add_policy_commands(CLI::App& app, int& result);    // cmd_policy.cc: expire, hold, prune
 
 }  // namespace sr::app

@@ -111,6 +111,7 @@ int days_in_month(int year, int month) {
 
 int64_t parse_duration(const std::string& text) {
   if (text.empty()) bad_duration(text, "empty");
+  if (text == "0") return 0;  // nothing needs no unit
   int64_t total = 0;
   size_t i = 0;
   while (i < text.size()) {

@@ -1,7 +1,7 @@
 // config/schedule.h: durations ("25h", "35d", "1y", "1h30m") and cron schedules ("0 2 * * *",
 // evaluated in UTC), the two kinds of time a configuration file names.
 //
-// Durations: one or more `<integer><unit>` terms, units s, m, h, d, w, y (a year is 365 days;
+// Durations: "0", or one or more `<integer><unit>` terms, units s, m, h, d, w, y (a year is 365 days;
 // no months: their length varies), e.g. "90d", "1h30m", "0s". Nothing else: no spaces, no
 // fractions, no sign. parse_duration throws kUsage with a message naming the text.
 //

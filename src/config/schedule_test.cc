@@ -23,6 +23,7 @@ TEST(Duration, ParsesUnitsAndSums) {
   EXPECT_EQ(parse_duration("1y"), 365 * 86400);
   EXPECT_EQ(parse_duration("1h30m"), 5400);
   EXPECT_EQ(parse_duration("0s"), 0);
+  EXPECT_EQ(parse_duration("0"), 0);
   EXPECT_EQ(format_duration(35 * 86400), "35d");
   EXPECT_EQ(format_duration(5400), "1h30m");
   EXPECT_EQ(format_duration(0), "0s");
@@ -31,7 +32,7 @@ TEST(Duration, ParsesUnitsAndSums) {
 }
 
 TEST(Duration, RefusesWhatIsNotADuration) {
-  for (const char* bad : {"", "25", "h", "1.5h", "-1h", "25 h", "1mo", "3x", "99999999999999d"}) {
+  for (const char* bad : {"", "25", "00", "h", "1.5h", "-1h", "25 h", "1mo", "3x", "99999999999999d"}) {
     try {
       parse_duration(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";

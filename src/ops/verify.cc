@@ -7,6 +7,7 @@
 #include "base/worker_pool.h"
 #include "repo/chunk_set.h"
 #include "repo/lock.h"
+#include "ops/references.h"
 #include "repo/tree_stream.h"
 
 namespace sr::ops {
@@ -108,23 +109,8 @@ void check_backup(repo::Repository& repo, const repo::Manifest& m,
       problem(where + " has damaged chunk " + to_hex(cid) + " (pack " + loc->pack + ")");
   };
   try {
-    for (const auto& t : m.tree) {
-      codec::ChunkId cid;
-      Bytes raw = from_hex(t);
-      std::copy(raw.begin(), raw.end(), cid.begin());
-      check_chunk(cid, "tree");
-    }
-    if (!report.damaged_backups.count(id)) {
-      repo::TreeReader tree(repo, m);
-      while (auto e = tree.next()) {
-        for (const auto& c : e->chunks)
-          if (!c.hole) {
-            check_chunk(c.id, "file " + e->path);
-            if (c.has_delta) check_chunk(c.delta_id, "file " + e->path);
-          }
-        if (e->page_map_blob) check_chunk(e->page_map_base, "block map of " + e->path);
-      }
-    }
+    visit_tree_chunks(m, check_chunk);
+    if (!report.damaged_backups.count(id)) visit_file_chunks(repo, m, check_chunk);
   } catch (const Error& e) {
     if (e.code() != Errc::kCorrupt && e.code() != Errc::kNotFound) throw;
     problem(std::string("tree cannot be read: ") + e.what());

@@ -27,7 +27,8 @@ enum class EnvelopeKind : uint8_t {
   kPgInfo = 5,
   kMark = 6,
   kHold = 7,
-  kDeletion = 8
+  kDeletion = 8,
+  kPrunePlan = 9
 };
 
 Bytes seal_envelope(const KeySet& keys, EnvelopeKind kind, const std::string& object_key,

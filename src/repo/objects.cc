@@ -32,6 +32,8 @@ const char* object_kind_name(ObjectKind kind) {
       return "hold";
     case ObjectKind::kDeletion:
       return "deletion record";
+    case ObjectKind::kPrunePlan:
+      return "prune plan";
   }
   return "object";
 }
@@ -60,6 +62,8 @@ std::string object_prefix(ObjectKind kind) {
       return "holds/";
     case ObjectKind::kDeletion:
       return "deletions/";
+    case ObjectKind::kPrunePlan:
+      return "prune/";
   }
   throw Error(Errc::kInternal, "unknown object kind");
 }
@@ -81,7 +85,7 @@ std::optional<ObjectKind> object_kind_of(const std::string& key) {
   for (ObjectKind k :
        {ObjectKind::kKeySlot, ObjectKind::kPack, ObjectKind::kWal, ObjectKind::kPgInfo,
         ObjectKind::kIndex, ObjectKind::kMark, ObjectKind::kManifest, ObjectKind::kLock,
-        ObjectKind::kHold, ObjectKind::kDeletion})
+        ObjectKind::kHold, ObjectKind::kDeletion, ObjectKind::kPrunePlan})
     if (key.rfind(object_prefix(k), 0) == 0) return k;
   return std::nullopt;
 }

@@ -28,6 +28,7 @@ enum class ObjectKind {
   kLock,      // repository locks (never replicated)
   kHold,      // holds: backups that expire may not remove (legal hold)
   kDeletion,  // deletion records: what expire/prune removed, so clients accept it
+  kPrunePlan, // prune's candidates, waiting out the grace period (never replicated)
 };
 
 // "pack", "index object", … for messages.

@@ -197,12 +197,19 @@ void Repository::load_index(bool check_packs) {
 }
 
 Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
-                                           std::optional<int> level, WriteStats* stats) {
+                                           std::optional<int> level, WriteStats* stats,
+                                           bool again) {
   Stored out;
   if (stats) ++stats->stored_chunks;
   out.ref.id = codec::keyed_id(keys_.id_key, plaintext);
   out.ref.raw_length = static_cast<uint32_t>(plaintext.size());
-  if (auto loc = lookup_present(out.ref.id)) {
+  if (again) {
+    std::lock_guard plock(pending_mu_);
+    if (auto it = pending_.find(out.ref.id); it != pending_.end()) {
+      out.ref.stored_length = it->second.length;
+      return out;
+    }
+  } else if (auto loc = lookup_present(out.ref.id)) {
     out.ref.stored_length = loc->length;
     return out;
   }

@@ -165,8 +165,10 @@ class Repository {
   // `level` overrides the repository's compression level for this chunk (unless the repository
   // stores uncompressed). `stats`, when given, counts what this call added (one WriteStats per
   // operation: two backups through one Repository each count their own).
+  // `again`: store it in a new pack even when the index has it (prune's repacking; a chunk this
+  // process already stored again is not stored twice).
   Stored store_chunk(BlobType type, ByteSpan plaintext, std::optional<int> level = std::nullopt,
-                     WriteStats* stats = nullptr);
+                     WriteStats* stats = nullptr, bool again = false);
   // Publishes open packs and the index objects for everything stored so far.
   void flush();
   // Writes manifests/<id>, assigning a new id when m.id is empty. Call after flush().
@@ -244,6 +246,17 @@ class Repository {
   };
   DeletionRecords load_deletions();
   void remove_manifest(const std::string& id);
+
+  // Prune (ops/prune): the plan of a previous run (packs and staging files found unreferenced,
+  // each with the time it was first found so; `prune/<random>`, an envelope), removing packs and
+  // staging leftovers (callers hold the exclusive lock), and the staging files of a local
+  // repository (`tmp/…`; none on object stores).
+  std::string save_prune_plan(const nlohmann::json& plan);
+  std::vector<std::pair<std::string, nlohmann::json>> list_prune_plans();  // damaged ones skipped
+  void remove_prune_plan(const std::string& name);
+  void remove_pack(const std::string& name);
+  std::vector<storage::ObjectInfo> list_staging();
+  void remove_staging(const std::string& key);
 
   // Key slots. add: a new slot for the open key set; list: oldest first; remove, under an
   // exclusive lock: never the last slot (kUsage), nor the one this object was opened with

@@ -63,7 +63,8 @@ void authenticate(const KeySet& keys, const ObjectRef& object, ByteSpan bytes) {
     case ObjectKind::kConfig:
       return;  // opened (and so authenticated) when this repository was opened
     case ObjectKind::kLock:
-      throw Error(Errc::kInternal, "locks are never copied");
+    case ObjectKind::kPrunePlan:
+      throw Error(Errc::kInternal, std::string(object_kind_name(object.kind)) + "s are never copied");
   }
 }
 

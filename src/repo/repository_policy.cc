@@ -114,4 +114,47 @@ void Repository::remove_manifest(const std::string& id) {
   if (changed) file.save(loaded.state);
 }
 
+std::string Repository::save_prune_plan(const json& plan) {
+  std::string name = random_hex(32);
+  std::string key = object_prefix(ObjectKind::kPrunePlan) + name;
+  storage_->put(key, seal_envelope(keys_, EnvelopeKind::kPrunePlan, key, as_bytes(plan.dump())),
+                true);
+  return name;
+}
+
+std::vector<std::pair<std::string, json>> Repository::list_prune_plans() {
+  std::vector<std::pair<std::string, json>> out;
+  for (const auto& o : list_objects(ObjectKind::kPrunePlan)) {
+    try {
+      out.emplace_back(o.name(), open_json_envelope(keys_, EnvelopeKind::kPrunePlan, o.key,
+                                                    storage_->get(o.key)));
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+      if (options_.log) options_.log->warn("prune", "ignoring a damaged prune plan: " + std::string(e.what()));
+    }
+  }
+  return out;
+}
+
+void Repository::remove_prune_plan(const std::string& name) {
+  storage_->remove(object_prefix(ObjectKind::kPrunePlan) + name);
+}
+
+void Repository::remove_pack(const std::string& name) {
+  check_lock_held();
+  storage_->remove(pack_object_key(name));
+}
+
+std::vector<storage::ObjectInfo> Repository::list_staging() {
+  std::vector<storage::ObjectInfo> out;
+  storage_->list("tmp/", [&](const storage::ObjectInfo& o) { out.push_back(o); });
+  return out;
+}
+
+void Repository::remove_staging(const std::string& key) {
+  check_lock_held();
+  if (!is_staging_object(key)) throw Error(Errc::kInternal, key + " is not a staging file");
+  storage_->remove(key);
+}
+
 }  // namespace sr::repo

@@ -377,6 +377,8 @@ bool WalStore::exists(const std::string& name) {
   return repo_.storage().stat(object_key(name)).has_value();
 }
 
+void WalStore::remove(const std::string& name) { repo_.storage().remove(object_key(name)); }
+
 void WalStore::list(const std::function<void(const std::string& name)>& visit) {
   repo_.storage().list("wal/" + stanza_ + "/", [&](const storage::ObjectInfo& o) {
     auto pos = o.key.rfind('/');

@@ -52,6 +52,8 @@ class WalStore {
   bool exists(const std::string& name);
   // Visits every stored WAL segment and history file name of the stanza.
   void list(const std::function<void(const std::string& name)>& visit);
+  // Removes one stored file (prune: WAL no kept backup needs).
+  void remove(const std::string& name);
 
   // WAL streaming stores a segment in increments until it is complete:
   //   wal/<stanza>/<prefix>/<segment>.inc.<offset, 8 hex>   bytes [offset, offset + size)

@@ -170,7 +170,8 @@ static void walk(const std::string& root, const std::string& rel,
     if (S_ISDIR(st.st_mode))
       walk(root, child, visit);
     else if (S_ISREG(st.st_mode))
-      visit(ObjectInfo{child, static_cast<uint64_t>(st.st_size)});
+      visit(ObjectInfo{child, static_cast<uint64_t>(st.st_size),
+                       st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec});
   }
 }
 

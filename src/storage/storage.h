@@ -31,6 +31,7 @@ namespace sr::storage {
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
+  int64_t mtime_ns = 0;  // last modified, where the store tells cheaply (local); 0: unknown
 };
 
 class Storage {
