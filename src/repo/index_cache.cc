@@ -187,6 +187,7 @@ void IndexCache::add_index_file(const std::string& name, const std::vector<PackI
       pr.bind_text(1, p.name);
       if (!pr.step()) db_fail(db_, "pack row");
       int64_t rowid = sqlite3_column_int64(pr.get(), 0);
+      pr.reset();  // a statement left on its row keeps a read snapshot open past COMMIT
       auto& ic = st_->insert_chunk;
       for (const auto& b : p.blobs) {
         ic.reset();

@@ -39,6 +39,22 @@ TEST(IndexCache, RecordsPacksAndChunks) {
   EXPECT_EQ(c.chunk_count(), 1u);
 }
 
+// Two connections to one cache (two processes: a backup and a prune) take turns writing. A
+// statement left holding its row after a write kept that connection's read snapshot open, and its
+// next write met SQLITE_BUSY at once ("database is locked"), without the busy timeout.
+TEST(IndexCache, ConnectionsTakeTurnsWriting) {
+  testing::TempDir dir;
+  IndexCache a(dir.path() + "/cache.db");
+  IndexCache b(dir.path() + "/cache.db");
+  a.add_index_file("index-a", {one_pack("pack1")});
+  b.add_index_file("index-b", {one_pack("pack2")});
+  a.add_index_file("index-c", {one_pack("pack3")});
+  b.set_missing_packs({"pack1"});
+  a.set_missing_packs({"pack2"});
+  EXPECT_EQ(a.ingested_index_files().size(), 3u);
+  EXPECT_EQ(b.chunk_count(), 3u);
+}
+
 // Processes that open a cache nobody has created yet (concurrent backups of a new repository)
 // all succeed: switching the new database to WAL meets SQLITE_BUSY without SQLite's busy handler,
 // which failed about one backup in forty with "database is locked" before it was retried.

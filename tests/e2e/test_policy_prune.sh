@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Prune: killed backups' leftovers and expired backups are freed (the repository comes back
+# within 5 % of its kept data), the grace period, prune beside running backups, and kill -9 at
+# random moments of prune: the repository verifies and every kept backup restores.
+source "$(dirname "$0")/lib.sh"
+
+init_repo
+src=$T/src
+mkdir -p "$src"
+for i in $(seq 1 24); do head -c $((1500000 + i * 1000)) /dev/urandom >"$src/f$i"; done
+
+CFG=$T/strongroom.yaml
+cat >"$CFG" <<YAML
+repositories:
+  primary: {url: $REPO}
+sources:
+  data:
+    type: files
+    kind: volume
+    paths: [$src]
+    retention: {keep_last: 2}
+prune: {grace: 1h, max_unused: 10%}
+YAML
+export STRONGROOM_CONFIG=$CFG
+future() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
+change() { for j in $(seq 1 $1); do head -c 1600000 /dev/urandom >"$src/f$((RANDOM % 24 + 1))"; done; }
+data_bytes() { du -sb "$REPO/data" "$REPO/tmp" 2>/dev/null | awk '{s += $1} END {print s}'; }
+# The stored bytes the kept backups need: what verify --read-data reads.
+kept_bytes() {
+  sr verify --read-data --json
+  json 'print(d["bytes_read"])'
+}
+check_all_restore() {
+  sr verify --read-data
+  sr backups --json
+  for id in $(json 'print(" ".join(b["id"] for b in d))'); do
+    rm -rf "$T/out"
+    sr restore --backup "$id" --to "$T/out"
+  done
+  compare_trees "$src" "$T/out"  # the newest backup (listed last) holds the tree as it is
+}
+
+# --- history: 4 backups, then 3 killed ones.
+for i in 1 2 3 4; do change 5; sr backup --source data; done
+for k in 1 2 3; do
+  change 8
+  "$SR" backup --source data >/dev/null 2>&1 &
+  pid=$!
+  deadline=$((SECONDS + 30))
+  before=$(find "$REPO/data" -type f | wc -l)
+  while kill -0 "$pid" 2>/dev/null && (($(find "$REPO/data" -type f | wc -l) <= before)); do
+    ((SECONDS < deadline)) || break
+    sleep 0.02
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+done
+sr unlock
+sr expire --json
+[[ $(json 'print(d["removed"])') -ge 1 ]] || fail "expire removed nothing: $(cat "$OUT")"
+
+# --- first prune (grace 1h): finds the garbage, removes nothing yet.
+before=$(data_bytes)
+sr prune --json
+[[ $(json 'print(d["removed_packs"])') == 0 ]] || fail "prune removed packs inside the grace period"
+[[ $(json 'print(d["waiting_packs"] > 0)') == True ]] || fail "nothing waiting: $(cat "$OUT")"
+[[ $(data_bytes) -ge $((before - 4096)) ]] || fail "data shrank inside the grace period"
+# A dry run two hours later says what it would do, and does nothing.
+sr prune --dry-run --json --now "$(future 7200)"
+[[ $(json 'print(d["removed_packs"] + d["repacked_packs"] > 0)') == True ]] || fail "dry run: $(cat "$OUT")"
+[[ $(data_bytes) -ge $((before - 4096)) ]] || fail "dry run removed data"
+
+# --- two hours later: removed; back within 5 % of the kept data.
+sr prune --json --now "$(future 7200)"
+freed=$(json 'print(d["freed_bytes"])')
+[[ $freed -gt 0 ]] || fail "prune freed nothing: $(cat "$OUT")"
+after=$(data_bytes)
+kept=$(kept_bytes)
+note "data before $before, after $after, kept data $kept, freed $freed"
+((after * 100 <= kept * 105)) || fail "after prune the repository holds $after bytes for $kept bytes of kept data (> 5 %)"
+[[ -z $(ls -A "$REPO/tmp" 2>/dev/null) ]] || fail "staging leftovers remain: $(ls "$REPO/tmp")"
+check_all_restore
+# Nothing left: a second prune frees nothing.
+sr prune --json --grace 0
+[[ $(json 'print(d["removed_packs"])') == 0 ]] || fail "second prune removed more"
+
+# --- prune beside running backups: every backup made meanwhile stays whole.
+change 6
+( for i in 1 2 3 4; do change 3; "$SR" backup --source data >/dev/null 2>"$T/bg.err" || exit 1; done ) &
+bg=$!
+for i in 1 2 3; do
+  sr expire
+  sr prune --grace 0 --lock-wait 120
+done
+wait "$bg" || fail "a backup beside prune failed: $(cat "$T/bg.err")"
+sr prune --grace 0
+check_all_restore
+
+# --- kill -9 at random moments of prune: the repository stays sound.
+for round in 1 2 3 4 5; do
+  change 6
+  sr backup --source data
+  sr expire
+  "$SR" prune --grace 0 --max-unused 1% >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$((RANDOM % 9))$((RANDOM % 10))"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  sr unlock
+  sr verify
+done
+sr prune --grace 0
+check_all_restore
+note "ok"
