@@ -340,10 +340,15 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
       if (batch.size() >= kPacksPerIndexObject) write_batch();
     }
     write_batch();
+    bool index_replaced = true;
     for (const auto& name : old_index) {
       if (try_delete("index object " + name, [&] { repo.remove_index_object(name); }, r, ctx))
         ++r.index_objects_removed;
+      else
+        index_replaced = false;
     }
+    // An old index object that stays may list the packs: they stay too (a later run).
+    if (!index_replaced) to_remove.clear();
     for (const auto& name : to_remove) {
       ctx.check_cancelled();
       if (try_delete("pack " + name, [&] { repo.remove_pack(name); }, r, ctx)) {
