@@ -11,8 +11,8 @@ using namespace sr;
 
 namespace {
 void check(const storage::ListPage& page) {
-  for (const auto& [key, size] : page.objects) {
-    (void)size;
+  for (const auto& o : page.objects) {
+    const std::string& key = o.key;
     FUZZ_CHECK(!key.empty() && key.front() != '/' && key.back() != '/');
     size_t start = 0;
     for (;;) {

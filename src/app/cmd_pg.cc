@@ -45,8 +45,9 @@ int run_mark(const MarkArgs& a) {
   return 0;
 }
 
-int run_stream(const StreamArgs& a) {
-  if (a.conn.empty()) throw Error(Errc::kUsage, "stream needs --pg-conn");
+int run_stream(StreamArgs& a) {
+  if (a.conn.empty() && a.repo.source_config) a.conn = a.repo.source_config->pg_conn;
+  if (a.conn.empty()) throw Error(Errc::kUsage, "stream needs --pg-conn (or --source NAME)");
   auto repo = open_repo(a.repo);
   CommandRun run(true, true);
   ops::StreamOptions o;
@@ -80,9 +81,10 @@ void add_postgres_commands(CLI::App& app, int& result) {
   add_repo_options(stream, s->repo, false);
   stream
       ->add_option("--pg-conn", s->conn,
-                   "Connection string of the server (a replication connection is made)")
-      ->required();
+                   "Connection string of the server (a replication connection is made; default: "
+                   "the --source's pg_conn)");
   add_stanza_option(stream, s->repo, "PostgreSQL cluster in the repository");
+  add_source_option(stream, s->repo);
   stream->add_option("--slot", s->slot, "Physical replication slot (created if missing)")
       ->capture_default_str();
   stream->add_flag("--synchronous", s->synchronous,

@@ -208,6 +208,7 @@ void add_restore_command(CLI::App& app, int& result) {
       ->check(CLI::IsMember({"buffered", "direct"}))
       ->capture_default_str();
   add_stanza_option(cmd, a->repo, "PostgreSQL cluster in the repository");
+  add_source_option(cmd, a->repo);
   add_pitr_options(cmd, a->pitr);
   cmd->callback([a, &result] { result = run_restore(*a); });
 }

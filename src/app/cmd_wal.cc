@@ -91,6 +91,7 @@ void add_wal_commands(CLI::App& app, int& result) {
       "wal-push", "Archive a WAL file (use as archive_command: strongroom wal-push … %p)");
   add_repo_options(push, p->repo, true);
   add_stanza_option(push, p->repo, "PostgreSQL cluster in the repository");
+  add_source_option(push, p->repo);
   push->add_option("path", p->path, "The WAL file (%p)")->required();
   push->add_option(
       "--async-spool", p->spool,
@@ -103,6 +104,7 @@ void add_wal_commands(CLI::App& app, int& result) {
       "wal-get", "Fetch a WAL file (use as restore_command: strongroom wal-get … %f %p)");
   add_repo_options(get, g->repo, false);
   add_stanza_option(get, g->repo, "PostgreSQL cluster in the repository");
+  add_source_option(get, g->repo);
   get->add_option("name", g->name, "The WAL file name (%f)")->required();
   get->add_option("dest", g->dest, "Where to write it (%p)")->required();
   get->add_option("--prefetch", g->prefetch,

@@ -149,7 +149,10 @@ std::string password_file_path(const RepoArgs& a) {
 }
 
 std::string key_file_path(const RepoArgs& a) {
-  std::string f = a.key_file.empty() ? env("STRONGROOM_KEY_FILE") : a.key_file;
+  // A password the configuration names wins over STRONGROOM_KEY_FILE (the file over the
+  // environment, as for every other setting).
+  bool configured_password = a.repo_config && !a.repo_config->password.empty();
+  std::string f = a.key_file.empty() && !configured_password ? env("STRONGROOM_KEY_FILE") : a.key_file;
   return f.empty() ? "" : absolute_path(f);
 }
 

@@ -133,6 +133,10 @@ void apply_configured(const config::RepositoryConfig& c, storage::StorageSetting
       s.s3.session_token = read_secret(c.s3->session_token, where + " s3.session_token");
   }
   if (c.azure) {
+    // The file's account settings replace a connection string from the environment.
+    if (c.azure->connection_string.empty() &&
+        (!c.azure->account.empty() || !c.azure->key.empty() || !c.azure->sas_token.empty()))
+      s.azure.connection_string.clear();
     if (!c.azure->account.empty()) s.azure.account = c.azure->account;
     if (!c.azure->endpoint.empty()) s.azure.endpoint = c.azure->endpoint;
     if (!c.azure->key.empty()) s.azure.key = read_secret(c.azure->key, where + " azure.key");

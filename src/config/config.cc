@@ -80,6 +80,11 @@ class Map {
     return out;
   }
   const Where& where() const { return where_; }
+  // Where `key` is written (the mapping's own position when absent).
+  YAML::Mark mark_of(const std::string& key) const {
+    const Entry* e = find(key);
+    return e ? e->mark : where_.mark;
+  }
   std::string child_path(const std::string& key) const {
     return where_.path.empty() ? key : where_.path + "." + key;
   }
@@ -117,6 +122,10 @@ class Value {
   std::string str() const {
     if (!node_.IsScalar())
       fail(where_, std::string("expected a value, got ") + type_name(node_));
+    const std::string& tag = node_.Tag();
+    if (!tag.empty() && tag != "?" && tag != "!")
+      fail(where_, "'" + tag + "' is read as a YAML tag: quote the value (e.g. \"" + tag + " " +
+                       node_.Scalar() + "\")");
     return node_.Scalar();
   }
   std::string nonempty() const {
@@ -242,13 +251,14 @@ SecretRef secret(Map& m, const std::string& name) {
   if (auto v = m.get(name + "_file")) r.file = v->nonempty();
   if (auto v = m.get(name + "_env")) r.env = v->nonempty();
   if (!r.file.empty() && !r.env.empty())
-    fail(m.where(), "give " + name + "_file or " + name + "_env, not both");
+    fail(Where{m.where().file, m.mark_of(name + "_env"), m.child_path(name + "_env")},
+         "give " + name + "_file or " + name + "_env, not both");
   return r;
 }
 
 void refuse_inline_secret(Map& m, const std::string& name) {
   if (m.has(name))
-    fail(Where{m.where().file, m.where().mark, m.child_path(name)},
+    fail(Where{m.where().file, m.mark_of(name), m.child_path(name)},
          "secrets are never written in the configuration: use " + name + "_file (a file only "
          "the service user can read) or " + name + "_env (an environment variable's name)");
 }
@@ -345,6 +355,10 @@ bool valid_name(const std::string& s) {
 
 void check_expectation(const Value& v, const std::string& e) {
   if (e == "source") return;
+  if (e.rfind("==", 0) == 0 || e.rfind("=>", 0) == 0 || e.rfind("=<", 0) == 0 ||
+      e.rfind("<>", 0) == 0 || (!e.empty() && std::strchr("~!", e[0]) && e.rfind("!=", 0) != 0))
+    fail(v.where(), "expectation '" + e + "': the comparisons are =, !=, <, <=, >, >= (or a "
+                    "literal, or source)");
   std::string rest = e;
   for (const char* op : {">=", "<=", "!=", "=", ">", "<"})
     if (e.rfind(op, 0) == 0) {
@@ -387,7 +401,14 @@ SourceConfig parse_source(const std::string& name, Value v) {
     s.pg_data = m.need("pg_data").nonempty();
     s.pg_conn = m.need("pg_conn").nonempty();
   } else if (s.type == SourceType::kFiles) {
-    s.paths = m.need("paths").strings();
+    Value paths = m.need("paths");
+    s.paths = paths.strings();
+    for (const auto& p : s.paths)
+      if (p.empty() || p[0] != '/' || p.find("/./") != std::string::npos ||
+          p.find("/../") != std::string::npos || (p.size() > 1 && p.back() == '/') ||
+          p.find("//") != std::string::npos)
+        fail(paths.where(), "'" + p + "': paths are absolute and normalised (backups record them "
+                            "so, and are matched to their source by them)");
   } else {
     s.command = m.need("command").nonempty();
     s.output_name = name;
@@ -410,6 +431,8 @@ SourceConfig parse_source(const std::string& name, Value v) {
       } catch (const Error& e) {
         fail(cron.where(), e.what());
       }
+      if (sc.cron.next_after(0) < 0 && sc.cron.next_after(4 * 366 * 86400LL) < 0)
+        fail(cron.where(), "'" + cron.str() + "' never fires");
       sm.finish();
       s.schedules.push_back(sc);
     });
@@ -509,7 +532,9 @@ Config parse_config(const std::string& text, const std::string& file) {
   {
     Map rm = repos.map();
     for (const std::string& name : rm.keys()) {
-      Value v = *rm.get(name);
+      auto got = rm.get(name);
+      if (!got) fail(Where{&c.file, rm.mark_of(name), rm.child_path(name)}, "a repository needs settings (at least url)");
+      Value v = *got;
       if (!valid_name(name)) fail(v.where(), "a repository name is letters, digits, '-', '_', '.'");
       c.repositories[name] = parse_repository(name, v);
     }
@@ -519,7 +544,7 @@ Config parse_config(const std::string& text, const std::string& file) {
     Map sm = x->map();
     for (const std::string& name : sm.keys()) {
       auto v = sm.get(name);
-      if (!v) fail(Where{&c.file, x->where().mark, sm.child_path(name)}, "a source needs settings");
+      if (!v) fail(Where{&c.file, sm.mark_of(name), sm.child_path(name)}, "a source needs settings");
       if (!valid_name(name)) fail(v->where(), "a source name is letters, digits, '-', '_', '.'");
       c.sources.push_back(parse_source(name, *v));
     }
@@ -553,7 +578,11 @@ Config parse_config(const std::string& text, const std::string& file) {
     if (r.replicate_from.empty()) continue;
     if (!c.repositories.count(r.replicate_from))
       fail(repo_where(r), "replicate_from names no repository: '" + r.replicate_from + "'");
-    if (r.replicate_from == name) fail(repo_where(r), "a repository cannot replicate from itself");
+    std::set<std::string> seen{name};
+    for (std::string from = r.replicate_from; !from.empty();
+         from = c.repositories.at(from).replicate_from)
+      if (!seen.insert(from).second)
+        fail(repo_where(r), "replicate_from makes a cycle through '" + from + "'");
   }
   std::set<std::string> stanzas;
   for (const auto& s : c.sources) {
@@ -562,8 +591,21 @@ Config parse_config(const std::string& text, const std::string& file) {
     Where w{&c.file, mark, "sources." + s.name};
     if (!c.repositories.count(s.repository))
       fail(w, "repository '" + s.repository + "' is not defined under repositories");
-    if (s.type == SourceType::kPostgres && !stanzas.insert(s.repository + "/" + s.stanza).second)
-      fail(w, "stanza '" + s.stanza + "' is used by another source of the same repository");
+    // What tells a source's backups apart in its repository must be unique there.
+    std::string identity =
+        s.type == SourceType::kPostgres ? "stanza '" + s.stanza + "'"
+        : s.type == SourceType::kCommand ? "output_name '" + s.output_name + "'"
+                                         : "paths";
+    std::string key = s.repository + "|" + config::to_string(s.type) + "|";
+    if (s.type == SourceType::kFiles) {
+      std::set<std::string> sorted(s.paths.begin(), s.paths.end());
+      for (const auto& p : sorted) key += p + "\n";
+    } else {
+      key += s.type == SourceType::kPostgres ? s.stanza : s.output_name;
+    }
+    if (!stanzas.insert(key).second)
+      fail(w, identity + " is that of another source of the same repository (backups could not "
+              "be told apart)");
   }
   return c;
 }

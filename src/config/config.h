@@ -4,7 +4,7 @@
 // keys, duplicate keys (yaml-cpp keeps both silently; we refuse them), wrong types, bad
 // durations, bad cron expressions, references to repositories that are not defined. Every error
 // is Error{kUsage} "FILE:LINE:COLUMN: KEY.PATH: what is wrong", e.g.
-//   strongroom.yaml:14:5: sources.accounts.verify.max_agee: unknown key (known: max_age, max_wal_lag)
+//   strongroom.yaml:14:5: sources.accounts.verify.max_agee: unknown key (known here: max_age, max_wal_lag)
 // docs/configuration.md documents every key. Secrets are never inline: a repository's password
 // and object-store credentials are named by file (`*_file`) or environment variable (`*_env`);
 // app/ resolves them. This layer reads no environment.

@@ -170,6 +170,30 @@ TEST(Config, WrongTypesAndValues) {
   EXPECT_NE(with("    kind: certificates\n", "    kind: certificates\n    repository: tape\n").find("repository 'tape' is not defined"), std::string::npos);
 }
 
+TEST(Config, ReviewFindings) {
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string t = kGood;
+    t.replace(t.find(from), from.size(), to);
+    return error_of(t);
+  };
+  // A repository without settings is an error naming it (it crashed with bad_alloc).
+  EXPECT_NE(error_of("repositories:\n  primary:\n").find("sr.yaml:2:3: repositories.primary: a repository needs settings"), std::string::npos)
+      << error_of("repositories:\n  primary:\n");
+  // An unquoted "!= 0" is a YAML tag, not an expectation.
+  EXPECT_NE(with("expect: \"> 0\"", "expect: != 0").find("read as a YAML tag"), std::string::npos);
+  EXPECT_NE(with("expect: \"> 0\"", "expect: \"== 5\"").find("the comparisons are"), std::string::npos);
+  EXPECT_EQ(with("expect: \"> 0\"", "expect: \"!= 0\"").find("sr.yaml"), std::string::npos);  // fine quoted
+  // The inline secret is pointed at where it is written.
+  EXPECT_NE(with("password_env: DR_PASSWORD", "password: hunter2").find("sr.yaml:10:5: repositories.dr.password"), std::string::npos)
+      << with("password_env: DR_PASSWORD", "password: hunter2");
+  EXPECT_NE(with("paths: [/etc/ssl/bank]", "paths: [etc/ssl]").find("absolute and normalised"), std::string::npos);
+  EXPECT_NE(with("paths: [/etc/ssl/bank]", "paths: [/etc/ssl/../x]").find("absolute and normalised"), std::string::npos);
+  EXPECT_NE(with("cron: \"@daily\"", "cron: \"0 0 30 2 *\"").find("never fires"), std::string::npos);
+  EXPECT_NE(with("    password_file: /etc/strongroom/password\n", "    password_file: /etc/strongroom/password\n    replicate_from: dr\n").find("makes a cycle"), std::string::npos);
+  // Two sources whose backups could not be told apart.
+  EXPECT_NE(with("    command: kubectl get all -A -o yaml\n", "    command: kubectl get all -A -o yaml\n    output_name: accounts2\n  k9s:\n    type: command\n    kind: configuration\n    command: x\n    output_name: accounts2\n").find("output_name 'accounts2' is that of another source"), std::string::npos);
+}
+
 TEST(Config, NotYamlOrEmpty) {
   EXPECT_NE(error_of("repositories: [unclosed").find("sr.yaml:"), std::string::npos);
   EXPECT_NE(error_of("repositories: [unclosed").find("not valid YAML"), std::string::npos);

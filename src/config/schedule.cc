@@ -139,7 +139,9 @@ int64_t parse_duration(const std::string& text) {
 std::string format_duration(int64_t s) {
   if (s <= 0) return "0s";
   std::string out;
-  for (int u = 5; u >= 0; --u) {
+  // Whole days read as days ("35d"); a few days and hours as hours ("25h", as runbooks say).
+  const int top = s % 86400 != 0 && s < 10 * 86400 ? 2 : 5;
+  for (int u = top; u >= 0; --u) {
     if (u == 4) continue;  // weeks: days read better ("35d", not "5w")
     int64_t n = s / kUnitSeconds[u];
     if (n == 0) continue;

@@ -27,7 +27,10 @@ TEST(Duration, ParsesUnitsAndSums) {
   EXPECT_EQ(format_duration(35 * 86400), "35d");
   EXPECT_EQ(format_duration(5400), "1h30m");
   EXPECT_EQ(format_duration(0), "0s");
-  for (int64_t s : {1, 59, 61, 3601, 90000, 400 * 86400 + 7})
+  EXPECT_EQ(format_duration(25 * 3600), "25h");
+  EXPECT_EQ(format_duration(2 * 86400), "2d");
+  EXPECT_EQ(format_duration(400 * 86400 + 3600), "1y35d1h");
+  for (int64_t s : {1, 59, 61, 3601, 90000, 400 * 86400 + 7, 3 * 86400 + 5})
     EXPECT_EQ(parse_duration(format_duration(s)), s) << s;
 }
 

@@ -85,6 +85,12 @@ void read_all_data(repo::Repository& repo, const std::vector<std::string>& index
   pool.wait();
 }
 
+bool in_subset(const std::string& pack, const VerifyOptions& o) {
+  if (o.subset_n == 0) return true;
+  uint32_t v = static_cast<uint32_t>(std::stoul(pack.substr(0, 8), nullptr, 16));
+  return v % o.subset_n == o.subset_k - 1;
+}
+
 // Checks one backup: its manifest decrypts, its tree reads, and every chunk it references is
 // indexed, in a pack that is present and sound, and (with `damaged`) not damaged.
 void check_backup(repo::Repository& repo, const repo::Manifest& m,
@@ -121,7 +127,13 @@ void check_backup(repo::Repository& repo, const repo::Manifest& m,
 }  // namespace
 
 nlohmann::json VerifyReport::to_json() const {
+  nlohmann::json src = nlohmann::json::array();
+  for (const auto& s : sources) src.push_back(s.to_json());
   return {{"ok", ok()},
+          {"sources", src},
+          {"read_data_subset", subset_n ? nlohmann::json(std::to_string(subset_k) + "/" +
+                                                         std::to_string(subset_n))
+                                        : nlohmann::json(nullptr)},
           {"problems", problems},
           {"missing_packs", missing_packs},
           {"missing_pack_names", missing_pack_names},
@@ -174,7 +186,14 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const 
 
   // Data: read every chunk of every present pack.
   repo::ChunkSet damaged;
-  if (options.read_data) read_all_data(repo, indexed, bad_packs, stored, ctx, report, damaged);
+  if (options.read_data) {
+    std::vector<std::string> slice;
+    for (const auto& name : indexed)
+      if (in_subset(name, options)) slice.push_back(name);
+    report.subset_k = options.subset_k;
+    report.subset_n = options.subset_n;
+    read_all_data(repo, slice, bad_packs, stored, ctx, report, damaged);
+  }
   // Backups: manifests, trees, references.
   repo::ManifestScan scan = repo.scan_manifests();
   report.backups = scan.readable.size() + scan.damaged.size();
@@ -187,6 +206,11 @@ VerifyReport verify(repo::Repository& repo, const VerifyOptions& options, const 
     check_backup(repo, m, bad_packs, options.read_data ? &damaged : nullptr, report);
   }
   check_state(repo, options, report);
+  if (options.sources.config) {
+    report.sources = check_sources(repo, options.sources, ctx);
+    for (const auto& s : report.sources)
+      report.problems.insert(report.problems.end(), s.problems.begin(), s.problems.end());
+  }
   return report;
 }
 

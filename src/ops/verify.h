@@ -20,12 +20,18 @@
 #include <vector>
 
 #include "base/context.h"
+#include "ops/source_checks.h"
 #include "repo/repository.h"
 
 namespace sr::ops {
 
 struct VerifyOptions {
   bool read_data = false;
+  // With read_data: only the packs of slice `k` of `n` (1 <= k <= n; a pack's slice is its name's
+  // first 8 hex digits mod n), so that n daily runs read the whole repository. {0, 0}: all.
+  uint32_t subset_k = 0, subset_n = 0;
+  // Per-source freshness and WAL continuity (ops/source_checks.h) when `sources.config` is set.
+  SourceChecksOptions sources;
   // Replace this client's state with the repository as it is now (after an investigation of
   // a reported rollback); what went missing is then reported in `rollback` but not a problem.
   bool accept_state = false;
@@ -41,12 +47,16 @@ struct VerifyReport {
   repo::StateDiff rollback;  // what this client saw before that the repository lacks now
   bool state_accepted = false;
   bool read_data = false;  // whether the data was read (VerifyOptions::read_data)
+  uint32_t subset_k = 0, subset_n = 0;  // the slice read, when not all
+  std::vector<SourceCheck> sources;     // per configured source; their problems are in `problems`
+  int64_t now_ns = 0;                   // the clock the source checks used
   bool ok() const { return problems.empty(); }
 
   // What `verify --json` prints: ok, problems, missing_packs, missing_pack_names, rollback
   // (went_backwards, missing_manifests, rolled_back_series, missing_index_objects),
   // state_accepted, damaged_backups, backups, packs, index_objects, unreferenced_packs,
-  // chunks_checked, bytes_read, read_data.
+  // chunks_checked, bytes_read, read_data, read_data_subset ("k/n" or null), sources (one
+  // SourceCheck::to_json() per configured source checked).
   nlohmann::json to_json() const;
 };
 

@@ -377,6 +377,14 @@ bool WalStore::exists(const std::string& name) {
   return repo_.storage().stat(object_key(name)).has_value();
 }
 
+int64_t WalStore::newest_stored_ns() {
+  int64_t newest = 0;
+  repo_.storage().list("wal/" + stanza_ + "/", [&](const storage::ObjectInfo& o) {
+    newest = std::max(newest, o.mtime_ns);
+  });
+  return newest;
+}
+
 void WalStore::remove(const std::string& name) { repo_.storage().remove(object_key(name)); }
 
 void WalStore::list(const std::function<void(const std::string& name)>& visit) {

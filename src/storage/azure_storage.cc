@@ -252,7 +252,7 @@ void AzureStorage::list(const std::string& prefix,
     if (r.status == 404 && error_code(r) == "ContainerNotFound") return;
     if (r.status != 200) fail(c, r);
     ListPage page = parse_azure_list(r.body, base);
-    for (auto& [key, size] : page.objects) visit(ObjectInfo{key, size});
+    for (auto& o : page.objects) visit(o);
     marker = page.next;
     if (marker.empty()) return;
   }

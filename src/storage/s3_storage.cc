@@ -295,7 +295,7 @@ void S3Storage::list(const std::string& prefix,
     if (r.status == 404 && parse_xml_error(r.body).code == "NoSuchBucket") return;
     if (r.status != 200) fail(c, r);
     ListPage page = parse_s3_list(r.body, base);
-    for (auto& [key, size] : page.objects) visit(ObjectInfo{key, size});
+    for (auto& o : page.objects) visit(o);
     token = page.next;
     if (token.empty()) return;
   }

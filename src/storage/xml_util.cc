@@ -1,6 +1,9 @@
 #include "storage/xml_util.h"
 
+#include <ctime>
+
 #include "base/error.h"
+#include "base/time_util.h"
 
 namespace sr::storage {
 
@@ -77,11 +80,28 @@ bool valid_key(const std::string& k) {
 }
 
 void add(ListPage& page, const std::string& name, const std::string& base, uint64_t size,
-         const char* what) {
+         int64_t mtime_ns, const char* what) {
   if (name.rfind(base, 0) != 0) return;
   std::string key = name.substr(base.size());
   if (!valid_key(key)) throw Error(Errc::kPermanent, std::string(what) + ": invalid object name");
-  page.objects.emplace_back(std::move(key), size);
+  page.objects.push_back(ObjectInfo{std::move(key), size, mtime_ns});
+}
+
+int64_t rfc3339_or_zero(const std::string& text) {
+  try {
+    return text.empty() ? 0 : parse_rfc3339(text);
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
+// "Mon, 30 Aug 2015 12:36:00 GMT"
+int64_t rfc1123_or_zero(const std::string& text) {
+  struct tm tm {};
+  const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return 0;
+  time_t t = ::timegm(&tm);
+  return t < 0 ? 0 : static_cast<int64_t>(t) * 1'000'000'000;
 }
 }  // namespace
 
@@ -94,7 +114,7 @@ ListPage parse_s3_list(ByteSpan body, const std::string& base) {
   for (const auto* e = root->FirstChildElement("Contents"); e;
        e = e->NextSiblingElement("Contents"))
     add(page, xml_child_text(e, "Key"), base, decimal_size(xml_child_text(e, "Size"), "s3 listing"),
-        "s3 listing");
+        rfc3339_or_zero(xml_child_text(e, "LastModified")), "s3 listing");
   if (xml_child_text(root, "IsTruncated") == "true")
     page.next = xml_child_text(root, "NextContinuationToken");
   return page;
@@ -111,6 +131,7 @@ ListPage parse_azure_list(ByteSpan body, const std::string& base) {
       add(page, xml_child_text(b, "Name"), base,
           decimal_size(xml_child_text(b->FirstChildElement("Properties"), "Content-Length"),
                        "azure listing"),
+          rfc1123_or_zero(xml_child_text(b->FirstChildElement("Properties"), "Last-Modified")),
           "azure listing");
   page.next = xml_child_text(root, "NextMarker");
   return page;

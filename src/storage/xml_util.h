@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "storage/storage.h"
 
 namespace sr::storage {
 
@@ -30,8 +31,11 @@ XmlError parse_xml_error(ByteSpan body);
 // next page ("" on the last page). Throws Errc::kPermanent on a body that is not a listing, or an
 // object size that is not a decimal number; names must be valid storage keys (no "..", not
 // absolute, no empty components), since they become keys of later requests.
+// Last-modified times are taken when they parse (S3 LastModified, RFC 3339; Azure
+// Properties/Last-Modified, RFC 1123) and left 0 otherwise: they inform (WAL freshness), never
+// decide what exists.
 struct ListPage {
-  std::vector<std::pair<std::string, uint64_t>> objects;
+  std::vector<ObjectInfo> objects;
   std::string next;
 };
 // S3 ListObjectsV2 (<ListBucketResult>: Contents/Key, Size; IsTruncated, NextContinuationToken).

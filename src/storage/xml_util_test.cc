@@ -14,8 +14,9 @@ TEST(Listing, S3PageWithContinuation) {
       "<Contents><Key>other/x</Key><Size>1</Size></Contents></ListBucketResult>";
   ListPage page = parse_s3_list(b(body), "p/");
   ASSERT_EQ(page.objects.size(), 1u);  // outside the prefix: skipped
-  EXPECT_EQ(page.objects[0].first, "config");
-  EXPECT_EQ(page.objects[0].second, 12u);
+  EXPECT_EQ(page.objects[0].key, "config");
+  EXPECT_EQ(page.objects[0].size, 12u);
+  EXPECT_EQ(page.objects[0].mtime_ns, 0);  // no LastModified
   EXPECT_EQ(page.next, "tok");
   // Not truncated: no next page, whatever token is there.
   std::string last = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
@@ -29,9 +30,25 @@ TEST(Listing, AzurePageWithMarker) {
       "</EnumerationResults>";
   ListPage page = parse_azure_list(b(body), "r/");
   ASSERT_EQ(page.objects.size(), 1u);
-  EXPECT_EQ(page.objects[0].first, "data/ab/ab12");
-  EXPECT_EQ(page.objects[0].second, 33554432u);
+  EXPECT_EQ(page.objects[0].key, "data/ab/ab12");
+  EXPECT_EQ(page.objects[0].size, 33554432u);
   EXPECT_EQ(page.next, "m2");
+}
+
+TEST(Listing, LastModifiedTimes) {
+  std::string s3 =
+      "<ListBucketResult><Contents><Key>k</Key><Size>1</Size><LastModified>2026-11-30T10:00:01.000Z"
+      "</LastModified></Contents><Contents><Key>j</Key><Size>1</Size><LastModified>garbage"
+      "</LastModified></Contents></ListBucketResult>";
+  ListPage page = parse_s3_list(b(s3), "");
+  ASSERT_EQ(page.objects.size(), 2u);
+  EXPECT_EQ(page.objects[0].mtime_ns, 1796032801LL * 1'000'000'000);
+  EXPECT_EQ(page.objects[1].mtime_ns, 0);  // unparsable: unknown, not an error
+  std::string az =
+      "<EnumerationResults><Blobs><Blob><Name>k</Name><Properties><Last-Modified>Mon, 30 Nov 2026 "
+      "10:00:01 GMT</Last-Modified><Content-Length>1</Content-Length></Properties></Blob></Blobs>"
+      "</EnumerationResults>";
+  EXPECT_EQ(parse_azure_list(b(az), "").objects.at(0).mtime_ns, 1796032801LL * 1'000'000'000);
 }
 
 TEST(Listing, HostileAnswersAreRejected) {
