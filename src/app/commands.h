@@ -20,5 +20,6 @@ void add_postgres_commands(CLI::App& app, int& result);  // cmd_pg.cc: mark, str
 void add_key_commands(CLI::App& app, int& result);       // cmd_key.cc: key add|list|remove, unlock
 void add_config_commands(CLI::App& app, int& result);    // cmd_config.cc: config check
 void add_policy_commands(CLI::App& app, int& result);    // cmd_policy.cc: expire, hold, prune
+void add_proof_command(CLI::App& app, int& result);      // cmd_proof.cc: restore-test
 
 }  // namespace sr::app

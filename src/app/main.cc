@@ -44,6 +44,7 @@ int run(int argc, char** argv) {
   add_key_commands(app, result);
   add_config_commands(app, result);
   add_policy_commands(app, result);
+  add_proof_command(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,10 @@
 #include "ops/pg_restore.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -113,7 +118,7 @@ void validate_options(const PgRestoreOptions& o) {
   catalog::parse_target_kind(o.target_kind);
   if (o.target_action != "promote" && o.target_action != "pause" && o.target_action != "shutdown")
     throw Error(Errc::kUsage, "--target-action must be promote, pause or shutdown");
-  if (o.start && ::geteuid() == 0)
+  if (o.start && ::geteuid() == 0 && o.server_os_user.empty())
     throw Error(Errc::kUsage,
                 "--start: PostgreSQL does not run as root; run the restore as the "
                 "database's OS user (the restored files belong to the user restoring)");
@@ -235,6 +240,23 @@ RestoreResult restore_data(repo::Repository& repo, const PgRestoreOptions& o, co
   return files;
 }
 
+// Root starting the restored server as `user` (restore tests): every file of the target (the
+// restored tree, backup_label, the recovery settings) becomes that user's, as PostgreSQL needs.
+// Symlinks are changed themselves (lchown), never followed.
+void give_tree_to(const std::string& dir, const std::string& user) {
+  struct passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) throw Error(Errc::kUsage, "no OS user '" + user + "'");
+  auto own = [&](const std::string& p) {
+    if (::lchown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw_errno("cannot give " + p + " to " + user);
+  };
+  own(dir);
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    own(it->path().string());
+  if (ec) throw Error(Errc::kIo, "cannot walk " + dir + ": " + ec.message());
+}
+
 // Starts the restored server and waits until recovery reached the target; leaves it running.
 void start_and_wait(const PgRestoreOptions& o, const Plan& plan, PgRestoreResult& result,
                     const OpContext& ctx) {
@@ -248,10 +270,12 @@ void start_and_wait(const PgRestoreOptions& o, const Plan& plan, PgRestoreResult
   s.start_timeout_seconds = o.start_timeout_seconds;
   s.may_stop_during_start = o.target_action == "shutdown";
   s.what = "the restored server";
+  s.os_user = o.server_os_user;
   // restore_command (strongroom wal-get) reads an object store with that backend's variables;
   // nothing else of our environment reaches the server.
   if (o.repo_url.starts_with("s3://")) s.pass_env = {"AWS_"};
   if (o.repo_url.starts_with("azure://")) s.pass_env = {"AZURE_STORAGE_"};
+  if (::geteuid() == 0 && !o.server_os_user.empty()) give_tree_to(o.target_dir, o.server_os_user);
   auto server = pg::Server::start(s, ctx);
   result.started = true;
   result.port = server->port();
@@ -266,6 +290,10 @@ void start_and_wait(const PgRestoreOptions& o, const Plan& plan, PgRestoreResult
     throw Error(Errc::kIo, "the restored server stopped during recovery (see " +
                                server->log_file() + "): the recovery target may not be reachable");
   result.state = pg::to_string(end);
+  if (o.hand_over_server) {
+    result.server = std::move(server);  // stopped when the caller lets go of it
+    return;
+  }
   server->release();  // the restored server is the caller's now
 }
 

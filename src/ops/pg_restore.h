@@ -20,6 +20,7 @@
 
 #include "base/context.h"
 #include "ops/restore.h"
+#include "pg/server.h"
 
 namespace sr::ops {
 
@@ -50,6 +51,8 @@ struct PgRestoreOptions {
   std::string repo_url, password_file, key_file, self_exe, pg_bin;
   std::string ca_file;               // the CA bundle the restore used; restore_command passes it on
   std::string db_user = "postgres";  // for start: the database user to connect as (app: PGUSER)
+  std::string server_os_user;  // as root: the OS user the started server runs as (pg/server.h)
+  bool hand_over_server = false;  // for start: the result owns the server (stopped with it)
   double start_timeout_seconds = 3600;
   double recovery_timeout_seconds = 7 * 24 * 3600.0;  // a bound, not an expectation
 };
@@ -66,6 +69,7 @@ struct PgRestoreResult {
   bool delta = false, started = false;
   int port = 0;       // after start
   std::string state;  // after start: "promoted", "paused", "shut down"
+  std::shared_ptr<pg::Server> server;  // with hand_over_server: the running server
   // {id, target, files, bytes, restore_seconds; with delta: bytes_unchanged, removed;
   // special_skipped when not 0; with tablespaces: tablespaces [{oid, recorded, restored_to}];
   // after start: state, port,

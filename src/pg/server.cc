@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -77,7 +78,11 @@ int free_loopback_port() {
 // Runs pg_ctl with its output appended to the log file (or discarded for `status`); with a
 // context, polls so that a cancellation stops waiting (pg_ctl is terminated).
 int Server::run_pg_ctl(const std::vector<std::string>& args, const OpContext* ctx) const {
-  std::vector<std::string> argv = {settings_.bin_dir + "/pg_ctl"};
+  std::vector<std::string> argv;
+  if (uid_ >= 0)  // root runs the server as its user: pg_ctl refuses root
+    argv = {"/usr/bin/setpriv", "--reuid=" + std::to_string(uid_),
+            "--regid=" + std::to_string(gid_), "--init-groups", "--"};
+  argv.push_back(settings_.bin_dir + "/pg_ctl");
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargs;
   for (const auto& a : argv) cargs.push_back(const_cast<char*>(a.c_str()));
@@ -116,12 +121,20 @@ int Server::run_pg_ctl(const std::vector<std::string>& args, const OpContext* ct
 }
 
 std::unique_ptr<Server> Server::start(const ServerSettings& settings, const OpContext& ctx) {
-  if (::geteuid() == 0)
+  if (::geteuid() == 0 && settings.os_user.empty())
     throw Error(Errc::kUsage, "PostgreSQL does not run as root; start " + settings.what +
                                   " as the database's OS user");
   if (settings.data_dir.empty() || settings.bin_dir.empty())
     throw Error(Errc::kUsage, "a server needs a data directory and the PostgreSQL binaries");
   std::unique_ptr<Server> s(new Server(settings));
+  if (::geteuid() == 0) {
+    struct passwd* pw = ::getpwnam(settings.os_user.c_str());
+    if (pw == nullptr || pw->pw_uid == 0)
+      throw Error(Errc::kUsage, "cannot run " + settings.what + " as '" + settings.os_user +
+                                    "': no such user, or root");
+    s->uid_ = static_cast<int>(pw->pw_uid);
+    s->gid_ = static_cast<int>(pw->pw_gid);
+  }
   s->launch(ctx);  // on error, the destructor stops what was started
   return s;
 }
@@ -137,6 +150,14 @@ void Server::launch(const OpContext& ctx) {
   char tmpl[] = "/tmp/strongroom-pg-XXXXXX";
   if (!::mkdtemp(tmpl)) throw_errno("cannot create a socket directory");
   socket_dir_ = tmpl;
+  if (uid_ >= 0) {
+    // The server's user creates its socket there and appends to the log.
+    if (::chown(socket_dir_.c_str(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0)
+      throw_errno("cannot give " + socket_dir_ + " to " + settings_.os_user);
+    Fd log(::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (log.get() < 0 || ::fchown(log.get(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0)
+      throw_errno("cannot prepare the log file " + log_file_);
+  }
   std::string opts = "-p " + std::to_string(port_) + " -k " + shell_quote(socket_dir_) +
                      " -c listen_addresses=127.0.0.1";
   for (const auto& o : settings_.options) opts += " -c " + shell_quote(o);
@@ -162,9 +183,11 @@ Server::~Server() {
   }
 }
 
-std::string Server::conninfo() const {
+std::string Server::conninfo() const { return conninfo(settings_.database); }
+
+std::string Server::conninfo(const std::string& database) const {
   return "host=" + conn_value(socket_dir_) + " port=" + std::to_string(port_) +
-         " dbname=" + conn_value(settings_.database) + " user=" + conn_value(settings_.db_user) +
+         " dbname=" + conn_value(database) + " user=" + conn_value(settings_.db_user) +
          " connect_timeout=10";
 }
 

@@ -43,6 +43,10 @@ struct ServerSettings {
   // a pg_ctl start that fails is not an error as long as the server is no longer running.
   bool may_stop_during_start = false;
   std::string what = "the server";  // in messages: "the restored server did not start"
+  // When the calling process is root: the OS user the server runs as (pg_ctl is run through
+  // setpriv with that user's ids and groups; the socket directory and log file are given to it).
+  // Empty: root is refused. Ignored for other callers (they run the server as themselves).
+  std::string os_user;
 };
 
 // How a wait for the end of recovery ended.
@@ -64,6 +68,7 @@ class Server {
   const std::string& log_file() const { return log_file_; }
   // libpq connection string of the server (socket directory, port, user, database).
   std::string conninfo() const;
+  std::string conninfo(const std::string& database) const;
   // Whether a postmaster runs on the data directory (pg_ctl status).
   bool running() const;
   // The single value of a one-row, one-column query (kIo etc. from the session).
@@ -86,6 +91,7 @@ class Server {
   void launch(const OpContext& ctx);
 
   ServerSettings settings_;
+  int uid_ = -1, gid_ = -1;  // the server's user when started by root (os_user)
   int port_ = 0;
   std::string socket_dir_, log_file_;
   bool owned_ = false, stopped_ = false;  // owned: this object started the server

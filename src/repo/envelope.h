@@ -28,7 +28,8 @@ enum class EnvelopeKind : uint8_t {
   kMark = 6,
   kHold = 7,
   kDeletion = 8,
-  kPrunePlan = 9
+  kPrunePlan = 9,
+  kRestoreTest = 10
 };
 
 Bytes seal_envelope(const KeySet& keys, EnvelopeKind kind, const std::string& object_key,

@@ -34,6 +34,8 @@ const char* object_kind_name(ObjectKind kind) {
       return "deletion record";
     case ObjectKind::kPrunePlan:
       return "prune plan";
+    case ObjectKind::kRestoreTest:
+      return "restore test";
   }
   return "object";
 }
@@ -64,6 +66,8 @@ std::string object_prefix(ObjectKind kind) {
       return "deletions/";
     case ObjectKind::kPrunePlan:
       return "prune/";
+    case ObjectKind::kRestoreTest:
+      return "tests/";
   }
   throw Error(Errc::kInternal, "unknown object kind");
 }
@@ -85,7 +89,8 @@ std::optional<ObjectKind> object_kind_of(const std::string& key) {
   for (ObjectKind k :
        {ObjectKind::kKeySlot, ObjectKind::kPack, ObjectKind::kWal, ObjectKind::kPgInfo,
         ObjectKind::kIndex, ObjectKind::kMark, ObjectKind::kManifest, ObjectKind::kLock,
-        ObjectKind::kHold, ObjectKind::kDeletion, ObjectKind::kPrunePlan})
+        ObjectKind::kHold, ObjectKind::kDeletion, ObjectKind::kPrunePlan,
+        ObjectKind::kRestoreTest})
     if (key.rfind(object_prefix(k), 0) == 0) return k;
   return std::nullopt;
 }

@@ -29,6 +29,7 @@ enum class ObjectKind {
   kHold,      // holds: backups that expire may not remove (legal hold)
   kDeletion,  // deletion records: what expire/prune removed, so clients accept it
   kPrunePlan, // prune's candidates, waiting out the grace period (never replicated)
+  kRestoreTest,  // results of restore tests
 };
 
 // "pack", "index object", … for messages.

@@ -256,6 +256,11 @@ class Repository {
   void remove_prune_plan(const std::string& name);
   void remove_pack(const std::string& name);
   std::vector<storage::ObjectInfo> list_staging();
+
+  // Restore test results (ops/restore_test): `tests/<random>`, an envelope each, written once.
+  // list: oldest first by their "started_ns"; unreadable ones are skipped with a warning.
+  std::string save_restore_test(const nlohmann::json& result);
+  std::vector<nlohmann::json> list_restore_tests();
   void remove_staging(const std::string& key);
 
   // Key slots. add: a new slot for the open key set; list: oldest first; remove, under an

@@ -50,6 +50,9 @@ void authenticate(const KeySet& keys, const ObjectRef& object, ByteSpan bytes) {
     case ObjectKind::kDeletion:
       open_envelope(keys, EnvelopeKind::kDeletion, key, bytes);
       return;
+    case ObjectKind::kRestoreTest:
+      open_envelope(keys, EnvelopeKind::kRestoreTest, key, bytes);
+      return;
     case ObjectKind::kWal:
       open_wal_object(keys, key, bytes);
       return;

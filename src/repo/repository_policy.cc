@@ -1,6 +1,8 @@
 // The Repository's objects for retention: holds and deletion records, and removing manifests.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/random.h"
 #include "base/time_util.h"
 #include "repo/envelope.h"
@@ -155,6 +157,32 @@ void Repository::remove_staging(const std::string& key) {
   check_lock_held();
   if (!is_staging_object(key)) throw Error(Errc::kInternal, key + " is not a staging file");
   storage_->remove(key);
+}
+
+std::string Repository::save_restore_test(const json& result) {
+  std::string name = random_hex(32);
+  std::string key = object_prefix(ObjectKind::kRestoreTest) + name;
+  storage_->put(key, seal_envelope(keys_, EnvelopeKind::kRestoreTest, key, as_bytes(result.dump())),
+                true);
+  return name;
+}
+
+std::vector<json> Repository::list_restore_tests() {
+  std::vector<json> out;
+  for (const auto& o : list_objects(ObjectKind::kRestoreTest)) {
+    try {
+      json j = open_json_envelope(keys_, EnvelopeKind::kRestoreTest, o.key, storage_->get(o.key));
+      j["id"] = o.name();
+      out.push_back(std::move(j));
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCorrupt) throw;
+      if (options_.log) options_.log->warn("restore-test", "skipping a damaged result: " + std::string(e.what()));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
+    return a.value("started_ns", int64_t{0}) < b.value("started_ns", int64_t{0});
+  });
+  return out;
 }
 
 }  // namespace sr::repo

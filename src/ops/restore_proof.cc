@@ -1,0 +1,381 @@
+#include "ops/restore_proof.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "base/random.h"
+#include "base/time_util.h"
+#include "ops/pg_catalog.h"
+#include "ops/pg_restore.h"
+#include "ops/restore.h"
+#include "ops/source_checks.h"
+#include "ops/sources.h"
+#include "pg/libpq_session.h"
+#include "repo/tree_stream.h"
+
+namespace sr::ops {
+namespace {
+
+constexpr int64_t kNs = 1'000'000'000;
+
+// The scratch directory: created empty, removed with everything in it unless kept.
+class Scratch {
+ public:
+  Scratch(const std::string& parent, bool keep) : keep_(keep) {
+    std::string tmpl = parent + "/strongroom-restore-test-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) throw_errno("cannot create a scratch directory in " + parent);
+    path_ = buf.data();
+  }
+  ~Scratch() {
+    if (keep_) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);  // never follows symlinks
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool keep_;
+};
+
+std::optional<double> as_number(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || *end != '\0' || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// ":target_time" becomes $1 (bound, never spliced); other text is left as written.
+std::pair<std::string, bool> bind_target_time(const std::string& sql) {
+  static const std::string kName = ":target_time";
+  std::string out;
+  bool used = false;
+  for (size_t i = 0; i < sql.size();) {
+    if (sql.compare(i, kName.size(), kName) == 0 &&
+        (i + kName.size() == sql.size() ||
+         !(std::isalnum(static_cast<unsigned char>(sql[i + kName.size()])) ||
+           sql[i + kName.size()] == '_'))) {
+      out += "$1::timestamptz";
+      i += kName.size();
+      used = true;
+    } else {
+      out += sql[i++];
+    }
+  }
+  return {out, used};
+}
+
+std::string run_query(const std::string& conninfo, const std::string& query,
+                      const std::string& target_time) {
+  auto [sql, uses_time] = bind_target_time(query);
+  auto session = pg::Session::connect(conninfo);
+  std::vector<std::string> params;
+  if (uses_time) params.push_back(target_time);
+  return session->value(sql, params);
+}
+
+std::string quote_ident(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string quote_table(const std::string& qualified) {
+  size_t dot = qualified.find('.');
+  if (dot == std::string::npos) return quote_ident(qualified);
+  return quote_ident(qualified.substr(0, dot)) + "." + quote_ident(qualified.substr(dot + 1));
+}
+
+std::string with_dbname(const std::string& conninfo, const std::string& db) {
+  return db.empty() ? conninfo : conninfo + " dbname='" + db + "'";
+}
+
+std::string owner_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "postgres";
+  struct passwd* pw = ::getpwuid(st.st_uid);
+  return pw && pw->pw_uid != 0 ? pw->pw_name : "postgres";
+}
+
+void test_postgres(repo::Repository& repo, const RestoreTestOptions& o,
+                   const config::SourceConfig& s, const Scratch& scratch, RestoreTestResult& r,
+                   const OpContext& ctx) {
+  PgRestoreOptions po;
+  po.stanza = s.stanza;
+  po.target_dir = scratch.path() + "/data";
+  po.start = true;
+  po.hand_over_server = true;
+  po.repo_url = o.repo_url;
+  po.password_file = o.password_file;
+  po.key_file = o.key_file;
+  po.self_exe = o.self_exe;
+  po.ca_file = o.ca_file;
+  po.pg_bin = o.pg_bin;
+  po.server_os_user = o.server_os_user.empty() ? owner_of(s.pg_data) : o.server_os_user;
+  if (::geteuid() == 0) {
+    struct passwd* pw = ::getpwnam(po.server_os_user.c_str());
+    if (pw == nullptr) throw Error(Errc::kUsage, "no OS user '" + po.server_os_user + "'");
+    if (::chown(scratch.path().c_str(), pw->pw_uid, pw->pw_gid) != 0)
+      throw_errno("cannot give " + scratch.path() + " to " + po.server_os_user);
+  }
+  // The target: given, random in the window, the backup's end, or the latest WAL.
+  if (o.immediate) {
+    po.target_kind = "immediate";
+    r.target = "immediate";
+  } else if (o.random_point) {
+    SourceChecksOptions so{o.config, o.repository, {s.name}, o.now_ns};
+    auto checks = check_sources(repo, so, ctx);
+    if (checks.empty() || checks[0].window_start_ns == 0 ||
+        checks[0].window_end_ns <= checks[0].window_start_ns)
+      throw Error(Errc::kNotFound, "source " + s.name + " has no point-in-time window to pick from");
+    uint64_t seed = o.random_seed;
+    if (seed == 0) {
+      Bytes b = random_bytes(8);
+      std::memcpy(&seed, b.data(), 8);
+    }
+    std::mt19937_64 rng(seed);
+    int64_t span = checks[0].window_end_ns - checks[0].window_start_ns;
+    int64_t t = checks[0].window_start_ns +
+                static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(span, 1)));
+    po.target_kind = "time";
+    po.target_value = format_rfc3339(t);
+    r.target = "time";
+    r.target_time = po.target_value;
+  } else if (!o.target_time.empty()) {
+    po.target_kind = "time";
+    po.target_value = o.target_time;
+    r.target = "time";
+    r.target_time = o.target_time;
+  } else {
+    r.target = "latest";
+  }
+  PgRestoreResult pr = restore_postgres(repo, po, ctx);
+  r.backup_id = pr.backup_id;
+  r.files = pr.files.files;
+  r.bytes = pr.files.bytes;
+  if (!pr.server) throw Error(Errc::kInternal, "the restored server was not handed over");
+  pg::Server& server = *pr.server;
+  const auto m = repo.load_manifest(r.backup_id);
+  catalog::BackupRecord rec = backup_record(m);
+  std::string bound_time = r.target_time.empty() ? "" : format_pg_timestamp(parse_rfc3339(r.target_time));
+  if (r.target == "immediate" && rec.pg) {
+    // The data stands at the backup's end.
+    bound_time = format_pg_timestamp(rec.pg->stop_time_ns);
+    r.target_time = format_rfc3339(rec.pg->stop_time_ns);
+  }
+  if (bound_time.empty()) {
+    // Recovery to the latest WAL (or the backup's end): the last transaction replayed is the
+    // point the data stands at.
+    std::string last = server.query(
+        "SELECT coalesce(pg_last_xact_replay_timestamp(), now())::timestamptz(6)::text");
+    bound_time = last;
+    r.target_time = format_rfc3339(parse_rfc3339(last));
+  }
+  for (const auto& v : s.validate) {
+    ctx.check_cancelled();
+    ValidationResult vr{v.name, v.query, v.database, v.expect, "", "", false, ""};
+    try {
+      vr.got = run_query(server.conninfo(v.database.empty() ? "postgres" : v.database), v.query,
+                         bound_time);
+      if (v.expect == "source") {
+        vr.source_value = run_query(with_dbname(s.pg_conn, v.database), v.query, bound_time);
+        vr.passed = vr.got == vr.source_value;
+      } else {
+        vr.passed = expectation_holds(v.expect, vr.got);
+      }
+    } catch (const Error& e) {
+      if (e.code() == Errc::kCancelled) throw;
+      vr.error = e.what();
+    }
+    r.validations.push_back(vr);
+  }
+  // Row counts against the estimates the backup recorded.
+  if (rec.pg && r.target == "immediate") {
+    for (const auto& db : rec.pg->databases) {
+      for (const auto& t : db.tables) {
+        if (t.rows_estimate < 0) continue;  // never analysed: no estimate
+        ctx.check_cancelled();
+        ValidationResult vr{"rows of " + db.name + "." + t.name,
+                            "SELECT count(*) FROM " + quote_table(t.name),
+                            db.name,
+                            "~ " + std::to_string(t.rows_estimate),
+                            "", "", false, ""};
+        try {
+          vr.got = run_query(server.conninfo(db.name), vr.query, "");
+          double got = std::stod(vr.got);
+          double est = static_cast<double>(t.rows_estimate);
+          double slack = std::max(s.row_count_tolerance * est, 100.0);
+          vr.passed = std::fabs(got - est) <= slack;
+          vr.expect = "within " + std::to_string(static_cast<int64_t>(slack)) + " of the estimate " +
+                      std::to_string(t.rows_estimate);
+        } catch (const std::exception& e) {
+          vr.error = e.what();
+        }
+        r.validations.push_back(vr);
+      }
+    }
+  }
+  pr.server.reset();  // stopped (fast) before the result is stored
+}
+
+void test_files(repo::Repository& repo, const config::SourceConfig& s,
+                const std::vector<catalog::BackupRecord>& backups, const Scratch& scratch,
+                RestoreTestResult& r, const OpContext& ctx) {
+  if (backups.empty()) throw Error(Errc::kNotFound, "source " + s.name + " has no backup");
+  const auto& newest = *std::max_element(backups.begin(), backups.end(), [](const auto& a, const auto& b) {
+    return a.end_ns < b.end_ns;
+  });
+  r.backup_id = newest.id;
+  r.target = "backup";
+  const repo::Manifest m = repo.load_manifest(newest.id);
+  RestoreOptions ro;
+  ro.same_owner = false;
+  ro.special_files = false;
+  if (m.type == "command") {
+    ro.target = scratch.path() + "/output";
+    RestoreResult rr = restore_command(repo, m, ro, ctx);
+    r.files = 1;
+    r.bytes = rr.bytes;
+    struct stat st {};
+    bool ok = ::stat(ro.target.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == m.size;
+    r.validations.push_back({"output size", "", "", std::to_string(m.size),
+                             std::to_string(st.st_size), "", ok, ""});
+    return;
+  }
+  ro.target = scratch.path() + "/tree";
+  RestoreResult rr = restore_files(repo, m, ro, ctx);
+  r.files = rr.files;
+  r.bytes = rr.bytes;
+  // Every file as recorded: present with its size (its content was authenticated chunk by chunk
+  // against the ids while it was restored).
+  uint64_t checked = 0, wrong = 0;
+  std::string first_wrong;
+  repo::TreeReader tree(repo, m);
+  while (auto e = tree.next()) {
+    if (e->kind != repo::EntryKind::kFile) continue;
+    ctx.check_cancelled();
+    ++checked;
+    struct stat st {};
+    std::string p = ro.target + "/" + e->path;
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<uint64_t>(st.st_size) != e->size) {
+      if (wrong++ == 0) first_wrong = e->path;
+    }
+  }
+  r.validations.push_back({"files read back with their recorded sizes", "", "",
+                           std::to_string(checked) + " files",
+                           std::to_string(checked - wrong) + " files", "", wrong == 0,
+                           wrong ? "first mismatch: " + first_wrong : ""});
+}
+
+}  // namespace
+
+bool expectation_holds(const std::string& expect, const std::string& got) {
+  for (const char* op : {">=", "<=", "!=", "=", ">", "<"}) {
+    if (expect.rfind(op, 0) != 0) continue;
+    std::string want = expect.substr(std::strlen(op));
+    while (!want.empty() && want[0] == ' ') want.erase(0, 1);
+    auto g = as_number(got), w = as_number(want);
+    std::string o = op;
+    if (o == "=" || o == "!=") {
+      bool eq = g && w ? *g == *w : got == want;
+      return o == "=" ? eq : !eq;
+    }
+    if (!g || !w) return false;
+    if (o == ">=") return *g >= *w;
+    if (o == "<=") return *g <= *w;
+    if (o == ">") return *g > *w;
+    return *g < *w;
+  }
+  return got == expect;  // a literal
+}
+
+nlohmann::json RestoreTestResult::to_json() const {
+  nlohmann::json v = nlohmann::json::array();
+  for (const auto& x : validations) {
+    nlohmann::json j = {{"name", x.name}, {"expect", x.expect}, {"got", x.got}, {"passed", x.passed}};
+    if (!x.query.empty()) j["query"] = x.query;
+    if (!x.database.empty()) j["database"] = x.database;
+    if (!x.source_value.empty()) j["source_value"] = x.source_value;
+    if (!x.error.empty()) j["error"] = x.error;
+    v.push_back(j);
+  }
+  nlohmann::json j = {{"source", source},           {"type", type},
+                      {"kind", kind},               {"backup", backup_id},
+                      {"target", target},           {"target_time", target_time},
+                      {"started_ns", started_ns},   {"started", format_rfc3339(started_ns)},
+                      {"finished_ns", finished_ns}, {"rto_seconds", rto_seconds},
+                      {"files", files},             {"bytes", bytes},
+                      {"validations", v},           {"passed", passed}};
+  if (rto_target_s) {
+    j["rto_target_seconds"] = *rto_target_s;
+    j["rto_met"] = rto_seconds <= static_cast<double>(*rto_target_s);
+  }
+  if (!error.empty()) j["error"] = error;
+  if (!scratch.empty()) j["scratch"] = scratch;
+  if (!stored_as.empty()) j["id"] = stored_as;
+  return j;
+}
+
+RestoreTestResult restore_test(repo::Repository& repo, const RestoreTestOptions& o,
+                               const OpContext& ctx) {
+  if (o.config == nullptr) throw Error(Errc::kUsage, "restore-test needs a configuration file");
+  const config::SourceConfig& s = o.config->source(o.source);
+  if (s.repository != o.repository)
+    throw Error(Errc::kUsage, "source " + s.name + " is kept in repository " + s.repository +
+                                  ", not " + o.repository);
+  if (s.type != config::SourceType::kPostgres && (o.random_point || !o.target_time.empty() || o.immediate))
+    throw Error(Errc::kUsage, "recovery targets apply to postgres sources");
+  RestoreTestResult r;
+  r.source = s.name;
+  r.type = config::to_string(s.type);
+  r.kind = s.kind;
+  r.rto_target_s = s.rto;
+  r.started_ns = now_ns();
+  const double t0 = monotonic_seconds();
+  try {
+    Scratch scratch(o.scratch_parent, o.keep);
+    if (o.keep) r.scratch = scratch.path();
+    if (s.type == config::SourceType::kPostgres) {
+      test_postgres(repo, o, s, scratch, r, ctx);
+    } else {
+      std::vector<catalog::BackupRecord> records;
+      for (const auto& m : repo.list_manifests()) records.push_back(backup_record(m));
+      SourceAssignment groups = assign_backups(records, *o.config, o.repository);
+      std::vector<catalog::BackupRecord> mine;
+      for (const auto& g : groups.sources)
+        if (g.source->name == s.name) mine = g.backups;
+      test_files(repo, s, mine, scratch, r, ctx);
+    }
+    r.passed = std::all_of(r.validations.begin(), r.validations.end(),
+                           [](const ValidationResult& v) { return v.passed; });
+  } catch (const Error& e) {
+    if (e.code() == Errc::kCancelled || e.code() == Errc::kUsage) throw;
+    r.error = e.what();
+    r.passed = false;
+  }
+  r.finished_ns = now_ns();
+  r.rto_seconds = monotonic_seconds() - t0;
+  if (r.rto_target_s && r.rto_seconds > static_cast<double>(*r.rto_target_s)) {
+    r.passed = false;
+    if (r.error.empty())
+      r.error = "the restore took " + std::to_string(static_cast<int64_t>(r.rto_seconds)) +
+                " s, over the RTO of " + config::format_duration(*r.rto_target_s);
+  }
+  r.stored_as = repo.save_restore_test(r.to_json());
+  return r;
+}
+
+}  // namespace sr::ops
