@@ -360,7 +360,8 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
 
   // WAL below each stanza's oldest backup.
   std::map<std::string, uint64_t> segment_sizes;
-  for (const auto& [stanza, floor] : wal_floors(now_manifests, segment_sizes)) {
+  for (const auto& [stanza, stanza_floor] : wal_floors(now_manifests, segment_sizes)) {
+    const uint64_t floor = stanza_floor;  // (a lambda cannot capture a structured binding)
     uint64_t seg_size = segment_sizes[stanza];
     r.wal_floors.push_back(stanza + ": " + pg::SegmentName{1, floor}.str(seg_size).substr(8));
     repo::WalStore store(repo, stanza);

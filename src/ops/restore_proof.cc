@@ -23,7 +23,6 @@
 namespace sr::ops {
 namespace {
 
-constexpr int64_t kNs = 1'000'000'000;
 
 // The scratch directory: created empty, removed with everything in it unless kept.
 class Scratch {

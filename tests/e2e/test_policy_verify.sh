@@ -82,12 +82,28 @@ start=$(sr backups --json >/dev/null; json 'print(d[0]["pg"]["start_wal"])')
 for f in $(find "$REPO/wal" -type f -name '0000000100000000000000??*' -printf '%f\n'); do
   [[ ${f:0:24} < $start ]] && fail "WAL $f below the oldest backup's start $start survived prune"
 done
-# A restore of the kept backup still recovers.
+# --- prune beside a running wal-push loop (archive_command as WAL is written) and a backup:
+# nothing is lost.
+( for i in $(seq 1 25); do
+    pg_psql postgres "INSERT INTO t SELECT g FROM generate_series(1, 200) g" >/dev/null
+    pg_switch_wal >/dev/null
+    sleep 0.2
+  done ) &
+loop=$!
+sr backup --source accounts --type incr
+for i in 1 2 3; do sr prune --grace 0 --lock-wait 120; done
+wait "$loop"
+pg_switch_wal >/dev/null
+sleep 3
+sr verify --read-data --json
+json 'print(d["ok"])' | grep -q True || fail "after prune beside wal-push: $(cat "$OUT")"
+want=$(pg_psql postgres "SELECT count(*) FROM t")
+# A restore of the latest backup recovers everything that was archived.
 p2=$(pg_free_port)
 sr restore --source accounts --to "$T/restored"
 pg_start_restored "$T/restored" "$p2" archive_mode=off
 pg_wait_recovery_end "$p2" 120 || fail "recovery did not end"
-[[ $(PGPORT=$p2 pg_psql postgres "SELECT count(*) FROM t") == 13000 ]] || fail "restored rows"
+[[ $(PGPORT=$p2 pg_psql postgres "SELECT count(*) FROM t") == "$want" ]] || fail "restored rows differ from the source ($want)"
 
 # --- the rotating subset reads a slice; K/N slices together read everything.
 sr verify --read-data-subset 1/2 --json
