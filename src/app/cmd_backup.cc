@@ -18,6 +18,7 @@ struct BackupArgs {
   std::vector<std::string> paths, tags;
   std::string command, name, host;
   std::string pg_data, pg_conn, type = "full";
+  int lock_wait = 600;
 };
 
 void print_summary(const ops::BackupResult& r, double seconds) {
@@ -71,6 +72,7 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
     o.name = a.name;
     o.tags = a.tags;
     o.config_source = source_name;
+    o.lock_wait_seconds = a.lock_wait;
     return ops::backup_postgres(repo, o, run.ctx());
   }
   if (!a.paths.empty()) {
@@ -79,6 +81,7 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
     o.tags = a.tags;
     o.host = a.host;
     o.config_source = source_name;
+    o.lock_wait_seconds = a.lock_wait;
     o.scan_totals = stderr_is_terminal() && !a.repo.json;
     return ops::backup_files(repo, o, run.ctx());
   }
@@ -88,6 +91,7 @@ ops::BackupResult run_one(const BackupArgs& a, repo::Repository& repo, CommandRu
   o.tags = a.tags;
   o.host = a.host;
   o.config_source = source_name;
+  o.lock_wait_seconds = a.lock_wait;
   return ops::backup_command(repo, o, run.ctx());
 }
 
@@ -166,6 +170,9 @@ void add_backup_commands(CLI::App& app, int& result) {
       ->capture_default_str();
   add_stanza_option(cmd, a->repo, "Name of the PostgreSQL cluster in the repository");
   add_source_option(cmd, a->repo);
+  cmd->add_option("--lock-wait", a->lock_wait,
+                  "Seconds to wait while expire or prune holds the exclusive lock")
+      ->capture_default_str();
   cmd->callback([a, &result] { result = run_backup(*a); });
 
   auto l = std::make_shared<RepoArgs>();

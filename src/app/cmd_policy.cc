@@ -19,6 +19,7 @@ struct ExpireArgs {
   std::vector<std::string> keep_tags;
   std::string now;
   bool dry_run = false;
+  int lock_wait = 600;
 };
 
 int run_expire(const ExpireArgs& a) {
@@ -32,6 +33,7 @@ int run_expire(const ExpireArgs& a) {
   o.keep_tags = a.keep_tags;
   o.now_ns = clock_now_ns(a.now);
   o.dry_run = a.dry_run;
+  o.lock_wait_seconds = a.lock_wait;
   auto repo = open_repo(a.repo);
   CommandRun run(true);
   ops::ExpireResult r = ops::expire(*repo, o, run.ctx());
@@ -121,7 +123,7 @@ int run_hold(const HoldArgs& a) {
 struct PruneArgs {
   RepoArgs repo;
   std::string grace, max_unused, now;
-  int lock_wait = 600;
+  int lock_wait = 600, crash_at = 0;
   bool dry_run = false;
 };
 
@@ -142,9 +144,14 @@ int run_prune(const PruneArgs& a) {
       throw Error(Errc::kUsage, "--max-unused takes a share such as 10% or 0.1");
     o.max_unused = pct ? x / 100 : x;
   }
-  o.now_ns = clock_now_ns(a.now);
+  // The grace period runs on the real clock; --now / STRONGROOM_NOW only for a dry run.
+  o.now_ns = a.dry_run ? clock_now_ns(a.now) : now_ns();
+  if (!a.dry_run && !a.now.empty())
+    throw Error(Errc::kUsage, "prune --now is for --dry-run only: the grace period runs on the "
+                              "real clock");
   o.lock_wait_seconds = a.lock_wait;
   o.dry_run = a.dry_run;
+  o.crash_at = a.crash_at;
   auto repo = open_repo(a.repo);
   CommandRun run(true);
   ops::PruneResult r = ops::prune(*repo, o, run.ctx());
@@ -197,6 +204,8 @@ void add_policy_commands(CLI::App& app, int& result) {
   add_source_option(expire, e->repo);
   expire->add_option("--keep-tag", e->keep_tags, "Also keep backups with this tag (repeatable)");
   expire->add_flag("--dry-run,-n", e->dry_run, "Show what would be kept and removed, and why");
+  expire->add_option("--lock-wait", e->lock_wait, "Seconds to wait for running backups")
+      ->capture_default_str();
   add_now_option(expire, e->now);
   expire->callback([e, &result] { result = run_expire(*e); });
 
@@ -223,6 +232,8 @@ void add_policy_commands(CLI::App& app, int& result) {
                     "Seconds to wait for running backups before the final step")
       ->capture_default_str();
   prune->add_flag("--dry-run,-n", p->dry_run, "Show what would be done");
+  prune->add_option("--test-crash-at", p->crash_at, "Tests only: die at step N of the sweep (1-6)")
+      ->group("");  // hidden
   add_now_option(prune, p->now);
   prune->callback([p, &result] { result = run_prune(*p); });
 }

@@ -1,5 +1,7 @@
 #include "ops/backup.h"
 
+#include "ops/lock_wait.h"
+
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -386,7 +388,8 @@ BackupResult backup_files(repo::Repository& repo, const FilesBackupOptions& opti
                           const OpContext& ctx) {
   source::WalkPlan plan = source::plan_walk(options.paths);
   std::unique_ptr<repo::RepoLock> lock;
-  if (options.take_lock) lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
+  if (options.take_lock)
+    lock = acquire_waiting(repo, "backup", false, options.lock_wait_seconds, ctx);
   repo.load_index();
   warn_missing_packs(repo, ctx);  // chunks whose pack is gone are stored again
   return FilesBackup(repo, options, ctx, plan).run();
@@ -397,7 +400,7 @@ BackupResult backup_command(repo::Repository& repo, const CommandBackupOptions& 
   if (options.command.empty()) throw Error(Errc::kUsage, "--command is empty");
   if (!repo::valid_relative_path(options.name) || options.name.find('/') != std::string::npos)
     throw Error(Errc::kUsage, "--name must be a plain name (no '/', not '.' or '..')");
-  auto lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
+  auto lock = acquire_waiting(repo, "backup", false, options.lock_wait_seconds, ctx);
   repo.load_index();
   warn_missing_packs(repo, ctx);  // chunks whose pack is gone are stored again
   BackupResult result;

@@ -30,6 +30,7 @@ struct FilesBackupOptions {
   std::vector<std::string> tags;
   std::string host;          // empty: this host's name
   std::string config_source;  // the configuration's source name, recorded in the manifest
+  int lock_wait_seconds = 600;  // while expire or prune holds the exclusive lock
   bool scan_totals = false;  // count the tree first in a thread (for an ETA; needs ctx.progress)
 
   // For callers that build on a files backup (PostgreSQL):
@@ -52,6 +53,7 @@ struct CommandBackupOptions {
   std::vector<std::string> tags;
   std::string host;
   std::string config_source;  // the configuration's source name, recorded in the manifest
+  int lock_wait_seconds = 600;  // while expire or prune holds the exclusive lock
 };
 
 struct BackupResult {

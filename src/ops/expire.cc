@@ -6,6 +6,7 @@
 #include "base/time_util.h"
 #include "catalog/retention.h"
 #include "ops/sources.h"
+#include "ops/lock_wait.h"
 #include "repo/lock.h"
 
 namespace sr::ops {
@@ -50,7 +51,8 @@ ExpireResult expire(repo::Repository& repo, const ExpireOptions& o, const OpCont
                                     ", not " + o.repository);
   }
   std::unique_ptr<repo::RepoLock> lock;
-  if (!o.dry_run) lock = repo::RepoLock::acquire(repo, "expire", true, &ctx.log());
+  if (!o.dry_run)
+    lock = acquire_waiting(repo, "expire", true, o.lock_wait_seconds, ctx);
 
   ExpireResult r;
   r.dry_run = o.dry_run;
@@ -96,6 +98,26 @@ ExpireResult expire(repo::Repository& repo, const ExpireOptions& o, const OpCont
                          {"belongs to no configured source of repository " + o.repository}});
     ++r.kept;
   }
+  // A kept backup keeps its chain whatever group its members fell into (a full taken with flags
+  // and an incr taken with --source, a renamed source): chains are followed over all records.
+  std::set<std::string> removing(remove.begin(), remove.end());
+  for (const auto& b : r.backups) {
+    if (!b.keep || (b.type != "diff" && b.type != "incr")) continue;  // only these need others
+    try {
+      for (const auto* member : catalog::backup_chain(records, b.id)) {
+        if (member->id == b.id || !removing.erase(member->id)) continue;
+        for (auto& x : r.backups)
+          if (x.id == member->id) {
+            x.keep = true;
+            x.reasons.push_back("needed by " + b.id.substr(0, 8) + " (its chain)");
+            ++r.kept;
+          }
+      }
+    } catch (const Error&) {
+      // A damaged chain was reported by the retention decision; nothing more to keep here.
+    }
+  }
+  remove.assign(removing.begin(), removing.end());
   r.removed = remove.size();
   if (o.dry_run || remove.empty()) return r;
 

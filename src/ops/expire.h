@@ -32,6 +32,7 @@ struct ExpireOptions {
   std::vector<std::string> keep_tags;  // backups with one of these tags are kept
   int64_t now_ns = 0;
   bool dry_run = false;
+  int lock_wait_seconds = 600;  // for the exclusive lock, while backups hold theirs
 };
 
 struct ExpireResult {

@@ -1,5 +1,7 @@
 #include "ops/pg_backup.h"
 
+#include "ops/lock_wait.h"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -180,7 +182,7 @@ BackupResult backup_postgres(repo::Repository& repo, const PgBackupOptions& opti
   Server server = connect_and_check(options);
   pg::Session& session = *server.session;
 
-  auto lock = repo::RepoLock::acquire(repo, "backup", false, &ctx.log());
+  auto lock = acquire_waiting(repo, "backup", false, options.lock_wait_seconds, ctx);
   repo::WalStore wal(repo, options.stanza);
   wal.check_identity(server.info);
 

@@ -1,6 +1,7 @@
 #include "ops/prune.h"
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <map>
 #include <set>
@@ -8,6 +9,7 @@
 
 #include "base/lsn.h"
 #include "base/time_util.h"
+#include "ops/lock_wait.h"
 #include "ops/pg_catalog.h"
 #include "ops/references.h"
 #include "repo/chunk_set.h"
@@ -27,12 +29,36 @@ struct Candidate {
   bool indexed = false;
 };
 
-// Adds every chunk the manifest references to `live`.
+// Adds every chunk the manifest references to `live`. A referenced chunk that no index lists
+// stops the prune: its pack may be one an unreadable index object names (which would otherwise
+// look like a leftover); `verify` and `repair index` come first.
 void mark(repo::Repository& repo, const repo::Manifest& m, repo::ChunkSet& live,
           uint64_t& count) {
-  auto add = [&](const codec::ChunkId& id, const std::string&) { count += live.insert(id); };
+  auto add = [&](const codec::ChunkId& id, const std::string& where) {
+    if (!live.insert(id)) return;
+    ++count;
+    if (!repo.lookup(id))
+      throw Error(Errc::kCorrupt, "backup " + m.id + ": " + where + " references chunk " +
+                                      to_hex(id) + ", which no index lists; prune stops before "
+                                      "deleting anything (run `strongroom verify`, then "
+                                      "`strongroom repair index`)");
+  };
   visit_tree_chunks(m, add);
   visit_file_chunks(repo, m, add);
+}
+
+void refuse_damaged_index(repo::Repository& repo) {
+  const auto& damaged = repo.damaged_index_objects();
+  if (damaged.empty()) return;
+  throw Error(Errc::kCorrupt,
+              std::to_string(damaged.size()) + " index object(s) cannot be read (first: " +
+                  damaged.front() + "): the packs they list would look unreferenced, so prune "
+                  "deletes nothing; run `strongroom verify`, then `strongroom repair index`");
+}
+
+// Test hook (PruneOptions::crash_at): the process dies here, as with kill -9.
+void crash_point(const PruneOptions& o, int step) {
+  if (o.crash_at == step) ::raise(SIGKILL);
 }
 
 // Deletes through `remove`; a store that refuses (object lock, immutability policy: kAuth or
@@ -48,26 +74,6 @@ bool try_delete(const std::string& what, F&& remove, PruneResult& r, const OpCon
     ctx.log().warn("prune", "the store refused to delete " + what + " (" + e.what() +
                                 "); left for a later run (object lock or immutability policy?)");
     return false;
-  }
-}
-
-std::unique_ptr<repo::RepoLock> exclusive_lock(repo::Repository& repo, const PruneOptions& o,
-                                               const OpContext& ctx) {
-  const double deadline = monotonic_seconds() + o.lock_wait_seconds;
-  bool said = false;
-  for (;;) {
-    try {
-      return repo::RepoLock::acquire(repo, "prune", true, &ctx.log());
-    } catch (const Error& e) {
-      if (e.code() != Errc::kLocked || monotonic_seconds() >= deadline) throw;
-      if (!said)
-        ctx.log().info("prune", std::string("waiting for the exclusive lock: ") + e.what());
-      said = true;
-    }
-    for (int i = 0; i < 20; ++i) {  // 2 s, cancellable
-      ctx.check_cancelled();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
   }
 }
 
@@ -116,6 +122,7 @@ nlohmann::json PruneResult::to_json() const {
           {"packs", packs},
           {"pack_bytes", pack_bytes},
           {"live_chunks", live_chunks},
+          {"live_bytes", live_bytes},
           {"dead_packs", dead_packs},
           {"dead_bytes", dead_bytes},
           {"sparse_packs", sparse_packs},
@@ -154,6 +161,7 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
   std::unique_ptr<repo::RepoLock> lock;
   if (!o.dry_run) lock = repo::RepoLock::acquire(repo, "prune", false, &ctx.log());
   repo.load_index();
+  refuse_damaged_index(repo);
   std::vector<repo::Manifest> manifests = repo.list_manifests();  // kCorrupt: stop, delete nothing
   r.backups = manifests.size();
   repo::ChunkSet live;
@@ -183,6 +191,7 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
       }
     });
     uint64_t stored = it->second ? it->second : size;
+    r.live_bytes += live_bytes;
     if (!any_live) {
       candidates[name] = {stored, true, true};
     } else if (stored > 0 &&
@@ -279,8 +288,9 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
   lock.reset();
 
   // --- 4. Sweep under the exclusive lock.
-  lock = exclusive_lock(repo, o, ctx);
+  lock = acquire_waiting(repo, "prune", true, o.lock_wait_seconds, ctx);
   repo.load_index();
+  refuse_damaged_index(repo);
   std::vector<repo::Manifest> now_manifests = repo.list_manifests();
   for (const auto& m : now_manifests)
     if (!marked.count(m.id)) {
@@ -289,7 +299,11 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
     }
   // A pack is removed only if each live chunk in it has a copy in a pack that stays.
   // (Also the packs no index listed at the mark: a backup that finished since may index them.)
-  repo.index().set_missing_packs(to_remove);
+  {
+    std::set<std::string> gone(to_remove);
+    gone.insert(repo.missing_packs().begin(), repo.missing_packs().end());  // really absent
+    repo.index().set_missing_packs(gone);
+  }
   for (auto it = to_remove.begin(); it != to_remove.end();) {
     bool needed = false;
     repo.index().for_each_chunk_in_pack(*it, [&](const codec::ChunkId& id,
@@ -312,7 +326,6 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
     // The index without the removed packs: every remaining indexed pack, with its entries.
     std::vector<std::string> old_index;
     for (const auto& obj : repo.list_objects(repo::ObjectKind::kIndex)) old_index.push_back(obj.name());
-    r.deletion_record = repo.record_deletion("prune", {}, old_index);
     std::vector<repo::PackInfo> batch;
     auto write_batch = [&] {
       if (batch.empty()) return;
@@ -340,12 +353,18 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
       if (batch.size() >= kPacksPerIndexObject) write_batch();
     }
     write_batch();
+    crash_point(o, 1);  // new index written, nothing removed
+    // The deletion record once the new index exists (a record is a promise to every client that
+    // the disappearance of these objects is ours).
+    r.deletion_record = repo.record_deletion("prune", {}, old_index);
+    crash_point(o, 2);
     bool index_replaced = true;
     for (const auto& name : old_index) {
       if (try_delete("index object " + name, [&] { repo.remove_index_object(name); }, r, ctx))
         ++r.index_objects_removed;
       else
         index_replaced = false;
+      if (r.index_objects_removed == 1) crash_point(o, 3);  // some old index objects gone
     }
     // An old index object that stays may list the packs: they stay too (a later run).
     if (!index_replaced) to_remove.clear();
@@ -354,6 +373,7 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
       if (try_delete("pack " + name, [&] { repo.remove_pack(name); }, r, ctx)) {
         ++r.removed_packs;
         r.removed_pack_bytes += present.count(name) ? present[name] : 0;
+        if (r.removed_packs == 1) crash_point(o, 4);  // some packs gone
       }
     }
   }
@@ -378,6 +398,7 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
     for (const auto& name : below) {
       ctx.check_cancelled();
       if (try_delete("WAL " + name, [&] { store.remove(name); }, r, ctx)) ++r.wal_removed;
+      if (r.wal_removed == 1) crash_point(o, 5);
     }
     for (const auto& seg : streamed)
       try_delete("WAL increments of " + seg, [&] { store.remove_increments(seg); }, r, ctx);
@@ -390,6 +411,7 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
     }
   }
   r.stale_locks_removed = repo::RepoLock::remove_stale(repo);
+  crash_point(o, 6);
 
   // The next plan: what waits for its grace, with the time it was first found.
   if (!next_packs.empty() || !next_staging.empty())

@@ -15,8 +15,8 @@
 //    packs with their own index objects.
 // 4. Sweep (exclusive lock, waited for up to lock_wait): manifests that appeared since the mark
 //    add their chunks; a pack still holding a live chunk that has no other copy is kept. Then, in
-//    this order: a deletion record naming the index objects to be replaced; new index objects
-//    for every remaining pack; removal of the old index objects; removal of the packs; WAL below
+//    this order: new index objects for every remaining pack; a deletion record naming the index
+//    objects they replace; removal of the old index objects; removal of the packs; WAL below
 //    each stanza's oldest backup's start segment (PostgreSQL restores cannot use it); eligible
 //    staging files; stale locks; the new plan replaces the old ones.
 //    A crash at any point leaves a repository that verifies: before the index is replaced every
@@ -24,6 +24,8 @@
 //    unindexed leftovers the next prune removes.
 // Object-lock retention (decision 0004): a delete the store refuses is reported and skipped;
 // the object stays for a later run.
+// Prune refuses to run (kCorrupt, nothing deleted) when an index object cannot be read or a
+// referenced chunk is in no index: the packs involved would look unreferenced.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -38,14 +40,18 @@ namespace sr::ops {
 struct PruneOptions {
   int64_t grace_seconds = 3600;
   double max_unused = 0.10;  // repack a pack when more than this share of its bytes is unused
-  int64_t now_ns = 0;        // the clock of the grace period
+  // The clock of the grace period: the real one (a what-if `--now` only in dry runs, so that a
+  // clock set for tests can never make fresh objects look old).
+  int64_t now_ns = 0;
   int lock_wait_seconds = 600;
   bool dry_run = false;
+  int crash_at = 0;  // tests only: die (SIGKILL) at this step of the sweep (1-6; 0: never)
 };
 
 struct PruneResult {
   bool dry_run = false;
   uint64_t backups = 0, packs = 0, pack_bytes = 0, live_chunks = 0;
+  uint64_t live_bytes = 0;  // stored bytes of the referenced chunks (in the packs measured)
   uint64_t dead_packs = 0, dead_bytes = 0;      // unreferenced packs (indexed or not)
   uint64_t sparse_packs = 0, sparse_bytes = 0;  // packs above max_unused
   uint64_t waiting_packs = 0, waiting_bytes = 0;  // candidates still inside the grace period
