@@ -3,7 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <filesystem>
+#include <ftw.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -242,19 +242,22 @@ RestoreResult restore_data(repo::Repository& repo, const PgRestoreOptions& o, co
 
 // Root starting the restored server as `user` (restore tests): every file of the target (the
 // restored tree, backup_label, the recovery settings) becomes that user's, as PostgreSQL needs.
-// Symlinks are changed themselves (lchown), never followed.
+// Depth first, children before their directory (nftw FTW_DEPTH | FTW_PHYS, lchown): while an
+// entry is changed, every directory above it is still root's, so the user cannot swap a path
+// component for a symlink; symlinks are changed themselves, never followed.
+uid_t give_uid;
+gid_t give_gid;
+int give_entry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::lchown(path, give_uid, give_gid) == 0 ? 0 : errno;
+}
+
 void give_tree_to(const std::string& dir, const std::string& user) {
   struct passwd* pw = ::getpwnam(user.c_str());
   if (pw == nullptr) throw Error(Errc::kUsage, "no OS user '" + user + "'");
-  auto own = [&](const std::string& p) {
-    if (::lchown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw_errno("cannot give " + p + " to " + user);
-  };
-  own(dir);
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-    own(it->path().string());
-  if (ec) throw Error(Errc::kIo, "cannot walk " + dir + ": " + ec.message());
+  give_uid = pw->pw_uid;
+  give_gid = pw->pw_gid;
+  int rc = ::nftw(dir.c_str(), give_entry, 64, FTW_DEPTH | FTW_PHYS);
+  if (rc != 0) throw_errno("cannot give " + dir + " to " + user, rc > 0 ? rc : errno);
 }
 
 // Starts the restored server and waits until recovery reached the target; leaves it running.

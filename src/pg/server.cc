@@ -151,12 +151,15 @@ void Server::launch(const OpContext& ctx) {
   if (!::mkdtemp(tmpl)) throw_errno("cannot create a socket directory");
   socket_dir_ = tmpl;
   if (uid_ >= 0) {
-    // The server's user creates its socket there and appends to the log.
-    if (::chown(socket_dir_.c_str(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0)
-      throw_errno("cannot give " + socket_dir_ + " to " + settings_.os_user);
-    Fd log(::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    // Root never opens a path inside the data directory (restored, possibly hostile content,
+    // owned by the server's user): the log goes into the socket directory, created here while
+    // it is still root's (O_EXCL | O_NOFOLLOW), and only then is the directory given away.
+    if (settings_.log_file.empty()) log_file_ = socket_dir_ + "/server.log";
+    Fd log(::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (log.get() < 0 || ::fchown(log.get(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0)
       throw_errno("cannot prepare the log file " + log_file_);
+    if (::chown(socket_dir_.c_str(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0)
+      throw_errno("cannot give " + socket_dir_ + " to " + settings_.os_user);
   }
   std::string opts = "-p " + std::to_string(port_) + " -k " + shell_quote(socket_dir_) +
                      " -c listen_addresses=127.0.0.1";
@@ -229,16 +232,19 @@ RecoveryEnd Server::wait_for_recovery(double timeout_seconds, RecoveryAction act
   }
 }
 
-void Server::stop() {
+void Server::stop(bool immediate) {
   if (stopped_) return;
   session_.reset();
   if (!socket_dir_.empty() && running()) {
-    if (run_pg_ctl({"-D", settings_.data_dir, "-m", "fast", "-w", "-t", "60", "stop"}, nullptr) !=
-        0)
+    if (immediate ||
+        run_pg_ctl({"-D", settings_.data_dir, "-m", "fast", "-w", "-t", "60", "stop"}, nullptr) != 0)
       run_pg_ctl({"-D", settings_.data_dir, "-m", "immediate", "-w", "-t", "60", "stop"}, nullptr);
   }
   stopped_ = true;
-  if (!socket_dir_.empty()) ::rmdir(socket_dir_.c_str());
+  if (!socket_dir_.empty()) {
+    if (uid_ >= 0 && log_file_ == socket_dir_ + "/server.log") ::unlink(log_file_.c_str());
+    ::rmdir(socket_dir_.c_str());
+  }
 }
 
 }  // namespace sr::pg

@@ -4,7 +4,8 @@
 // Server::start runs `pg_ctl start` (binaries from settings.bin_dir) as the calling process's OS
 // user — PostgreSQL refuses root, so root is refused first with a clear error — on the given
 // port or on a free loopback port (found by binding 127.0.0.1:0), with a private socket
-// directory (/tmp/strongroom-pg-XXXXXX) and listen_addresses = 127.0.0.1 on the command line, so
+// directory (/tmp/strongroom-pg-XXXXXX; started by root for os_user, the server's log goes there
+// too) and listen_addresses = 127.0.0.1 on the command line, so
 // that a restored configuration can neither collide with the original server's socket nor
 // listen beyond loopback. The server's log (and pg_ctl's output) goes to settings.log_file.
 // Waits are bounded (start_timeout_seconds; the timeout given to wait_for_recovery) and end
@@ -80,8 +81,9 @@ class Server {
   RecoveryEnd wait_for_recovery(double timeout_seconds, RecoveryAction action,
                                 const OpContext& ctx);
 
-  // Fast shutdown (then immediate if that fails); waits up to 60 s. Idempotent.
-  void stop();
+  // Fast shutdown (then immediate if that fails); waits up to 60 s. Idempotent. `immediate`:
+  // no shutdown checkpoint (a scratch cluster about to be removed).
+  void stop(bool immediate = false);
   // Leaves the server running when this object goes away (its socket directory stays).
   void release() { owned_ = false; }
 

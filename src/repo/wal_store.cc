@@ -380,6 +380,11 @@ bool WalStore::exists(const std::string& name) {
 int64_t WalStore::newest_stored_ns() {
   int64_t newest = 0;
   repo_.storage().list("wal/" + stanza_ + "/", [&](const storage::ObjectInfo& o) {
+    // WAL content only: segments, .partial and streamed increments (not history files nor
+    // backup history files, which are written with a backup and carry no transactions).
+    std::string name = o.key.substr(o.key.rfind('/') + 1);
+    if (name.size() < 24 || !pg::parse_segment_name(name.substr(0, 24))) return;
+    if (name.size() > 24 && name.ends_with(".backup")) return;
     newest = std::max(newest, o.mtime_ns);
   });
   return newest;

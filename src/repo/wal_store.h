@@ -52,7 +52,7 @@ class WalStore {
   bool exists(const std::string& name);
   // Visits every stored WAL segment and history file name of the stanza.
   void list(const std::function<void(const std::string& name)>& visit);
-  // When the newest object of the stanza's WAL (segment, increment, history) was stored, by the
+  // When the newest object of the stanza's WAL (segment, .partial, increment) was stored, by the
   // store's clock (ObjectInfo::mtime_ns); 0 when there is none or the store does not say.
   int64_t newest_stored_ns();
   // Removes one stored file (prune: WAL no kept backup needs).

@@ -90,9 +90,11 @@ done
     sleep 0.2
   done ) &
 loop=$!
-sr backup --source accounts --type incr
+"$SR" backup --source accounts --type incr >"$T/bg-backup.log" 2>&1 &
+bgb=$!
 for i in 1 2 3; do sr prune --grace 0 --lock-wait 120; done
 wait "$loop"
+wait "$bgb" || fail "the backup beside prune failed: $(cat "$T/bg-backup.log")"
 pg_switch_wal >/dev/null
 sleep 3
 sr verify --read-data --json
