@@ -3,8 +3,8 @@
 #
 #   1. History: a generated tree (gentree.py mixed), then HISTORY backups by each tool, with
 #      ~5 % of the files changed between backups (gentree.py modify --fraction 0.05).
-#   2. Expire + prune: strongroom `expire` (keep_last KEEP from a configuration file) + `prune
-#      --grace 0` against restic `forget --keep-last KEEP --prune`, each on a fresh copy of the
+#   2. Expire + prune: strongroom `expire --prune --grace 0` (keep_last KEEP from a configuration
+#      file; one run, as restic's) against restic `forget --keep-last KEEP --prune`, each on a fresh copy of the
 #      history, ROUNDS rounds in alternating order, caches dropped; wall seconds, peak RSS and
 #      the bytes each frees (du of the repository before and after).
 #   3. Verify: strongroom `verify --read-data` against restic `check --read-data` on the pruned
@@ -85,18 +85,14 @@ YAML
 # prune_round TOOL DIR NAME: expire + prune (or forget --prune) on a copy of DIR's repository.
 # Sets SECS, RSS_MIB, FREED (bytes).
 prune_round() {
-    local tool=$1 dir=$2 name=$3 copy=$WORK/copy-$1 before after secs rss
+    local tool=$1 dir=$2 name=$3 copy=$WORK/copy-$1 before after
     rm -rf "$copy"
     cp -a "$dir/repo-$tool" "$copy"
     rm -rf "$STRONGROOM_CACHE_DIR" "$RESTIC_CACHE_DIR"  # the same cold client for each round
     before=$(dir_bytes "$copy")
     if [[ $tool == strongroom ]]; then
         sed "s|$dir/repo-strongroom|$copy|" "$dir/strongroom.yaml" >"$WORK/copy.yaml"
-        run_timed "$name-expire" "$STRONGROOM_BIN" expire --config "$WORK/copy.yaml"
-        secs=$SECS rss=$RSS_MIB
-        run_timed "$name-prune" "$STRONGROOM_BIN" prune --config "$WORK/copy.yaml" --grace 0
-        SECS=$(calc "$secs + $SECS" %.3f)
-        RSS_MIB=$(printf '%s\n' "$rss" "$RSS_MIB" | sort -g | tail -n 1)
+        run_timed "$name" "$STRONGROOM_BIN" expire --config "$WORK/copy.yaml" --prune --grace 0
     else
         run_timed "$name" restic forget -r "$copy" --keep-last "$KEEP_LAST" --prune
     fi

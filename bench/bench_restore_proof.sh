@@ -99,7 +99,9 @@ proof() {
     run_timed "test-$1" "$STRONGROOM_BIN" restore-test --config "$CFG" --source bench \
         --scratch "$WORK" --json
     grep -q '"passed": true' "$LOGS/test-$1.log" || die "restore-test failed: $(head -c 2000 "$LOGS/test-$1.log")"
-    RTO=$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["rto_seconds"])' "$LOGS/test-$1.log")
+    # The log holds stderr too: the JSON object starts at the first line that is "{".
+    RTO=$(python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print("%.3f" % json.loads(t[t.index("\n{")+1 if not t.startswith("{") else 0:])["rto_seconds"])' "$LOGS/test-$1.log")
+    grep -v '^ \|^{\|^}\|^\]' "$LOGS/test-$1.log" | head -n 3 >&2 || true
 }
 
 declare -a P T RT RATIO

@@ -1,6 +1,7 @@
 // app/cmd_policy.cc: retention: `strongroom expire`, `strongroom hold` and `strongroom prune`.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "app/commands.h"
 #include "app/common.h"
@@ -14,12 +15,96 @@
 namespace sr::app {
 namespace {
 
+struct PruneArgs {
+  RepoArgs repo;
+  std::string grace, max_unused, now;
+  int lock_wait = 600, crash_at = 0;
+  bool dry_run = false;
+};
+
+ops::PruneOptions prune_options(const PruneArgs& a) {
+  ops::PruneOptions o;
+  if (a.repo.config) {
+    o.grace_seconds = a.repo.config->prune_grace;
+    o.max_unused = a.repo.config->prune_max_unused;
+  }
+  if (!a.grace.empty()) o.grace_seconds = config::parse_duration(a.grace);
+  if (!a.max_unused.empty()) {
+    std::string v = a.max_unused;
+    bool pct = !v.empty() && v.back() == '%';
+    if (pct) v.pop_back();
+    char* end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || x < 0 || (pct ? x > 100 : x > 1))
+      throw Error(Errc::kUsage, "--max-unused takes a share such as 10% or 0.1");
+    o.max_unused = pct ? x / 100 : x;
+  }
+  // The grace period runs on the real clock; --now / STRONGROOM_NOW only for a dry run.
+  o.now_ns = a.dry_run ? clock_now_ns(a.now) : now_ns();
+  if (!a.dry_run && !a.now.empty())
+    throw Error(Errc::kUsage, "prune --now is for --dry-run only: the grace period runs on the "
+                              "real clock");
+  o.lock_wait_seconds = a.lock_wait;
+  o.dry_run = a.dry_run;
+  o.crash_at = a.crash_at;
+  return o;
+}
+
+void print_prune(const ops::PruneResult& r, const ops::PruneOptions& o) {
+  std::printf("%s%llu backups reference %llu chunks; %llu packs, %s\n", r.dry_run ? "dry run: " : "",
+              static_cast<unsigned long long>(r.backups),
+              static_cast<unsigned long long>(r.live_chunks),
+              static_cast<unsigned long long>(r.packs), human_bytes(r.pack_bytes).c_str());
+  std::printf("unreferenced packs: %llu (%s); packs over %.0f%% unused: %llu (%s)\n",
+              static_cast<unsigned long long>(r.dead_packs), human_bytes(r.dead_bytes).c_str(),
+              o.max_unused * 100, static_cast<unsigned long long>(r.sparse_packs),
+              human_bytes(r.sparse_bytes).c_str());
+  if (r.waiting_packs || r.staging_waiting)
+    std::printf("waiting for the grace period (%s): %llu packs (%s), %llu staging files\n",
+                config::format_duration(o.grace_seconds).c_str(),
+                static_cast<unsigned long long>(r.waiting_packs), human_bytes(r.waiting_bytes).c_str(),
+                static_cast<unsigned long long>(r.staging_waiting));
+  std::printf("%s %llu packs (%s), repacked %llu (%s written)\n",
+              r.dry_run ? "would remove" : "removed", static_cast<unsigned long long>(r.removed_packs),
+              human_bytes(r.removed_pack_bytes).c_str(),
+              static_cast<unsigned long long>(r.repacked_packs),
+              human_bytes(r.repack_written_bytes).c_str());
+  if (!r.dry_run) {
+    std::printf("index objects: %llu replaced by %llu; WAL files removed: %llu; staging files: %llu; "
+                "stale locks: %llu\n",
+                static_cast<unsigned long long>(r.index_objects_removed),
+                static_cast<unsigned long long>(r.index_objects_written),
+                static_cast<unsigned long long>(r.wal_removed),
+                static_cast<unsigned long long>(r.staging_removed),
+                static_cast<unsigned long long>(r.stale_locks_removed));
+    for (const auto& f : r.wal_floors) std::printf("WAL kept from %s on\n", f.c_str());
+    if (r.refused_deletes)
+      std::printf("%llu deletes refused by the store (left for a later run)\n",
+                  static_cast<unsigned long long>(r.refused_deletes));
+    std::printf("freed %s\n", human_bytes(r.freed_bytes()).c_str());
+  }
+}
+
+int run_prune(const PruneArgs& a) {
+  ops::PruneOptions o = prune_options(a);
+  auto repo = open_repo(a.repo);
+  CommandRun run(true);
+  ops::PruneResult r = ops::prune(*repo, o, run.ctx());
+  if (a.repo.json)
+    print_json(r.to_json());
+  else
+    print_prune(r, o);
+  return 0;
+}
+
 struct ExpireArgs {
   RepoArgs repo;
   std::vector<std::string> keep_tags;
   std::string now;
   bool dry_run = false;
   int lock_wait = 600;
+  bool prune = false;  // --prune: then prune, in the same process
+  PruneArgs prune_args;
 };
 
 int run_expire(const ExpireArgs& a) {
@@ -37,8 +122,16 @@ int run_expire(const ExpireArgs& a) {
   auto repo = open_repo(a.repo);
   CommandRun run(true);
   ops::ExpireResult r = ops::expire(*repo, o, run.ctx());
+  std::optional<ops::PruneResult> pr;
+  ops::PruneOptions po;
+  if (a.prune && !a.dry_run) {
+    PruneArgs p = a.prune_args;
+    p.repo = a.repo;
+    po = prune_options(p);
+    pr = ops::prune(*repo, po, run.ctx());
+  }
   if (a.repo.json) {
-    print_json(r.to_json());
+    print_json(pr ? nlohmann::json{{"expire", r.to_json()}, {"prune", pr->to_json()}} : r.to_json());
     return 0;
   }
   std::string current = "\x01";
@@ -63,8 +156,12 @@ int run_expire(const ExpireArgs& a) {
   std::printf("\n%s%zu backups kept, %zu %s (now = %s)\n", r.dry_run ? "dry run: " : "", r.kept,
               r.removed, r.dry_run ? "would be removed" : "removed",
               format_rfc3339(r.now_ns).c_str());
-  if (!r.dry_run && r.removed)
+  if (pr) {
+    std::printf("\n");
+    print_prune(*pr, po);
+  } else if (!r.dry_run && r.removed) {
     std::printf("their data stays until `strongroom prune` frees what nothing references\n");
+  }
   return 0;
 }
 
@@ -120,80 +217,6 @@ int run_hold(const HoldArgs& a) {
   return 0;
 }
 
-struct PruneArgs {
-  RepoArgs repo;
-  std::string grace, max_unused, now;
-  int lock_wait = 600, crash_at = 0;
-  bool dry_run = false;
-};
-
-int run_prune(const PruneArgs& a) {
-  ops::PruneOptions o;
-  if (a.repo.config) {
-    o.grace_seconds = a.repo.config->prune_grace;
-    o.max_unused = a.repo.config->prune_max_unused;
-  }
-  if (!a.grace.empty()) o.grace_seconds = config::parse_duration(a.grace);
-  if (!a.max_unused.empty()) {
-    std::string v = a.max_unused;
-    bool pct = !v.empty() && v.back() == '%';
-    if (pct) v.pop_back();
-    char* end = nullptr;
-    double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || x < 0 || (pct ? x > 100 : x > 1))
-      throw Error(Errc::kUsage, "--max-unused takes a share such as 10% or 0.1");
-    o.max_unused = pct ? x / 100 : x;
-  }
-  // The grace period runs on the real clock; --now / STRONGROOM_NOW only for a dry run.
-  o.now_ns = a.dry_run ? clock_now_ns(a.now) : now_ns();
-  if (!a.dry_run && !a.now.empty())
-    throw Error(Errc::kUsage, "prune --now is for --dry-run only: the grace period runs on the "
-                              "real clock");
-  o.lock_wait_seconds = a.lock_wait;
-  o.dry_run = a.dry_run;
-  o.crash_at = a.crash_at;
-  auto repo = open_repo(a.repo);
-  CommandRun run(true);
-  ops::PruneResult r = ops::prune(*repo, o, run.ctx());
-  if (a.repo.json) {
-    print_json(r.to_json());
-    return 0;
-  }
-  std::printf("%s%llu backups reference %llu chunks; %llu packs, %s\n", r.dry_run ? "dry run: " : "",
-              static_cast<unsigned long long>(r.backups),
-              static_cast<unsigned long long>(r.live_chunks),
-              static_cast<unsigned long long>(r.packs), human_bytes(r.pack_bytes).c_str());
-  std::printf("unreferenced packs: %llu (%s); packs over %.0f%% unused: %llu (%s)\n",
-              static_cast<unsigned long long>(r.dead_packs), human_bytes(r.dead_bytes).c_str(),
-              o.max_unused * 100, static_cast<unsigned long long>(r.sparse_packs),
-              human_bytes(r.sparse_bytes).c_str());
-  if (r.waiting_packs || r.staging_waiting)
-    std::printf("waiting for the grace period (%s): %llu packs (%s), %llu staging files\n",
-                config::format_duration(o.grace_seconds).c_str(),
-                static_cast<unsigned long long>(r.waiting_packs), human_bytes(r.waiting_bytes).c_str(),
-                static_cast<unsigned long long>(r.staging_waiting));
-  std::printf("%s %llu packs (%s), repacked %llu (%s written)\n",
-              r.dry_run ? "would remove" : "removed", static_cast<unsigned long long>(r.removed_packs),
-              human_bytes(r.removed_pack_bytes).c_str(),
-              static_cast<unsigned long long>(r.repacked_packs),
-              human_bytes(r.repack_written_bytes).c_str());
-  if (!r.dry_run) {
-    std::printf("index objects: %llu replaced by %llu; WAL files removed: %llu; staging files: %llu; "
-                "stale locks: %llu\n",
-                static_cast<unsigned long long>(r.index_objects_removed),
-                static_cast<unsigned long long>(r.index_objects_written),
-                static_cast<unsigned long long>(r.wal_removed),
-                static_cast<unsigned long long>(r.staging_removed),
-                static_cast<unsigned long long>(r.stale_locks_removed));
-    for (const auto& f : r.wal_floors) std::printf("WAL kept from %s on\n", f.c_str());
-    if (r.refused_deletes)
-      std::printf("%llu deletes refused by the store (left for a later run)\n",
-                  static_cast<unsigned long long>(r.refused_deletes));
-    std::printf("freed %s\n", human_bytes(r.freed_bytes()).c_str());
-  }
-  return 0;
-}
-
 }  // namespace
 
 void add_policy_commands(CLI::App& app, int& result) {
@@ -206,6 +229,9 @@ void add_policy_commands(CLI::App& app, int& result) {
   expire->add_flag("--dry-run,-n", e->dry_run, "Show what would be kept and removed, and why");
   expire->add_option("--lock-wait", e->lock_wait, "Seconds to wait for running backups")
       ->capture_default_str();
+  expire->add_flag("--prune", e->prune, "Then prune (as `strongroom prune`), in the same run");
+  expire->add_option("--grace", e->prune_args.grace, "With --prune: prune's --grace");
+  expire->add_option("--max-unused", e->prune_args.max_unused, "With --prune: prune's --max-unused");
   add_now_option(expire, e->now);
   expire->callback([e, &result] { result = run_expire(*e); });
 

@@ -72,6 +72,7 @@ int run_proof(const ProofArgs& a) {
   if (o.key_file.empty()) o.password_file = password_file_path(a.repo);
   o.ca_file = effective_ca_file(o.repo_url, a.repo.ca_file).first;
   o.self_exe = self_exe();
+  if (a.repo.repo_config) o.config_file = absolute_path(a.repo.config_file);
   auto repo = open_repo(a.repo);
   CommandRun run(true);
   ops::RestoreTestResult r = ops::restore_test(*repo, o, run.ctx());

@@ -98,6 +98,10 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
   if (o.key_file.empty()) o.password_file = password_file_path(a.repo);
   o.ca_file = effective_ca_file(o.repo_url, a.repo.ca_file).first;
   o.self_exe = self_exe();
+  if (a.repo.repo_config) {
+    o.config_file = absolute_path(a.repo.config_file);
+    o.config_repository = a.repo.repository;
+  }
   if (const char* u = std::getenv("PGUSER"); u && *u) o.db_user = u;
   CommandRun run(true);
   ops::PgRestoreResult r;

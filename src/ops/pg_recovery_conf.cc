@@ -27,8 +27,13 @@ std::string restore_command(const PgRestoreOptions& o) {
     throw Error(Errc::kUsage, "the restore_command needs an absolute path to the " +
                                   std::string(o.key_file.empty() ? "password" : "key") +
                                   " file, not '" + file + "'");
-  return shell_quote(o.self_exe) + " wal-get --repo " + shell_quote(o.repo_url) + " --stanza " +
-         shell_quote(o.stanza) +
+  // A repository of the configuration file: wal-get reads the same file (credentials, endpoint,
+  // limits), as the archive_command does.
+  std::string where = o.config_file.empty()
+                          ? " --repo " + shell_quote(o.repo_url)
+                          : " --config " + shell_quote(o.config_file) + " --repository " +
+                                shell_quote(o.config_repository);
+  return shell_quote(o.self_exe) + " wal-get" + where + " --stanza " + shell_quote(o.stanza) +
          (o.key_file.empty() ? " --password-file " + shell_quote(o.password_file)
                              : " --key-file " + shell_quote(o.key_file)) +
          (o.ca_file.empty() ? "" : " --ca-file " + shell_quote(o.ca_file)) + " --prefetch 8 %f %p";

@@ -36,6 +36,17 @@ TEST(PgRecoveryConf, RestoreCommandWithPasswordOrKeyFile) {
   EXPECT_EQ(restore_command(o).find("--password-file"), std::string::npos);
 }
 
+// A repository of the configuration file: wal-get reads the same file (its credentials and
+// endpoint), not just the URL.
+TEST(PgRecoveryConf, RestoreCommandReadsTheConfigurationFile) {
+  auto o = options();
+  o.config_file = "/etc/strongroom/strongroom.yaml";
+  o.config_repository = "dr";
+  EXPECT_EQ(restore_command(o),
+            "'/usr/bin/strongroom' wal-get --config '/etc/strongroom/strongroom.yaml' "
+            "--repository 'dr' --stanza 'main' --password-file '/etc/sr/pw' --prefetch 8 %f %p");
+}
+
 // The CA bundle the restore used reaches the restored server's wal-get (issue 10, TLS).
 TEST(PgRecoveryConf, RestoreCommandPassesTheCaFile) {
   auto o = options();

@@ -50,6 +50,9 @@ struct PgRestoreOptions {
   bool archive = false;  // keep archive_mode of the restored configuration
   std::string repo_url, password_file, key_file, self_exe, pg_bin;
   std::string ca_file;               // the CA bundle the restore used; restore_command passes it on
+  // The repository came from a configuration file (absolute path) and its name there: the
+  // restore_command passes them on instead of repo_url.
+  std::string config_file, config_repository;
   std::string db_user = "postgres";  // for start: the database user to connect as (app: PGUSER)
   std::string server_os_user;  // as root: the OS user the started server runs as (pg/server.h)
   bool hand_over_server = false;  // for start: the result owns the server (stopped with it)

@@ -143,6 +143,10 @@ void test_postgres(repo::Repository& repo, const RestoreTestOptions& o,
   po.key_file = o.key_file;
   po.self_exe = o.self_exe;
   po.ca_file = o.ca_file;
+  if (!o.config_file.empty()) {
+    po.config_file = o.config_file;
+    po.config_repository = o.repository;
+  }
   po.pg_bin = o.pg_bin;
   po.server_os_user = o.server_os_user.empty() ? owner_of(s.pg_data) : o.server_os_user;
   if (::geteuid() == 0) {

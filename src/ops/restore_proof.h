@@ -45,6 +45,7 @@ struct RestoreTestOptions {
   uint64_t random_seed = 0;  // for random_point (0: from the system RNG)
   // PostgreSQL: what the restored server's restore_command needs, and who runs the server.
   std::string repo_url, password_file, key_file, self_exe, ca_file, pg_bin;
+  std::string config_file;  // absolute; the restore_command reads the repository from it
   std::string server_os_user;  // as root; default: the owner of the source's pg_data
 };
 
