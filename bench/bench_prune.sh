@@ -16,8 +16,9 @@
 # Medians and spreads over the rounds; every ratio is taken within this run.
 #
 # Usage: bench/bench_prune.sh [--size-mib N] [--history N] [--keep-last N] [--rounds N]
-#                             [--scale N] [--workdir DIR] [--out FILE] [--keep]
-#   defaults: --size-mib 2048 --history 30 --keep-last 10 --rounds 3 (no --scale)
+#                             [--scale N] [--max-unused S] [--workdir DIR] [--out FILE] [--keep]
+#   defaults: --size-mib 2048 --history 30 --keep-last 10 --rounds 3 (no --scale); --max-unused
+#   sets strongroom's prune.max_unused (default: strongroom's own, 10 %)
 # Env: STRONGROOM_BIN (default build/strongroom).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -26,6 +27,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SIZE_MIB=2048
 HISTORY=30
 KEEP_LAST=10
+MAX_UNUSED=""
 ROUNDS=3
 SCALE=0
 WORKDIR_PARENT=/var/tmp
@@ -36,6 +38,7 @@ while (($#)); do
         --size-mib) SIZE_MIB=$2; shift 2 ;;
         --history) HISTORY=$2; shift 2 ;;
         --keep-last) KEEP_LAST=$2; shift 2 ;;
+        --max-unused) MAX_UNUSED=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --scale) SCALE=$2; shift 2 ;;
         --workdir) WORKDIR_PARENT=$2; shift 2 ;;
@@ -80,6 +83,7 @@ repositories:
 sources:
   tree: {type: files, kind: volume, paths: [$SRC], retention: {keep_last: $KEEP_LAST}}
 YAML
+    [[ -z $MAX_UNUSED ]] || printf 'prune: {max_unused: %s}\n' "$MAX_UNUSED" >>"$dir/strongroom.yaml"
 }
 
 # prune_round TOOL DIR NAME: expire + prune (or forget --prune) on a copy of DIR's repository.

@@ -40,8 +40,9 @@ void apply_source(BackupArgs& a) {
   const config::SourceConfig* s = a.repo.source_config;
   if (s == nullptr) return;
   if (!a.paths.empty() || !a.command.empty() || !a.pg_data.empty())
-    throw Error(Errc::kUsage, "--source " + s->name + " says what to back up: leave out --path, "
-                              "--command and --pg-data");
+    throw Error(Errc::kUsage, "--source " + s->name +
+                                  " says what to back up: leave out --path, "
+                                  "--command and --pg-data");
   switch (s->type) {
     case config::SourceType::kPostgres:
       a.pg_data = s->pg_data;

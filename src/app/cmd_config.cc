@@ -63,16 +63,18 @@ std::string retention_text(const config::RetentionRule& r) {
   return out;
 }
 
-nlohmann::json check_json(const config::Config& c, int64_t now_s, std::vector<std::string>& warnings) {
+nlohmann::json check_json(const config::Config& c, int64_t now_s,
+                          std::vector<std::string>& warnings) {
   nlohmann::json repos = nlohmann::json::array();
   for (const auto& [name, r] : c.repositories) {
     nlohmann::json j = {{"name", name}, {"url", r.url}, {"line", r.line}};
     std::string cred = !r.key_file.empty() ? "key file " + r.key_file : describe(r.password);
-    j["credential"] = cred.empty() ? "STRONGROOM_PASSWORD_FILE, STRONGROOM_PASSWORD or a prompt"
-                                   : cred;
+    j["credential"] =
+        cred.empty() ? "STRONGROOM_PASSWORD_FILE, STRONGROOM_PASSWORD or a prompt" : cred;
     if (!r.replicate_from.empty()) j["replicate_from"] = r.replicate_from;
     if (r.cost_per_gib_month > 0) j["cost_per_gib_month"] = r.cost_per_gib_month;
-    std::vector<std::pair<std::string, const config::SecretRef*>> secrets = {{"password", &r.password}};
+    std::vector<std::pair<std::string, const config::SecretRef*>> secrets = {
+        {"password", &r.password}};
     if (r.s3) {
       secrets.push_back({"s3.access_key_id", &r.s3->access_key_id});
       secrets.push_back({"s3.secret_access_key", &r.s3->secret_access_key});
@@ -84,7 +86,8 @@ nlohmann::json check_json(const config::Config& c, int64_t now_s, std::vector<st
       secrets.push_back({"azure.connection_string", &r.azure->connection_string});
     }
     if (!r.key_file.empty() && ::access(r.key_file.c_str(), R_OK) != 0)
-      warnings.push_back("repository " + name + ": key file " + r.key_file + " is not readable here");
+      warnings.push_back("repository " + name + ": key file " + r.key_file +
+                         " is not readable here");
     for (const auto& [what, ref] : secrets)
       if (std::string p = secret_problem(*ref); !p.empty())
         warnings.push_back("repository " + name + ": " + what + ": " + p);
@@ -92,8 +95,10 @@ nlohmann::json check_json(const config::Config& c, int64_t now_s, std::vector<st
   }
   nlohmann::json sources = nlohmann::json::array();
   for (const auto& s : c.sources) {
-    nlohmann::json j = {{"name", s.name},       {"type", config::to_string(s.type)},
-                        {"kind", s.kind},       {"repository", s.repository},
+    nlohmann::json j = {{"name", s.name},
+                        {"type", config::to_string(s.type)},
+                        {"kind", s.kind},
+                        {"repository", s.repository},
                         {"line", s.line}};
     if (s.type == config::SourceType::kPostgres) {
       j["stanza"] = s.stanza;
@@ -109,7 +114,8 @@ nlohmann::json check_json(const config::Config& c, int64_t now_s, std::vector<st
       nlohmann::json x = {{"cron", sc.cron.text()}};
       if (!sc.type.empty()) x["type"] = sc.type;
       int64_t next = sc.cron.next_after(now_s);
-      x["next_run"] = next < 0 ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(next * 1'000'000'000));
+      x["next_run"] =
+          next < 0 ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(next * 1'000'000'000));
       sched.push_back(x);
     }
     j["schedules"] = sched;
@@ -133,8 +139,8 @@ nlohmann::json check_json(const config::Config& c, int64_t now_s, std::vector<st
           {"now", format_rfc3339(now_s * 1'000'000'000)},
           {"repositories", repos},
           {"sources", sources},
-          {"prune", {{"grace", config::format_duration(c.prune_grace)},
-                     {"max_unused", c.prune_max_unused}}},
+          {"prune",
+           {{"grace", config::format_duration(c.prune_grace)}, {"max_unused", c.prune_max_unused}}},
           {"warnings", warnings}};
 }
 
@@ -159,9 +165,9 @@ void print_check(const nlohmann::json& j, const config::Config& c) {
     for (const auto& sc : js["schedules"])
       std::cout << "    backup " << (sc.contains("type") ? sc["type"].get<std::string>() + " " : "")
                 << "at \"" << sc["cron"].get<std::string>() << "\" (UTC), next "
-                << (sc["next_run"].is_null() ? "never" : sc["next_run"].get<std::string>())
-                << "\n";
-    std::cout << "    verify: newest backup younger than " << js["verify"]["max_age"].get<std::string>();
+                << (sc["next_run"].is_null() ? "never" : sc["next_run"].get<std::string>()) << "\n";
+    std::cout << "    verify: newest backup younger than "
+              << js["verify"]["max_age"].get<std::string>();
     if (js["verify"].contains("max_wal_lag"))
       std::cout << ", newest WAL younger than " << js["verify"]["max_wal_lag"].get<std::string>();
     std::cout << "\n";

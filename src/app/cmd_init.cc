@@ -18,7 +18,8 @@ int run_init(const InitArgs& a) {
   std::string pw = repo_password(a.repo, "New repository password: ", true);
   repo::InitOptions opts;
   opts.compression_level = a.level;
-  std::string id = repo::Repository::init(*open_storage_from_env(url, a.repo.ca_file, a.repo.repo_config), pw, opts);
+  std::string id = repo::Repository::init(
+      *open_storage_from_env(url, a.repo.ca_file, a.repo.repo_config), pw, opts);
   if (a.repo.json)
     print_json({{"id", id}, {"repository", url}});
   else

@@ -79,10 +79,9 @@ void add_postgres_commands(CLI::App& app, int& result) {
       "stream",
       "Stream WAL into the repository over a replication slot (RPO <= 1 s; 0 with --synchronous)");
   add_repo_options(stream, s->repo, false);
-  stream
-      ->add_option("--pg-conn", s->conn,
-                   "Connection string of the server (a replication connection is made; default: "
-                   "the --source's pg_conn)");
+  stream->add_option("--pg-conn", s->conn,
+                     "Connection string of the server (a replication connection is made; default: "
+                     "the --source's pg_conn)");
   add_stanza_option(stream, s->repo, "PostgreSQL cluster in the repository");
   add_source_option(stream, s->repo);
   stream->add_option("--slot", s->slot, "Physical replication slot (created if missing)")

@@ -42,8 +42,9 @@ ops::PruneOptions prune_options(const PruneArgs& a) {
   // The grace period runs on the real clock; --now / STRONGROOM_NOW only for a dry run.
   o.now_ns = a.dry_run ? clock_now_ns(a.now) : now_ns();
   if (!a.dry_run && !a.now.empty())
-    throw Error(Errc::kUsage, "prune --now is for --dry-run only: the grace period runs on the "
-                              "real clock");
+    throw Error(Errc::kUsage,
+                "prune --now is for --dry-run only: the grace period runs on the "
+                "real clock");
   o.lock_wait_seconds = a.lock_wait;
   o.dry_run = a.dry_run;
   o.crash_at = a.crash_at;
@@ -51,8 +52,8 @@ ops::PruneOptions prune_options(const PruneArgs& a) {
 }
 
 void print_prune(const ops::PruneResult& r, const ops::PruneOptions& o) {
-  std::printf("%s%llu backups reference %llu chunks; %llu packs, %s\n", r.dry_run ? "dry run: " : "",
-              static_cast<unsigned long long>(r.backups),
+  std::printf("%s%llu backups reference %llu chunks; %llu packs, %s\n",
+              r.dry_run ? "dry run: " : "", static_cast<unsigned long long>(r.backups),
               static_cast<unsigned long long>(r.live_chunks),
               static_cast<unsigned long long>(r.packs), human_bytes(r.pack_bytes).c_str());
   std::printf("unreferenced packs: %llu (%s); packs over %.0f%% unused: %llu (%s)\n",
@@ -62,21 +63,23 @@ void print_prune(const ops::PruneResult& r, const ops::PruneOptions& o) {
   if (r.waiting_packs || r.staging_waiting)
     std::printf("waiting for the grace period (%s): %llu packs (%s), %llu staging files\n",
                 config::format_duration(o.grace_seconds).c_str(),
-                static_cast<unsigned long long>(r.waiting_packs), human_bytes(r.waiting_bytes).c_str(),
+                static_cast<unsigned long long>(r.waiting_packs),
+                human_bytes(r.waiting_bytes).c_str(),
                 static_cast<unsigned long long>(r.staging_waiting));
-  std::printf("%s %llu packs (%s), repacked %llu (%s written)\n",
-              r.dry_run ? "would remove" : "removed", static_cast<unsigned long long>(r.removed_packs),
-              human_bytes(r.removed_pack_bytes).c_str(),
-              static_cast<unsigned long long>(r.repacked_packs),
-              human_bytes(r.repack_written_bytes).c_str());
+  std::printf(
+      "%s %llu packs (%s), repacked %llu (%s written)\n", r.dry_run ? "would remove" : "removed",
+      static_cast<unsigned long long>(r.removed_packs), human_bytes(r.removed_pack_bytes).c_str(),
+      static_cast<unsigned long long>(r.repacked_packs),
+      human_bytes(r.repack_written_bytes).c_str());
   if (!r.dry_run) {
-    std::printf("index objects: %llu replaced by %llu; WAL files removed: %llu; staging files: %llu; "
-                "stale locks: %llu\n",
-                static_cast<unsigned long long>(r.index_objects_removed),
-                static_cast<unsigned long long>(r.index_objects_written),
-                static_cast<unsigned long long>(r.wal_removed),
-                static_cast<unsigned long long>(r.staging_removed),
-                static_cast<unsigned long long>(r.stale_locks_removed));
+    std::printf(
+        "index objects: %llu replaced by %llu; WAL files removed: %llu; staging files: %llu; "
+        "stale locks: %llu\n",
+        static_cast<unsigned long long>(r.index_objects_removed),
+        static_cast<unsigned long long>(r.index_objects_written),
+        static_cast<unsigned long long>(r.wal_removed),
+        static_cast<unsigned long long>(r.staging_removed),
+        static_cast<unsigned long long>(r.stale_locks_removed));
     for (const auto& f : r.wal_floors) std::printf("WAL kept from %s on\n", f.c_str());
     if (r.refused_deletes)
       std::printf("%llu deletes refused by the store (left for a later run)\n",
@@ -109,8 +112,9 @@ struct ExpireArgs {
 
 int run_expire(const ExpireArgs& a) {
   if (!a.repo.config)
-    throw Error(Errc::kUsage, "expire applies the retention rules of a configuration file: give "
-                              "--config FILE (or set STRONGROOM_CONFIG)");
+    throw Error(Errc::kUsage,
+                "expire applies the retention rules of a configuration file: give "
+                "--config FILE (or set STRONGROOM_CONFIG)");
   ops::ExpireOptions o;
   o.config = a.repo.config.get();
   o.repository = a.repo.repository;
@@ -131,14 +135,16 @@ int run_expire(const ExpireArgs& a) {
     pr = ops::prune(*repo, po, run.ctx());
   }
   if (a.repo.json) {
-    print_json(pr ? nlohmann::json{{"expire", r.to_json()}, {"prune", pr->to_json()}} : r.to_json());
+    print_json(pr ? nlohmann::json{{"expire", r.to_json()}, {"prune", pr->to_json()}}
+                  : r.to_json());
     return 0;
   }
   std::string current = "\x01";
   for (const auto& b : r.backups) {
     if (b.source != current) {
       current = b.source;
-      std::printf("\n%s\n", b.source.empty() ? "(no configured source)" : ("source " + b.source).c_str());
+      std::printf("\n%s\n",
+                  b.source.empty() ? "(no configured source)" : ("source " + b.source).c_str());
       std::printf("  %-8s %-20s %-7s %-7s %s\n", "ID", "TIME", "TYPE", "ACTION", "WHY");
     }
     std::string why;
@@ -200,9 +206,12 @@ int run_hold(const HoldArgs& a) {
       std::printf(removed ? "hold on %s released\n" : "%s had no hold\n", id.c_str());
     return 0;
   }
-  nlohmann::json rec = {{"backup", id},         {"reason", a.reason},
-                        {"time_ns", now_ns()},  {"time", format_rfc3339(now_ns())},
-                        {"host", ops::host_name()}, {"user", ops::user_name()}};
+  nlohmann::json rec = {{"backup", id},
+                        {"reason", a.reason},
+                        {"time_ns", now_ns()},
+                        {"time", format_rfc3339(now_ns())},
+                        {"host", ops::host_name()},
+                        {"user", ops::user_name()}};
   {
     // A shared lock: expire (exclusive) either sees the hold or ran entirely before it.
     auto lock = repo::RepoLock::acquire(*repo, "hold", false);
@@ -231,7 +240,8 @@ void add_policy_commands(CLI::App& app, int& result) {
       ->capture_default_str();
   expire->add_flag("--prune", e->prune, "Then prune (as `strongroom prune`), in the same run");
   expire->add_option("--grace", e->prune_args.grace, "With --prune: prune's --grace");
-  expire->add_option("--max-unused", e->prune_args.max_unused, "With --prune: prune's --max-unused");
+  expire->add_option("--max-unused", e->prune_args.max_unused,
+                     "With --prune: prune's --max-unused");
   add_now_option(expire, e->now);
   expire->callback([e, &result] { result = run_expire(*e); });
 
@@ -254,8 +264,9 @@ void add_policy_commands(CLI::App& app, int& result) {
                     "(default: the configuration's prune.grace, else 1h; 0: at once)");
   prune->add_option("--max-unused", p->max_unused,
                     "Repack packs with more than this share unused (default 10%)");
-  prune->add_option("--lock-wait", p->lock_wait,
-                    "Seconds to wait for running backups before the final step")
+  prune
+      ->add_option("--lock-wait", p->lock_wait,
+                   "Seconds to wait for running backups before the final step")
       ->capture_default_str();
   prune->add_flag("--dry-run,-n", p->dry_run, "Show what would be done");
   prune->add_option("--test-crash-at", p->crash_at, "Tests only: die at step N of the sweep (1-6)")

@@ -44,8 +44,9 @@ int run_list(const ProofArgs& a) {
 int run_proof(const ProofArgs& a) {
   if (a.list) return run_list(a);
   if (!a.repo.config)
-    throw Error(Errc::kUsage, "restore-test tests a source of a configuration file: give --config "
-                              "FILE and --source NAME");
+    throw Error(Errc::kUsage,
+                "restore-test tests a source of a configuration file: give --config "
+                "FILE and --source NAME");
   const auto& source = need_source(a.repo, "restore-test");
   if ((!a.target_time.empty()) + a.random_point + a.immediate > 1)
     throw Error(Errc::kUsage, "give at most one of --target-time, --random-point, --immediate");
@@ -89,8 +90,9 @@ int run_proof(const ProofArgs& a) {
                   v.error.empty() ? "" : (" — " + v.error).c_str());
     std::printf("  restored %llu files (%s); RTO %s%s\n", static_cast<unsigned long long>(r.files),
                 human_bytes(r.bytes).c_str(), human_duration(r.rto_seconds).c_str(),
-                r.rto_target_s ? (" (target " + config::format_duration(*r.rto_target_s) + ")").c_str()
-                               : "");
+                r.rto_target_s
+                    ? (" (target " + config::format_duration(*r.rto_target_s) + ")").c_str()
+                    : "");
     if (!r.error.empty()) std::printf("  error: %s\n", r.error.c_str());
     if (!r.scratch.empty()) std::printf("  kept in %s\n", r.scratch.c_str());
     std::printf("%s (result %s stored)\n", r.passed ? "PASSED" : "FAILED",
@@ -115,15 +117,18 @@ void add_proof_command(CLI::App& app, int& result) {
                 "PostgreSQL: recover only to the backup's end (row counts are compared too)");
   cmd->add_option("--seed", a->seed, "Seed of --random-point (to repeat a test)");
   cmd->add_flag("--keep", a->keep, "Keep the scratch directory (the server is stopped)");
-  cmd->add_option("--scratch", a->scratch, "Where the scratch directory goes (default TMPDIR or /var/tmp)");
+  cmd->add_option("--scratch", a->scratch,
+                  "Where the scratch directory goes (default TMPDIR or /var/tmp)");
   cmd->add_option("--run-as", a->run_as,
                   "As root: the OS user the scratch server runs as (default: the owner of the "
                   "source's pg_data)");
-  cmd->add_option("--pg-bin", a->pg_bin, "PostgreSQL binaries (default: those of the backup's version)");
+  cmd->add_option("--pg-bin", a->pg_bin,
+                  "PostgreSQL binaries (default: those of the backup's version)");
   cmd->add_flag("--list", a->list, "List the stored results (of --source, if given)");
   add_now_option(cmd, a->now);
-  cmd->footer("Exit 0 when every validation passed within the RTO, 3 when the test failed (the "
-              "result is stored either way).");
+  cmd->footer(
+      "Exit 0 when every validation passed within the RTO, 3 when the test failed (the "
+      "result is stored either way).");
   cmd->callback([a, &result] { result = run_proof(*a); });
 }
 

@@ -22,8 +22,10 @@ struct VerifyArgs {
 // "5%" (a rotating slice: n = 100/5 slices, today's by the clock) or "K/N" (slice K of N).
 void parse_subset(const std::string& text, int64_t now_ns, ops::VerifyOptions& o) {
   auto bad = [&] {
-    throw Error(Errc::kUsage, "--read-data-subset takes a share such as 5% or a slice K/N such "
-                              "as 1/20, got '" + text + "'");
+    throw Error(Errc::kUsage,
+                "--read-data-subset takes a share such as 5% or a slice K/N such "
+                "as 1/20, got '" +
+                    text + "'");
   };
   auto number = [&](const std::string& t) -> uint32_t {
     if (t.empty() || t.size() > 6 || t.find_first_not_of("0123456789") != std::string::npos) bad();
@@ -55,8 +57,7 @@ void print_sources(const ops::VerifyReport& r) {
     std::printf("%-16s %-9s %-8s %-22s %-9s %-22s %s\n", s.source.c_str(), s.kind.c_str(),
                 s.ok() ? "ok" : "PROBLEM",
                 s.newest_backup_end_ns ? format_rfc3339(s.newest_backup_end_ns).c_str() : "none",
-                age.c_str(),
-                s.window_start_ns ? format_rfc3339(s.window_start_ns).c_str() : "-",
+                age.c_str(), s.window_start_ns ? format_rfc3339(s.window_start_ns).c_str() : "-",
                 s.newest_wal_ns ? format_rfc3339(s.newest_wal_ns).c_str() : "-");
   }
 }

@@ -78,8 +78,9 @@ void add_source_option(CLI::App* cmd, RepoArgs& a) {
 
 const config::SourceConfig& need_source(const RepoArgs& a, const std::string& what) {
   if (a.source_config == nullptr)
-    throw Error(Errc::kUsage, what + " needs --source NAME (and --config FILE or "
-                                     "STRONGROOM_CONFIG)");
+    throw Error(Errc::kUsage, what +
+                                  " needs --source NAME (and --config FILE or "
+                                  "STRONGROOM_CONFIG)");
   return *a.source_config;
 }
 
@@ -152,7 +153,8 @@ std::string key_file_path(const RepoArgs& a) {
   // A password the configuration names wins over STRONGROOM_KEY_FILE (the file over the
   // environment, as for every other setting).
   bool configured_password = a.repo_config && !a.repo_config->password.empty();
-  std::string f = a.key_file.empty() && !configured_password ? env("STRONGROOM_KEY_FILE") : a.key_file;
+  std::string f =
+      a.key_file.empty() && !configured_password ? env("STRONGROOM_KEY_FILE") : a.key_file;
   return f.empty() ? "" : absolute_path(f);
 }
 
@@ -196,8 +198,8 @@ int64_t clock_now_ns(const std::string& flag) {
   try {
     return parse_rfc3339(t);
   } catch (const Error& e) {
-    throw Error(Errc::kUsage, std::string(flag.empty() ? "STRONGROOM_NOW" : "--now") + ": " +
-                                  e.what());
+    throw Error(Errc::kUsage,
+                std::string(flag.empty() ? "STRONGROOM_NOW" : "--now") + ": " + e.what());
   }
 }
 

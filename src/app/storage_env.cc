@@ -128,7 +128,8 @@ void apply_configured(const config::RepositoryConfig& c, storage::StorageSetting
     if (!c.s3->access_key_id.empty())
       s.s3.access_key_id = read_secret(c.s3->access_key_id, where + " s3.access_key_id");
     if (!c.s3->secret_access_key.empty())
-      s.s3.secret_access_key = read_secret(c.s3->secret_access_key, where + " s3.secret_access_key");
+      s.s3.secret_access_key =
+          read_secret(c.s3->secret_access_key, where + " s3.secret_access_key");
     if (!c.s3->session_token.empty())
       s.s3.session_token = read_secret(c.s3->session_token, where + " s3.session_token");
   }
@@ -148,7 +149,8 @@ void apply_configured(const config::RepositoryConfig& c, storage::StorageSetting
   }
   if (c.limits.parallelism) s.transfer.parallelism = c.limits.parallelism;
   if (c.limits.part_size) s.transfer.part_size = c.limits.part_size;
-  if (c.limits.retry_for >= 0) s.http.retry.budget_seconds = static_cast<double>(c.limits.retry_for);
+  if (c.limits.retry_for >= 0)
+    s.http.retry.budget_seconds = static_cast<double>(c.limits.retry_for);
   if (c.limits.connect_timeout) s.http.connect_timeout_seconds = c.limits.connect_timeout;
   if (c.limits.stall_timeout) s.http.stall_seconds = c.limits.stall_timeout;
 }
@@ -159,8 +161,7 @@ storage::StorageSettings storage_settings_from_env(const std::string& url,
                                                    const std::string& ca_file,
                                                    const config::RepositoryConfig* configured) {
   storage::StorageSettings s = storage_settings_from_env_only(url, ca_file);
-  if (configured != nullptr && url.find("://") != std::string::npos &&
-      url.rfind("file://", 0) != 0)
+  if (configured != nullptr && url.find("://") != std::string::npos && url.rfind("file://", 0) != 0)
     apply_configured(*configured, s);
   return s;
 }

@@ -67,7 +67,8 @@ std::vector<RetentionDecision> apply_retention(const std::vector<BackupRecord>& 
         {"hourly", rule.keep_hourly, [](int64_t s) { return floor_div(s, 3600); }},
         {"daily", rule.keep_daily, [](int64_t s) { return floor_div(s, 86400); }},
         // 1970-01-01 was a Thursday: shifting by 3 days makes weeks start on Monday (ISO).
-        {"weekly", rule.keep_weekly, [](int64_t s) { return floor_div(floor_div(s, 86400) + 3, 7); }},
+        {"weekly", rule.keep_weekly,
+         [](int64_t s) { return floor_div(floor_div(s, 86400) + 3, 7); }},
         {"monthly", rule.keep_monthly, [](int64_t s) { return civil(s, true); }},
         {"yearly", rule.keep_yearly, [](int64_t s) { return civil(s, false); }},
     };
@@ -96,8 +97,8 @@ std::vector<RetentionDecision> apply_retention(const std::vector<BackupRecord>& 
       }
       if (base == nullptr) base = oldest_full;
       if (base != nullptr)
-        keep(base->id, "PITR window " + config::format_duration(*rule.pitr_window) +
-                           " starts from it");
+        keep(base->id,
+             "PITR window " + config::format_duration(*rule.pitr_window) + " starts from it");
     }
   }
 
@@ -127,7 +128,8 @@ std::vector<RetentionDecision> apply_retention(const std::vector<BackupRecord>& 
     if (!d->keep) {
       std::string why = "no rule keeps it";
       std::vector<std::string> outside;
-      if (rule.keep_within) outside.push_back("older than " + config::format_duration(*rule.keep_within));
+      if (rule.keep_within)
+        outside.push_back("older than " + config::format_duration(*rule.keep_within));
       if (rule.keep_last) outside.push_back("not among the last " + std::to_string(rule.keep_last));
       if (!outside.empty()) {
         why += " (";

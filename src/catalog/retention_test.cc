@@ -109,7 +109,8 @@ TEST(Retention, CalendarBucketsKeepTheNewestOfEach) {
   int n = 0;
   for (int day = 0; day < 40; ++day)
     for (int h : {1, 13})
-      b.push_back(files(++n, parse_rfc3339("2026-10-23T00:00:00Z") + (day * 86400 + h * 3600) * kS));
+      b.push_back(
+          files(++n, parse_rfc3339("2026-10-23T00:00:00Z") + (day * 86400 + h * 3600) * kS));
   auto d = decide(b, rule);
   std::vector<std::string> kept;
   for (const auto& r : apply_retention(b, rule, kNow, {}))
@@ -133,12 +134,11 @@ TEST(Retention, AKeptIncrementalKeepsItsChain) {
   config::RetentionRule rule;
   rule.keep_last = 1;
   // full(1) <- diff(2) <- incr(3) <- incr(4); an older full(0) with nothing on it.
-  std::vector<BackupRecord> b = {
-      pg(10, kNow - 100 * 3600 * kS, PgBackupType::kFull, 0, 0x10),
-      pg(1, kNow - 50 * 3600 * kS, PgBackupType::kFull, 0, 0x20),
-      pg(2, kNow - 40 * 3600 * kS, PgBackupType::kDiff, 1, 0x30),
-      pg(3, kNow - 30 * 3600 * kS, PgBackupType::kIncr, 2, 0x40),
-      pg(4, kNow - 20 * 3600 * kS, PgBackupType::kIncr, 3, 0x50)};
+  std::vector<BackupRecord> b = {pg(10, kNow - 100 * 3600 * kS, PgBackupType::kFull, 0, 0x10),
+                                 pg(1, kNow - 50 * 3600 * kS, PgBackupType::kFull, 0, 0x20),
+                                 pg(2, kNow - 40 * 3600 * kS, PgBackupType::kDiff, 1, 0x30),
+                                 pg(3, kNow - 30 * 3600 * kS, PgBackupType::kIncr, 2, 0x40),
+                                 pg(4, kNow - 20 * 3600 * kS, PgBackupType::kIncr, 3, 0x50)};
   auto d = decide(b, rule);
   EXPECT_TRUE(d[id_of(4)].keep);
   EXPECT_TRUE(d[id_of(3)].keep) << reasons(d[id_of(3)]);

@@ -13,8 +13,8 @@
 
 namespace sr::config {
 
-const char* const kSourceKinds[6] = {"database", "configuration", "infrastructure",
-                                     "certificates", "volume", "export"};
+const char* const kSourceKinds[6] = {"database",     "configuration", "infrastructure",
+                                     "certificates", "volume",        "export"};
 
 namespace {
 
@@ -34,11 +34,16 @@ struct Where {
 
 const char* type_name(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a value";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    default: return "an undefined node";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a value";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "an undefined node";
   }
 }
 
@@ -120,8 +125,7 @@ class Value {
   Value(YAML::Node node, Where where) : node_(std::move(node)), where_(std::move(where)) {}
 
   std::string str() const {
-    if (!node_.IsScalar())
-      fail(where_, std::string("expected a value, got ") + type_name(node_));
+    if (!node_.IsScalar()) fail(where_, std::string("expected a value, got ") + type_name(node_));
     const std::string& tag = node_.Tag();
     if (!tag.empty() && tag != "?" && tag != "!")
       fail(where_, "'" + tag + "' is read as a YAML tag: quote the value (e.g. \"" + tag + " " +
@@ -214,8 +218,8 @@ class Value {
     if (!node_.IsSequence()) fail(where_, std::string("expected a list, got ") + type_name(node_));
     size_t i = 0;
     for (const auto& item : node_) {
-      f(Value(item, Where{where_.file, item.Mark(),
-                          where_.path + "[" + std::to_string(i++) + "]"}));
+      f(Value(item,
+              Where{where_.file, item.Mark(), where_.path + "[" + std::to_string(i++) + "]"}));
     }
   }
   Map map() const { return Map(node_, where_); }
@@ -259,11 +263,13 @@ SecretRef secret(Map& m, const std::string& name) {
 void refuse_inline_secret(Map& m, const std::string& name) {
   if (m.has(name))
     fail(Where{m.where().file, m.mark_of(name), m.child_path(name)},
-         "secrets are never written in the configuration: use " + name + "_file (a file only "
-         "the service user can read) or " + name + "_env (an environment variable's name)");
+         "secrets are never written in the configuration: use " + name +
+             "_file (a file only "
+             "the service user can read) or " +
+             name + "_env (an environment variable's name)");
 }
 
-RepositoryConfig parse_repository(const std::string& name, Value v) {
+RepositoryConfig parse_repository(const std::string& name, const Value& v) {
   Map m = v.map();
   RepositoryConfig r;
   r.name = name;
@@ -306,7 +312,8 @@ RepositoryConfig parse_repository(const std::string& name, Value v) {
   }
   if (auto x = m.get("limits")) {
     Map l = x->map();
-    if (auto y = l.get("parallelism")) r.limits.parallelism = static_cast<unsigned>(y->integer(1, 64));
+    if (auto y = l.get("parallelism"))
+      r.limits.parallelism = static_cast<unsigned>(y->integer(1, 64));
     if (auto y = l.get("part_size")) {
       r.limits.part_size = y->size();
       if (r.limits.part_size < (5ull << 20)) fail(y->where(), "must be at least 5M");
@@ -320,7 +327,7 @@ RepositoryConfig parse_repository(const std::string& name, Value v) {
   return r;
 }
 
-RetentionRule parse_retention(Value v) {
+RetentionRule parse_retention(const Value& v) {
   Map m = v.map();
   RetentionRule r;
   if (auto x = m.get("keep_within")) r.keep_within = x->duration();
@@ -335,7 +342,8 @@ RetentionRule parse_retention(Value v) {
   if (auto x = m.get("keep_tags")) r.keep_tags = x->strings();
   if (auto x = m.get("pitr_window")) r.pitr_window = x->duration();
   m.finish();
-  if (!r.any()) fail(v.where(), "a retention rule keeps nothing: give at least one keep_* or pitr_window");
+  if (!r.any())
+    fail(v.where(), "a retention rule keeps nothing: give at least one keep_* or pitr_window");
   return r;
 }
 
@@ -346,10 +354,11 @@ std::string parse_kind(const Value& v) {
 
 bool valid_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.';
-         }) &&
+         std::all_of(s.begin(), s.end(),
+                     [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+                     }) &&
          s[0] != '.' && s[0] != '-';
 }
 
@@ -357,8 +366,9 @@ void check_expectation(const Value& v, const std::string& e) {
   if (e == "source") return;
   if (e.rfind("==", 0) == 0 || e.rfind("=>", 0) == 0 || e.rfind("=<", 0) == 0 ||
       e.rfind("<>", 0) == 0 || (!e.empty() && std::strchr("~!", e[0]) && e.rfind("!=", 0) != 0))
-    fail(v.where(), "expectation '" + e + "': the comparisons are =, !=, <, <=, >, >= (or a "
-                    "literal, or source)");
+    fail(v.where(), "expectation '" + e +
+                        "': the comparisons are =, !=, <, <=, >, >= (or a "
+                        "literal, or source)");
   std::string rest = e;
   for (const char* op : {">=", "<=", "!=", "=", ">", "<"})
     if (e.rfind(op, 0) == 0) {
@@ -366,20 +376,16 @@ void check_expectation(const Value& v, const std::string& e) {
       while (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
       if (rest.empty()) fail(v.where(), "expectation '" + e + "' compares with nothing");
       if (std::strcmp(op, "=") != 0 && std::strcmp(op, "!=") != 0) {
-        size_t used = 0;
-        try {
-          std::stod(rest, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used == 0 || used != rest.size())
+        char* end = nullptr;
+        const double n = std::strtod(rest.c_str(), &end);
+        if (end == rest.c_str() || *end != '\0' || !std::isfinite(n))
           fail(v.where(), "expectation '" + e + "': " + op + " needs a number");
       }
       return;
     }
 }
 
-SourceConfig parse_source(const std::string& name, Value v) {
+SourceConfig parse_source(const std::string& name, const Value& v) {
   Map m = v.map();
   SourceConfig s;
   s.name = name;
@@ -407,8 +413,9 @@ SourceConfig parse_source(const std::string& name, Value v) {
       if (p.empty() || p[0] != '/' || p.find("/./") != std::string::npos ||
           p.find("/../") != std::string::npos || (p.size() > 1 && p.back() == '/') ||
           p.find("//") != std::string::npos)
-        fail(paths.where(), "'" + p + "': paths are absolute and normalised (backups record them "
-                            "so, and are matched to their source by them)");
+        fail(paths.where(), "'" + p +
+                                "': paths are absolute and normalised (backups record them "
+                                "so, and are matched to their source by them)");
   } else {
     s.command = m.need("command").nonempty();
     s.output_name = name;
@@ -450,8 +457,9 @@ SourceConfig parse_source(const std::string& name, Value v) {
   if (auto x = m.get("rto")) s.rto = x->duration();
   if (auto x = m.get("validate")) {
     if (s.type != SourceType::kPostgres)
-      fail(x->where(), "validation queries are for postgres sources (files and command sources "
-                       "are checked file by file)");
+      fail(x->where(),
+           "validation queries are for postgres sources (files and command sources "
+           "are checked file by file)");
     x->for_each([&](const Value& item) {
       Map vm = item.map();
       Validation val;
@@ -483,9 +491,12 @@ bool RetentionRule::any() const {
 
 std::string to_string(SourceType t) {
   switch (t) {
-    case SourceType::kPostgres: return "postgres";
-    case SourceType::kFiles: return "files";
-    case SourceType::kCommand: return "command";
+    case SourceType::kPostgres:
+      return "postgres";
+    case SourceType::kFiles:
+      return "files";
+    case SourceType::kCommand:
+      return "command";
   }
   return "?";
 }
@@ -533,7 +544,9 @@ Config parse_config(const std::string& text, const std::string& file) {
     Map rm = repos.map();
     for (const std::string& name : rm.keys()) {
       auto got = rm.get(name);
-      if (!got) fail(Where{&c.file, rm.mark_of(name), rm.child_path(name)}, "a repository needs settings (at least url)");
+      if (!got)
+        fail(Where{&c.file, rm.mark_of(name), rm.child_path(name)},
+             "a repository needs settings (at least url)");
       Value v = *got;
       if (!valid_name(name)) fail(v.where(), "a repository name is letters, digits, '-', '_', '.'");
       c.repositories[name] = parse_repository(name, v);
@@ -544,7 +557,8 @@ Config parse_config(const std::string& text, const std::string& file) {
     Map sm = x->map();
     for (const std::string& name : sm.keys()) {
       auto v = sm.get(name);
-      if (!v) fail(Where{&c.file, sm.mark_of(name), sm.child_path(name)}, "a source needs settings");
+      if (!v)
+        fail(Where{&c.file, sm.mark_of(name), sm.child_path(name)}, "a source needs settings");
       if (!valid_name(name)) fail(v->where(), "a source name is letters, digits, '-', '_', '.'");
       c.sources.push_back(parse_source(name, *v));
     }
@@ -592,10 +606,9 @@ Config parse_config(const std::string& text, const std::string& file) {
     if (!c.repositories.count(s.repository))
       fail(w, "repository '" + s.repository + "' is not defined under repositories");
     // What tells a source's backups apart in its repository must be unique there.
-    std::string identity =
-        s.type == SourceType::kPostgres ? "stanza '" + s.stanza + "'"
-        : s.type == SourceType::kCommand ? "output_name '" + s.output_name + "'"
-                                         : "paths";
+    std::string identity = s.type == SourceType::kPostgres  ? "stanza '" + s.stanza + "'"
+                           : s.type == SourceType::kCommand ? "output_name '" + s.output_name + "'"
+                                                            : "paths";
     std::string key = s.repository + "|" + config::to_string(s.type) + "|";
     if (s.type == SourceType::kFiles) {
       std::set<std::string> sorted(s.paths.begin(), s.paths.end());
@@ -604,8 +617,9 @@ Config parse_config(const std::string& text, const std::string& file) {
       key += s.type == SourceType::kPostgres ? s.stanza : s.output_name;
     }
     if (!stanzas.insert(key).second)
-      fail(w, identity + " is that of another source of the same repository (backups could not "
-              "be told apart)");
+      fail(w, identity +
+                  " is that of another source of the same repository (backups could not "
+                  "be told apart)");
   }
   return c;
 }

@@ -4,7 +4,8 @@
 // keys, duplicate keys (yaml-cpp keeps both silently; we refuse them), wrong types, bad
 // durations, bad cron expressions, references to repositories that are not defined. Every error
 // is Error{kUsage} "FILE:LINE:COLUMN: KEY.PATH: what is wrong", e.g.
-//   strongroom.yaml:14:5: sources.accounts.verify.max_agee: unknown key (known here: max_age, max_wal_lag)
+//   strongroom.yaml:14:5: sources.accounts.verify.max_agee: unknown key (known here: max_age,
+//   max_wal_lag)
 // docs/configuration.md documents every key. Secrets are never inline: a repository's password
 // and object-store credentials are named by file (`*_file`) or environment variable (`*_env`);
 // app/ resolves them. This layer reads no environment.
@@ -117,10 +118,10 @@ struct SourceConfig {
 struct Config {
   std::string file;
   std::map<std::string, RepositoryConfig> repositories;
-  std::vector<SourceConfig> sources;                    // in file order
-  std::map<std::string, RetentionRule> retention;       // per kind
-  int64_t prune_grace = 3600;                           // seconds (prune.grace)
-  double prune_max_unused = 0.10;                       // prune.max_unused
+  std::vector<SourceConfig> sources;               // in file order
+  std::map<std::string, RetentionRule> retention;  // per kind
+  int64_t prune_grace = 3600;                      // seconds (prune.grace)
+  double prune_max_unused = 0.10;                  // prune.max_unused
 
   // Throw Error{kUsage} naming the known names when there is no such entry.
   const SourceConfig& source(const std::string& name) const;

@@ -126,7 +126,8 @@ TEST(Config, DuplicateKeyIsAnError) {
   EXPECT_NE(e.find("sources.accounts.rpo: duplicate key"), std::string::npos) << e;
   // A duplicate source name too.
   text = kGood;
-  text.replace(text.find("  certs:"), 0, "  k8s:\n    type: files\n    kind: volume\n    paths: [/x]\n");
+  text.replace(text.find("  certs:"), 0,
+               "  k8s:\n    type: files\n    kind: volume\n    paths: [/x]\n");
   e = error_of(text);
   EXPECT_NE(e.find("sources.k8s: duplicate key"), std::string::npos) << e;
 }
@@ -153,21 +154,41 @@ TEST(Config, WrongTypesAndValues) {
     t.replace(t.find(from), from.size(), to);
     return error_of(t);
   };
-  EXPECT_NE(with("parallelism: 8", "parallelism: eight").find("limits.parallelism: expected a whole number"), std::string::npos);
+  EXPECT_NE(with("parallelism: 8", "parallelism: eight")
+                .find("limits.parallelism: expected a whole number"),
+            std::string::npos);
   EXPECT_NE(with("parallelism: 8", "parallelism: 0").find("between 1 and 64"), std::string::npos);
-  EXPECT_NE(with("paths: [/etc/ssl/bank]", "paths: {a: b}").find("sources.certs.paths: expected a list"), std::string::npos);
-  EXPECT_NE(with("kind: certificates", "kind: secrets").find("'secrets' is not one of"), std::string::npos);
+  EXPECT_NE(
+      with("paths: [/etc/ssl/bank]", "paths: {a: b}").find("sources.certs.paths: expected a list"),
+      std::string::npos);
+  EXPECT_NE(with("kind: certificates", "kind: secrets").find("'secrets' is not one of"),
+            std::string::npos);
   EXPECT_NE(with("type: postgres", "type: mysql").find("sources.accounts.type"), std::string::npos);
-  EXPECT_NE(with("expect: \"> 0\"", "expect: \"> many\"").find("needs a number"), std::string::npos);
-  EXPECT_NE(with("replicate_from: primary", "replicate_from: tertiary").find("replicate_from names no repository"), std::string::npos);
-  EXPECT_NE(with("    pg_data: /var/lib/postgresql/15/main\n", "").find("missing key 'pg_data'"), std::string::npos);
-  EXPECT_NE(with("max_unused: 10%", "max_unused: 150%").find("between 0 and 100"), std::string::npos);
-  EXPECT_NE(with("password_env: DR_PASSWORD", "password: hunter2").find("secrets are never written"), std::string::npos);
-  EXPECT_EQ(with("password_env: DR_PASSWORD", "password: hunter2").find("hunter2"), std::string::npos);
-  EXPECT_NE(with("access_key_id_env: DR_KEY_ID", "access_key_id: AKIA").find("s3.access_key_id: secrets are never written"), std::string::npos);
-  EXPECT_NE(with("    retention: {keep_last: 3}\n", "    retention: {pitr_window: 3d}\n").find("pitr_window is for postgres"), std::string::npos);
-  EXPECT_NE(with("    retention: {keep_last: 3}\n", "    retention: {}\n").find("keeps nothing"), std::string::npos);
-  EXPECT_NE(with("    kind: certificates\n", "    kind: certificates\n    repository: tape\n").find("repository 'tape' is not defined"), std::string::npos);
+  EXPECT_NE(with("expect: \"> 0\"", "expect: \"> many\"").find("needs a number"),
+            std::string::npos);
+  EXPECT_NE(with("replicate_from: primary", "replicate_from: tertiary")
+                .find("replicate_from names no repository"),
+            std::string::npos);
+  EXPECT_NE(with("    pg_data: /var/lib/postgresql/15/main\n", "").find("missing key 'pg_data'"),
+            std::string::npos);
+  EXPECT_NE(with("max_unused: 10%", "max_unused: 150%").find("between 0 and 100"),
+            std::string::npos);
+  EXPECT_NE(
+      with("password_env: DR_PASSWORD", "password: hunter2").find("secrets are never written"),
+      std::string::npos);
+  EXPECT_EQ(with("password_env: DR_PASSWORD", "password: hunter2").find("hunter2"),
+            std::string::npos);
+  EXPECT_NE(with("access_key_id_env: DR_KEY_ID", "access_key_id: AKIA")
+                .find("s3.access_key_id: secrets are never written"),
+            std::string::npos);
+  EXPECT_NE(with("    retention: {keep_last: 3}\n", "    retention: {pitr_window: 3d}\n")
+                .find("pitr_window is for postgres"),
+            std::string::npos);
+  EXPECT_NE(with("    retention: {keep_last: 3}\n", "    retention: {}\n").find("keeps nothing"),
+            std::string::npos);
+  EXPECT_NE(with("    kind: certificates\n", "    kind: certificates\n    repository: tape\n")
+                .find("repository 'tape' is not defined"),
+            std::string::npos);
 }
 
 TEST(Config, ReviewFindings) {
@@ -177,21 +198,39 @@ TEST(Config, ReviewFindings) {
     return error_of(t);
   };
   // A repository without settings is an error naming it (it crashed with bad_alloc).
-  EXPECT_NE(error_of("repositories:\n  primary:\n").find("sr.yaml:2:3: repositories.primary: a repository needs settings"), std::string::npos)
+  EXPECT_NE(error_of("repositories:\n  primary:\n")
+                .find("sr.yaml:2:3: repositories.primary: a repository needs settings"),
+            std::string::npos)
       << error_of("repositories:\n  primary:\n");
   // An unquoted "!= 0" is a YAML tag, not an expectation.
   EXPECT_NE(with("expect: \"> 0\"", "expect: != 0").find("read as a YAML tag"), std::string::npos);
-  EXPECT_NE(with("expect: \"> 0\"", "expect: \"== 5\"").find("the comparisons are"), std::string::npos);
-  EXPECT_EQ(with("expect: \"> 0\"", "expect: \"!= 0\"").find("sr.yaml"), std::string::npos);  // fine quoted
+  EXPECT_NE(with("expect: \"> 0\"", "expect: \"== 5\"").find("the comparisons are"),
+            std::string::npos);
+  EXPECT_EQ(with("expect: \"> 0\"", "expect: \"!= 0\"").find("sr.yaml"),
+            std::string::npos);  // fine quoted
   // The inline secret is pointed at where it is written.
-  EXPECT_NE(with("password_env: DR_PASSWORD", "password: hunter2").find("sr.yaml:10:5: repositories.dr.password"), std::string::npos)
+  EXPECT_NE(with("password_env: DR_PASSWORD", "password: hunter2")
+                .find("sr.yaml:10:5: repositories.dr.password"),
+            std::string::npos)
       << with("password_env: DR_PASSWORD", "password: hunter2");
-  EXPECT_NE(with("paths: [/etc/ssl/bank]", "paths: [etc/ssl]").find("absolute and normalised"), std::string::npos);
-  EXPECT_NE(with("paths: [/etc/ssl/bank]", "paths: [/etc/ssl/../x]").find("absolute and normalised"), std::string::npos);
-  EXPECT_NE(with("cron: \"@daily\"", "cron: \"0 0 30 2 *\"").find("never fires"), std::string::npos);
-  EXPECT_NE(with("    password_file: /etc/strongroom/password\n", "    password_file: /etc/strongroom/password\n    replicate_from: dr\n").find("makes a cycle"), std::string::npos);
+  EXPECT_NE(with("paths: [/etc/ssl/bank]", "paths: [etc/ssl]").find("absolute and normalised"),
+            std::string::npos);
+  EXPECT_NE(
+      with("paths: [/etc/ssl/bank]", "paths: [/etc/ssl/../x]").find("absolute and normalised"),
+      std::string::npos);
+  EXPECT_NE(with("cron: \"@daily\"", "cron: \"0 0 30 2 *\"").find("never fires"),
+            std::string::npos);
+  EXPECT_NE(with("    password_file: /etc/strongroom/password\n",
+                 "    password_file: /etc/strongroom/password\n    replicate_from: dr\n")
+                .find("makes a cycle"),
+            std::string::npos);
   // Two sources whose backups could not be told apart.
-  EXPECT_NE(with("    command: kubectl get all -A -o yaml\n", "    command: kubectl get all -A -o yaml\n    output_name: accounts2\n  k9s:\n    type: command\n    kind: configuration\n    command: x\n    output_name: accounts2\n").find("output_name 'accounts2' is that of another source"), std::string::npos);
+  EXPECT_NE(
+      with("    command: kubectl get all -A -o yaml\n",
+           "    command: kubectl get all -A -o yaml\n    output_name: accounts2\n  k9s:\n    type: "
+           "command\n    kind: configuration\n    command: x\n    output_name: accounts2\n")
+          .find("output_name 'accounts2' is that of another source"),
+      std::string::npos);
 }
 
 TEST(Config, NotYamlOrEmpty) {

@@ -154,11 +154,16 @@ std::string format_duration(int64_t s) {
 CronSchedule CronSchedule::parse(const std::string& text) {
   std::string spec = text;
   if (!spec.empty() && spec[0] == '@') {
-    if (spec == "@hourly") spec = "0 * * * *";
-    else if (spec == "@daily" || spec == "@midnight") spec = "0 0 * * *";
-    else if (spec == "@weekly") spec = "0 0 * * 0";
-    else if (spec == "@monthly") spec = "0 0 1 * *";
-    else if (spec == "@yearly" || spec == "@annually") spec = "0 0 1 1 *";
+    if (spec == "@hourly")
+      spec = "0 * * * *";
+    else if (spec == "@daily" || spec == "@midnight")
+      spec = "0 0 * * *";
+    else if (spec == "@weekly")
+      spec = "0 0 * * 0";
+    else if (spec == "@monthly")
+      spec = "0 0 1 * *";
+    else if (spec == "@yearly" || spec == "@annually")
+      spec = "0 0 1 1 *";
     else
       throw Error(Errc::kUsage, "bad cron expression '" + text +
                                     "': unknown shorthand (use @hourly, @daily, @weekly, "
@@ -176,8 +181,9 @@ CronSchedule CronSchedule::parse(const std::string& text) {
   }
   if (!cur.empty()) fields.push_back(cur);
   if (fields.size() != 5)
-    throw Error(Errc::kUsage, "bad cron expression '" + text + "': expected 5 fields (minute "
-                              "hour day-of-month month day-of-week), got " +
+    throw Error(Errc::kUsage, "bad cron expression '" + text +
+                                  "': expected 5 fields (minute "
+                                  "hour day-of-month month day-of-week), got " +
                                   std::to_string(fields.size()));
   CronSchedule c;
   c.text_ = text;

@@ -1,8 +1,8 @@
 // config/schedule.h: durations ("25h", "35d", "1y", "1h30m") and cron schedules ("0 2 * * *",
 // evaluated in UTC), the two kinds of time a configuration file names.
 //
-// Durations: "0", or one or more `<integer><unit>` terms, units s, m, h, d, w, y (a year is 365 days;
-// no months: their length varies), e.g. "90d", "1h30m", "0s". Nothing else: no spaces, no
+// Durations: "0", or one or more `<integer><unit>` terms, units s, m, h, d, w, y (a year is 365
+// days; no months: their length varies), e.g. "90d", "1h30m", "0s". Nothing else: no spaces, no
 // fractions, no sign. parse_duration throws kUsage with a message naming the text.
 //
 // Cron: five fields (minute 0-59, hour 0-23, day of month 1-31, month 1-12 or jan-dec, day of

@@ -35,7 +35,8 @@ TEST(Duration, ParsesUnitsAndSums) {
 }
 
 TEST(Duration, RefusesWhatIsNotADuration) {
-  for (const char* bad : {"", "25", "00", "h", "1.5h", "-1h", "25 h", "1mo", "3x", "99999999999999d"}) {
+  for (const char* bad :
+       {"", "25", "00", "h", "1.5h", "-1h", "25 h", "1mo", "3x", "99999999999999d"}) {
     try {
       parse_duration(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
@@ -75,12 +76,18 @@ TEST(Cron, RefusesBadExpressionsNamingTheField) {
   struct Case {
     const char* text;
     const char* field;
-  } cases[] = {{"0 2 * *", "expected 5 fields"},    {"60 * * * *", "minute"},
-               {"0 24 * * *", "hour"},              {"0 0 0 * *", "day-of-month"},
-               {"0 0 * 13 *", "month"},             {"0 0 * * 8", "day-of-week"},
-               {"0 0 * * funday", "day-of-week"},   {"*/0 * * * *", "minute"},
-               {"5-1 * * * *", "runs backwards"},   {"@sometimes", "shorthand"},
-               {"0 2 * * * *", "expected 5 fields"}, {"a * * * *", "minute"},
+  } cases[] = {{"0 2 * *", "expected 5 fields"},
+               {"60 * * * *", "minute"},
+               {"0 24 * * *", "hour"},
+               {"0 0 0 * *", "day-of-month"},
+               {"0 0 * 13 *", "month"},
+               {"0 0 * * 8", "day-of-week"},
+               {"0 0 * * funday", "day-of-week"},
+               {"*/0 * * * *", "minute"},
+               {"5-1 * * * *", "runs backwards"},
+               {"@sometimes", "shorthand"},
+               {"0 2 * * * *", "expected 5 fields"},
+               {"a * * * *", "minute"},
                {"1,,2 * * * *", "minute"}};
   for (const auto& c : cases) {
     try {

@@ -1,7 +1,5 @@
 #include "ops/backup.h"
 
-#include "ops/lock_wait.h"
-
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include "base/fs.h"
 #include "base/time_util.h"
 #include "ops/backup_parts.h"
+#include "ops/lock_wait.h"
 #include "ops/repair.h"
 #include "repo/lock.h"
 #include "repo/tree_stream.h"

@@ -28,10 +28,10 @@ namespace sr::ops {
 struct FilesBackupOptions {
   std::vector<std::string> paths;
   std::vector<std::string> tags;
-  std::string host;          // empty: this host's name
-  std::string config_source;  // the configuration's source name, recorded in the manifest
+  std::string host;             // empty: this host's name
+  std::string config_source;    // the configuration's source name, recorded in the manifest
   int lock_wait_seconds = 600;  // while expire or prune holds the exclusive lock
-  bool scan_totals = false;  // count the tree first in a thread (for an ETA; needs ctx.progress)
+  bool scan_totals = false;     // count the tree first in a thread (for an ETA; needs ctx.progress)
 
   // For callers that build on a files backup (PostgreSQL):
   source::FilterFn filter;     // entries to leave out
@@ -52,7 +52,7 @@ struct CommandBackupOptions {
   std::string command, name;
   std::vector<std::string> tags;
   std::string host;
-  std::string config_source;  // the configuration's source name, recorded in the manifest
+  std::string config_source;    // the configuration's source name, recorded in the manifest
   int lock_wait_seconds = 600;  // while expire or prune holds the exclusive lock
 };
 

@@ -5,8 +5,8 @@
 
 #include "base/time_util.h"
 #include "catalog/retention.h"
-#include "ops/sources.h"
 #include "ops/lock_wait.h"
+#include "ops/sources.h"
 #include "repo/lock.h"
 
 namespace sr::ops {
@@ -26,10 +26,14 @@ nlohmann::json ExpireResult::to_json() const {
   for (const auto& x : wal)
     w.push_back({{"source", x.source},
                  {"stanza", x.stanza},
-                 {"oldest_needed", x.oldest_needed ? nlohmann::json(*x.oldest_needed)
-                                                   : nlohmann::json(nullptr)}});
-  return {{"dry_run", dry_run}, {"now", format_rfc3339(now_ns)}, {"kept", kept},
-          {"removed", removed}, {"deletion_record", deletion_record}, {"backups", list},
+                 {"oldest_needed",
+                  x.oldest_needed ? nlohmann::json(*x.oldest_needed) : nlohmann::json(nullptr)}});
+  return {{"dry_run", dry_run},
+          {"now", format_rfc3339(now_ns)},
+          {"kept", kept},
+          {"removed", removed},
+          {"deletion_record", deletion_record},
+          {"backups", list},
           {"wal", w}};
 }
 
@@ -51,8 +55,7 @@ ExpireResult expire(repo::Repository& repo, const ExpireOptions& o, const OpCont
                                     ", not " + o.repository);
   }
   std::unique_ptr<repo::RepoLock> lock;
-  if (!o.dry_run)
-    lock = acquire_waiting(repo, "expire", true, o.lock_wait_seconds, ctx);
+  if (!o.dry_run) lock = acquire_waiting(repo, "expire", true, o.lock_wait_seconds, ctx);
 
   ExpireResult r;
   r.dry_run = o.dry_run;
@@ -94,7 +97,13 @@ ExpireResult expire(repo::Repository& repo, const ExpireOptions& o, const OpCont
       r.wal.push_back({g.source->name, g.source->stanza, catalog::oldest_wal_needed(kept)});
   }
   for (const auto& b : groups.unassigned) {
-    r.backups.push_back({b.id, "", type_of(b), b.start_ns, b.size, b.added_size, true,
+    r.backups.push_back({b.id,
+                         "",
+                         type_of(b),
+                         b.start_ns,
+                         b.size,
+                         b.added_size,
+                         true,
                          {"belongs to no configured source of repository " + o.repository}});
     ++r.kept;
   }

@@ -7,9 +7,9 @@
 
 namespace sr::ops {
 
-std::unique_ptr<repo::RepoLock> acquire_waiting(repo::Repository& repo, const std::string& operation,
-                                                bool exclusive, int wait_seconds,
-                                                const OpContext& ctx) {
+std::unique_ptr<repo::RepoLock> acquire_waiting(repo::Repository& repo,
+                                                const std::string& operation, bool exclusive,
+                                                int wait_seconds, const OpContext& ctx) {
   const double deadline = monotonic_seconds() + wait_seconds;
   bool said = false;
   for (;;) {

@@ -12,8 +12,8 @@ namespace sr::ops {
 
 // RepoLock::acquire, retried every 2 s while it fails with kLocked, for up to `wait_seconds`
 // (0: one attempt); cancellable. The first wait is logged (info) with the holder.
-std::unique_ptr<repo::RepoLock> acquire_waiting(repo::Repository& repo, const std::string& operation,
-                                                bool exclusive, int wait_seconds,
-                                                const OpContext& ctx);
+std::unique_ptr<repo::RepoLock> acquire_waiting(repo::Repository& repo,
+                                                const std::string& operation, bool exclusive,
+                                                int wait_seconds, const OpContext& ctx);
 
 }  // namespace sr::ops

@@ -1,7 +1,5 @@
 #include "ops/pg_backup.h"
 
-#include "ops/lock_wait.h"
-
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,6 +10,7 @@
 #include "base/lsn.h"
 #include "base/number.h"
 #include "base/time_util.h"
+#include "ops/lock_wait.h"
 #include "ops/pg_catalog.h"
 #include "pg/data_dir.h"
 #include "pg/libpq_session.h"

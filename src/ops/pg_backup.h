@@ -29,7 +29,7 @@ struct PgBackupOptions {
   std::string type = "full";  // full | diff | incr
   std::string name;           // optional label
   std::vector<std::string> tags;
-  std::string config_source;  // the configuration's source name, recorded in the manifest
+  std::string config_source;    // the configuration's source name, recorded in the manifest
   int lock_wait_seconds = 600;  // while expire or prune holds the exclusive lock
   int wal_timeout_seconds = 120;
 };

@@ -1,12 +1,9 @@
 #include "ops/pg_restore.h"
 
-#include <pwd.h>
-#include <unistd.h>
-
-#include <ftw.h>
-
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -229,6 +226,7 @@ RestoreResult restore_data(repo::Repository& repo, const PgRestoreOptions& o, co
   ro.same_owner = o.same_owner;
   ro.special_files = o.special_files;
   ro.write_mode = o.write_mode;
+  ro.durable = o.durable;
   ro.page_hash_seed = page_hash_seed(repo);
   RestoreResult files = restore_files(repo, repo.load_manifest(plan.backup.id), ro, ctx);
   ctx.check_cancelled("restore");
@@ -274,6 +272,7 @@ void start_and_wait(const PgRestoreOptions& o, const Plan& plan, PgRestoreResult
   s.may_stop_during_start = o.target_action == "shutdown";
   s.what = "the restored server";
   s.os_user = o.server_os_user;
+  s.options = o.server_options;
   // restore_command (strongroom wal-get) reads an object store with that backend's variables;
   // nothing else of our environment reaches the server.
   if (o.repo_url.starts_with("s3://")) s.pass_env = {"AWS_"};

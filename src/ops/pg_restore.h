@@ -45,16 +45,18 @@ struct PgRestoreOptions {
   bool tablespace_in_place = false;
   bool same_owner = true, special_files = true;  // as RestoreOptions
   WriteMode write_mode = WriteMode::kBuffered;   // as RestoreOptions
+  bool durable = true;                           // as RestoreOptions
+  std::vector<std::string> server_options;       // for start: extra settings ("name=value")
   bool start = false;
   int port = 0;          // for start; 0: a free loopback port
   bool archive = false;  // keep archive_mode of the restored configuration
   std::string repo_url, password_file, key_file, self_exe, pg_bin;
-  std::string ca_file;               // the CA bundle the restore used; restore_command passes it on
+  std::string ca_file;  // the CA bundle the restore used; restore_command passes it on
   // The repository came from a configuration file (absolute path) and its name there: the
   // restore_command passes them on instead of repo_url.
   std::string config_file, config_repository;
   std::string db_user = "postgres";  // for start: the database user to connect as (app: PGUSER)
-  std::string server_os_user;  // as root: the OS user the started server runs as (pg/server.h)
+  std::string server_os_user;     // as root: the OS user the started server runs as (pg/server.h)
   bool hand_over_server = false;  // for start: the result owns the server (stopped with it)
   double start_timeout_seconds = 3600;
   double recovery_timeout_seconds = 7 * 24 * 3600.0;  // a bound, not an expectation
@@ -70,8 +72,8 @@ struct PgRestoreResult {
   RestoreResult files;
   double restore_seconds = 0, recovery_seconds = 0;
   bool delta = false, started = false;
-  int port = 0;       // after start
-  std::string state;  // after start: "promoted", "paused", "shut down"
+  int port = 0;                        // after start
+  std::string state;                   // after start: "promoted", "paused", "shut down"
   std::shared_ptr<pg::Server> server;  // with hand_over_server: the running server
   // {id, target, files, bytes, restore_seconds; with delta: bytes_unchanged, removed;
   // special_skipped when not 0; with tablespaces: tablespaces [{oid, recorded, restored_to}];

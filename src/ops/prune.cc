@@ -1,8 +1,8 @@
 #include "ops/prune.h"
 
 #include <algorithm>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <set>
 #include <thread>
@@ -25,21 +25,21 @@ constexpr size_t kPacksPerIndexObject = 256;
 
 struct Candidate {
   uint64_t size = 0;
-  bool dead = false;    // no live chunk (or in no index)
+  bool dead = false;  // no live chunk (or in no index)
   bool indexed = false;
 };
 
 // Adds every chunk the manifest references to `live`. A referenced chunk that no index lists
 // stops the prune: its pack may be one an unreadable index object names (which would otherwise
 // look like a leftover); `verify` and `repair index` come first.
-void mark(repo::Repository& repo, const repo::Manifest& m, repo::ChunkSet& live,
-          uint64_t& count) {
+void mark(repo::Repository& repo, const repo::Manifest& m, repo::ChunkSet& live, uint64_t& count) {
   auto add = [&](const codec::ChunkId& id, const std::string& where) {
     if (!live.insert(id)) return;
     ++count;
     if (!repo.lookup(id))
       throw Error(Errc::kCorrupt, "backup " + m.id + ": " + where + " references chunk " +
-                                      to_hex(id) + ", which no index lists; prune stops before "
+                                      to_hex(id) +
+                                      ", which no index lists; prune stops before "
                                       "deleting anything (run `strongroom verify`, then "
                                       "`strongroom repair index`)");
   };
@@ -51,8 +51,9 @@ void refuse_damaged_index(repo::Repository& repo) {
   const auto& damaged = repo.damaged_index_objects();
   if (damaged.empty()) return;
   throw Error(Errc::kCorrupt,
-              std::to_string(damaged.size()) + " index object(s) cannot be read (first: " +
-                  damaged.front() + "): the packs they list would look unreferenced, so prune "
+              std::to_string(damaged.size()) +
+                  " index object(s) cannot be read (first: " + damaged.front() +
+                  "): the packs they list would look unreferenced, so prune "
                   "deletes nothing; run `strongroom verify`, then `strongroom repair index`");
 }
 
@@ -183,20 +184,20 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
     ctx.check_cancelled();
     uint64_t live_bytes = 0;
     bool any_live = false;
-    repo.index().for_each_chunk_in_pack(name, [&](const codec::ChunkId& id,
-                                                  const repo::ChunkLocation& loc) {
-      if (live.contains(id)) {
-        any_live = true;
-        live_bytes += loc.length;
-      }
-    });
+    repo.index().for_each_chunk_in_pack(
+        name, [&](const codec::ChunkId& id, const repo::ChunkLocation& loc) {
+          if (live.contains(id)) {
+            any_live = true;
+            live_bytes += loc.length;
+          }
+        });
     uint64_t stored = it->second ? it->second : size;
     r.live_bytes += live_bytes;
     if (!any_live) {
       candidates[name] = {stored, true, true};
-    } else if (stored > 0 &&
-               static_cast<double>(stored - std::min(stored, live_bytes)) / static_cast<double>(stored) >
-                   o.max_unused) {
+    } else if (stored > 0 && static_cast<double>(stored - std::min(stored, live_bytes)) /
+                                     static_cast<double>(stored) >
+                                 o.max_unused) {
       candidates[name] = {stored, false, true};
     }
   });
@@ -273,13 +274,13 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
       continue;
     }
     repo::WriteStats stats;
-    repo.index().for_each_chunk_in_pack(name, [&](const codec::ChunkId& id,
-                                                  const repo::ChunkLocation& loc) {
-      if (!live.contains(id)) return;
-      ctx.check_cancelled();
-      Bytes plain = repo.read_blob(id, loc, true);  // authenticated, id recomputed
-      repo.store_chunk(loc.type, plain, std::nullopt, &stats, true);
-    });
+    repo.index().for_each_chunk_in_pack(
+        name, [&](const codec::ChunkId& id, const repo::ChunkLocation& loc) {
+          if (!live.contains(id)) return;
+          ctx.check_cancelled();
+          Bytes plain = repo.read_blob(id, loc, true);  // authenticated, id recomputed
+          repo.store_chunk(loc.type, plain, std::nullopt, &stats, true);
+        });
     r.repack_written_bytes += stats.added_bytes;
     ++r.repacked_packs;
     to_remove.insert(name);
@@ -306,13 +307,13 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
   }
   for (auto it = to_remove.begin(); it != to_remove.end();) {
     bool needed = false;
-    repo.index().for_each_chunk_in_pack(*it, [&](const codec::ChunkId& id,
-                                                  const repo::ChunkLocation&) {
-      if (needed || !live.contains(id)) return;
-      bool gone = false;
-      auto loc = repo.index().lookup(id, &gone);
-      if (!loc || gone) needed = true;
-    });
+    repo.index().for_each_chunk_in_pack(*it,
+                                        [&](const codec::ChunkId& id, const repo::ChunkLocation&) {
+                                          if (needed || !live.contains(id)) return;
+                                          bool gone = false;
+                                          auto loc = repo.index().lookup(id, &gone);
+                                          if (!loc || gone) needed = true;
+                                        });
     if (needed) {
       ++r.kept_after_recheck;
       ctx.log().info("prune", "pack " + *it + " is referenced by a backup made meanwhile: kept");
@@ -325,7 +326,8 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
   if (!to_remove.empty()) {
     // The index without the removed packs: every remaining indexed pack, with its entries.
     std::vector<std::string> old_index;
-    for (const auto& obj : repo.list_objects(repo::ObjectKind::kIndex)) old_index.push_back(obj.name());
+    for (const auto& obj : repo.list_objects(repo::ObjectKind::kIndex))
+      old_index.push_back(obj.name());
     std::vector<repo::PackInfo> batch;
     auto write_batch = [&] {
       if (batch.empty()) return;
@@ -345,10 +347,10 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
       auto key = repo.index().pack_wrapped_key(name);
       if (!key) throw Error(Errc::kInternal, "the index cache lacks pack " + name + "'s key");
       info.wrapped_key = *key;
-      repo.index().for_each_chunk_in_pack(name, [&](const codec::ChunkId& id,
-                                                    const repo::ChunkLocation& loc) {
-        info.blobs.push_back({id, loc.type, loc.flags, loc.offset, loc.length, loc.raw_length});
-      });
+      repo.index().for_each_chunk_in_pack(
+          name, [&](const codec::ChunkId& id, const repo::ChunkLocation& loc) {
+            info.blobs.push_back({id, loc.type, loc.flags, loc.offset, loc.length, loc.raw_length});
+          });
       batch.push_back(std::move(info));
       if (batch.size() >= kPacksPerIndexObject) write_batch();
     }
@@ -360,7 +362,8 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
     crash_point(o, 2);
     bool index_replaced = true;
     for (const auto& name : old_index) {
-      if (try_delete("index object " + name, [&] { repo.remove_index_object(name); }, r, ctx))
+      if (try_delete(
+              "index object " + name, [&] { repo.remove_index_object(name); }, r, ctx))
         ++r.index_objects_removed;
       else
         index_replaced = false;
@@ -370,7 +373,8 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
     if (!index_replaced) to_remove.clear();
     for (const auto& name : to_remove) {
       ctx.check_cancelled();
-      if (try_delete("pack " + name, [&] { repo.remove_pack(name); }, r, ctx)) {
+      if (try_delete(
+              "pack " + name, [&] { repo.remove_pack(name); }, r, ctx)) {
         ++r.removed_packs;
         r.removed_pack_bytes += present.count(name) ? present[name] : 0;
         if (r.removed_packs == 1) crash_point(o, 4);  // some packs gone
@@ -397,15 +401,19 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
     });
     for (const auto& name : below) {
       ctx.check_cancelled();
-      if (try_delete("WAL " + name, [&] { store.remove(name); }, r, ctx)) ++r.wal_removed;
+      if (try_delete(
+              "WAL " + name, [&] { store.remove(name); }, r, ctx))
+        ++r.wal_removed;
       if (r.wal_removed == 1) crash_point(o, 5);
     }
     for (const auto& seg : streamed)
-      try_delete("WAL increments of " + seg, [&] { store.remove_increments(seg); }, r, ctx);
+      try_delete(
+          "WAL increments of " + seg, [&] { store.remove_increments(seg); }, r, ctx);
   }
 
   for (const auto& s : staging_eligible) {
-    if (try_delete(s.key, [&] { repo.remove_staging(s.key); }, r, ctx)) {
+    if (try_delete(
+            s.key, [&] { repo.remove_staging(s.key); }, r, ctx)) {
       ++r.staging_removed;
       r.staging_bytes += s.size;
     }
@@ -415,10 +423,8 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
 
   // The next plan: what waits for its grace, with the time it was first found.
   if (!next_packs.empty() || !next_staging.empty())
-    r.plan = repo.save_prune_plan({{"version", 1},
-                                   {"time_ns", now},
-                                   {"packs", next_packs},
-                                   {"staging", next_staging}});
+    r.plan = repo.save_prune_plan(
+        {{"version", 1}, {"time_ns", now}, {"packs", next_packs}, {"staging", next_staging}});
   for (const auto& [name, plan] : plans) repo.remove_prune_plan(name);
   return r;
 }

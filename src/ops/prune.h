@@ -52,8 +52,8 @@ struct PruneResult {
   bool dry_run = false;
   uint64_t backups = 0, packs = 0, pack_bytes = 0, live_chunks = 0;
   uint64_t live_bytes = 0;  // stored bytes of the referenced chunks (in the packs measured)
-  uint64_t dead_packs = 0, dead_bytes = 0;      // unreferenced packs (indexed or not)
-  uint64_t sparse_packs = 0, sparse_bytes = 0;  // packs above max_unused
+  uint64_t dead_packs = 0, dead_bytes = 0;        // unreferenced packs (indexed or not)
+  uint64_t sparse_packs = 0, sparse_bytes = 0;    // packs above max_unused
   uint64_t waiting_packs = 0, waiting_bytes = 0;  // candidates still inside the grace period
   uint64_t removed_packs = 0, removed_pack_bytes = 0;
   uint64_t repacked_packs = 0, repack_written_bytes = 0;

@@ -14,14 +14,14 @@ using repo::ObjectKind;
 using Listing = std::map<std::string, repo::ObjectRef>;  // key -> object
 
 // Listed in the reverse of the writers' order (see the header); copied in their order.
-constexpr ObjectKind kListOrder[] = {ObjectKind::kManifest, ObjectKind::kMark, ObjectKind::kIndex,
-                                     ObjectKind::kPgInfo,   ObjectKind::kPack, ObjectKind::kWal,
-                                     ObjectKind::kKeySlot, ObjectKind::kHold, ObjectKind::kDeletion,
-                                     ObjectKind::kRestoreTest};
-constexpr ObjectKind kCopyOrder[] = {ObjectKind::kKeySlot, ObjectKind::kPack,  ObjectKind::kWal,
-                                     ObjectKind::kPgInfo,  ObjectKind::kIndex, ObjectKind::kMark,
-                                     ObjectKind::kManifest, ObjectKind::kHold, ObjectKind::kDeletion,
-                                     ObjectKind::kRestoreTest};
+constexpr ObjectKind kListOrder[] = {
+    ObjectKind::kManifest, ObjectKind::kMark,       ObjectKind::kIndex,   ObjectKind::kPgInfo,
+    ObjectKind::kPack,     ObjectKind::kWal,        ObjectKind::kKeySlot, ObjectKind::kHold,
+    ObjectKind::kDeletion, ObjectKind::kRestoreTest};
+constexpr ObjectKind kCopyOrder[] = {
+    ObjectKind::kKeySlot,  ObjectKind::kPack,       ObjectKind::kWal,      ObjectKind::kPgInfo,
+    ObjectKind::kIndex,    ObjectKind::kMark,       ObjectKind::kManifest, ObjectKind::kHold,
+    ObjectKind::kDeletion, ObjectKind::kRestoreTest};
 
 Listing as_listing(const std::vector<repo::ObjectRef>& objects) {
   Listing out;

@@ -68,8 +68,10 @@ class FilesRestore {
       if (!synced.insert(st.st_dev).second) return;
       if (::syncfs(fd) != 0) throw_errno("cannot sync " + where);
     };
-    sync_fs(root_.get(), o_.target);
-    for (const auto& mv : roots_.moved) sync_fs(mv.fd.get(), mv.dest);
+    if (o_.durable) {
+      sync_fs(root_.get(), o_.target);
+      for (const auto& mv : roots_.moved) sync_fs(mv.fd.get(), mv.dest);
+    }
     result_.bytes_unchanged = unchanged_;
     return std::move(result_);
   }
@@ -201,7 +203,7 @@ class FilesRestore {
       if (fd < 0) throw_errno("cannot create " + e.path);
     }
     f->fd = Fd(fd);
-    f->early_writeback = !f->existing && o_.write_mode == WriteMode::kBuffered;
+    f->early_writeback = !f->existing && o_.write_mode == WriteMode::kBuffered && o_.durable;
     if (!f->existing && e.size >= kDirectMinFile && o_.write_mode == WriteMode::kDirect) {
       // The same file again, for direct writes (if the file system allows them).
       std::string self = "/proc/self/fd/" + std::to_string(fd);

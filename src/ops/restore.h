@@ -60,6 +60,9 @@ struct RestoreOptions {
   // the restoring user and setuid/setgid bits are dropped; without special_files, device nodes
   // and FIFOs (and hardlinks to them) are skipped, each with a warning, and counted.
   bool same_owner = true;
+  // Synced before success (syncfs of every file system written). false only for a scratch
+  // copy that is removed right after use (restore tests): nothing to make durable.
+  bool durable = true;
   bool special_files = true;
   WriteMode write_mode = WriteMode::kBuffered;
 };

@@ -2,8 +2,8 @@
 
 #include <pwd.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,7 +24,6 @@
 
 namespace sr::ops {
 namespace {
-
 
 // The scratch directory: created empty (root's, 0711 when root: the server's user may pass
 // through, not change it), removed with everything in it unless kept. What the server's user
@@ -53,9 +52,11 @@ class Scratch {
 
  private:
   void remove_as_owner(const std::string& dir) const {
-    std::string reuid = "--reuid=" + std::to_string(uid_), regid = "--regid=" + std::to_string(gid_);
-    const char* argv[] = {"/usr/bin/setpriv", reuid.c_str(), regid.c_str(), "--init-groups",
-                          "--",  "/bin/rm", "-rf", "--", dir.c_str(), nullptr};
+    std::string reuid = "--reuid=" + std::to_string(uid_),
+                regid = "--regid=" + std::to_string(gid_);
+    const char* argv[] = {
+        "/usr/bin/setpriv", reuid.c_str(), regid.c_str(), "--init-groups", "--",
+        "/bin/rm",          "-rf",         "--",          dir.c_str(),     nullptr};
     const char* envp[] = {"PATH=/usr/bin:/bin", nullptr};
     pid_t pid = 0;
     if (::posix_spawn(&pid, argv[0], nullptr, nullptr, const_cast<char* const*>(argv),
@@ -138,6 +139,10 @@ void test_postgres(repo::Repository& repo, const RestoreTestOptions& o,
   po.target_dir = scratch.path() + "/data";
   po.start = true;
   po.hand_over_server = true;
+  // A scratch copy, removed after the test: nothing to make durable, neither the restored files
+  // nor the server's writes (fsync=off also spares the data directory sync at start-up).
+  po.durable = false;
+  po.server_options = {"fsync=off"};
   po.repo_url = o.repo_url;
   po.password_file = o.password_file;
   po.key_file = o.key_file;
@@ -164,7 +169,8 @@ void test_postgres(repo::Repository& repo, const RestoreTestOptions& o,
     auto checks = check_sources(repo, so, ctx);
     if (checks.empty() || checks[0].window_start_ns == 0 ||
         checks[0].window_end_ns <= checks[0].window_start_ns)
-      throw Error(Errc::kNotFound, "source " + s.name + " has no point-in-time window to pick from");
+      throw Error(Errc::kNotFound,
+                  "source " + s.name + " has no point-in-time window to pick from");
     uint64_t seed = o.random_seed;
     if (seed == 0) {
       Bytes b = random_bytes(8);
@@ -194,7 +200,8 @@ void test_postgres(repo::Repository& repo, const RestoreTestOptions& o,
   pg::Server& server = *pr.server;
   const auto m = repo.load_manifest(r.backup_id);
   catalog::BackupRecord rec = backup_record(m);
-  std::string bound_time = r.target_time.empty() ? "" : format_pg_timestamp(parse_rfc3339(r.target_time));
+  std::string bound_time =
+      r.target_time.empty() ? "" : format_pg_timestamp(parse_rfc3339(r.target_time));
   if (r.target == "immediate" && rec.pg) {
     // The data stands at the backup's end.
     bound_time = format_pg_timestamp(rec.pg->stop_time_ns);
@@ -230,8 +237,14 @@ void test_postgres(repo::Repository& repo, const RestoreTestOptions& o,
   // connections and reads its catalog.
   if (s.validate.empty() && rec.pg) {
     for (const auto& db : rec.pg->databases) {
-      ValidationResult vr{"database " + db.name + " opens", "SELECT count(*) FROM pg_class",
-                          db.name, "> 0", "", "", false, ""};
+      ValidationResult vr{"database " + db.name + " opens",
+                          "SELECT count(*) FROM pg_class",
+                          db.name,
+                          "> 0",
+                          "",
+                          "",
+                          false,
+                          ""};
       try {
         vr.got = run_query(server.conninfo(db.name), vr.query, "");
         vr.passed = expectation_holds(vr.expect, vr.got);
@@ -252,15 +265,18 @@ void test_postgres(repo::Repository& repo, const RestoreTestOptions& o,
                             "SELECT count(*) FROM " + quote_table(t.name),
                             db.name,
                             "~ " + std::to_string(t.rows_estimate),
-                            "", "", false, ""};
+                            "",
+                            "",
+                            false,
+                            ""};
         try {
           vr.got = run_query(server.conninfo(db.name), vr.query, "");
           double got = std::stod(vr.got);
           double est = static_cast<double>(t.rows_estimate);
           double slack = std::max(s.row_count_tolerance * est, 100.0);
           vr.passed = std::fabs(got - est) <= slack;
-          vr.expect = "within " + std::to_string(static_cast<int64_t>(slack)) + " of the estimate " +
-                      std::to_string(t.rows_estimate);
+          vr.expect = "within " + std::to_string(static_cast<int64_t>(slack)) +
+                      " of the estimate " + std::to_string(t.rows_estimate);
         } catch (const std::exception& e) {
           vr.error = e.what();
         }
@@ -277,15 +293,16 @@ void test_files(repo::Repository& repo, const config::SourceConfig& s,
                 const std::vector<catalog::BackupRecord>& backups, const Scratch& scratch,
                 RestoreTestResult& r, double& validated_at, const OpContext& ctx) {
   if (backups.empty()) throw Error(Errc::kNotFound, "source " + s.name + " has no backup");
-  const auto& newest = *std::max_element(backups.begin(), backups.end(), [](const auto& a, const auto& b) {
-    return a.end_ns < b.end_ns;
-  });
+  const auto& newest =
+      *std::max_element(backups.begin(), backups.end(),
+                        [](const auto& a, const auto& b) { return a.end_ns < b.end_ns; });
   r.backup_id = newest.id;
   r.target = "backup";
   const repo::Manifest m = repo.load_manifest(newest.id);
   RestoreOptions ro;
   ro.same_owner = false;
   ro.special_files = false;
+  ro.durable = false;
   if (m.type == "command") {
     ro.target = scratch.path() + "/output";
     RestoreResult rr = restore_command(repo, m, ro, ctx);
@@ -293,8 +310,8 @@ void test_files(repo::Repository& repo, const config::SourceConfig& s,
     r.bytes = rr.bytes;
     struct stat st {};
     bool ok = ::stat(ro.target.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == m.size;
-    r.validations.push_back({"output size", "", "", std::to_string(m.size),
-                             std::to_string(st.st_size), "", ok, ""});
+    r.validations.push_back(
+        {"output size", "", "", std::to_string(m.size), std::to_string(st.st_size), "", ok, ""});
     validated_at = monotonic_seconds();
     return;
   }
@@ -350,20 +367,28 @@ bool expectation_holds(const std::string& expect, const std::string& got) {
 nlohmann::json RestoreTestResult::to_json() const {
   nlohmann::json v = nlohmann::json::array();
   for (const auto& x : validations) {
-    nlohmann::json j = {{"name", x.name}, {"expect", x.expect}, {"got", x.got}, {"passed", x.passed}};
+    nlohmann::json j = {
+        {"name", x.name}, {"expect", x.expect}, {"got", x.got}, {"passed", x.passed}};
     if (!x.query.empty()) j["query"] = x.query;
     if (!x.database.empty()) j["database"] = x.database;
     if (!x.source_value.empty()) j["source_value"] = x.source_value;
     if (!x.error.empty()) j["error"] = x.error;
     v.push_back(j);
   }
-  nlohmann::json j = {{"source", source},           {"type", type},
-                      {"kind", kind},               {"backup", backup_id},
-                      {"target", target},           {"target_time", target_time},
-                      {"started_ns", started_ns},   {"started", format_rfc3339(started_ns)},
-                      {"finished_ns", finished_ns}, {"rto_seconds", rto_seconds},
-                      {"files", files},             {"bytes", bytes},
-                      {"validations", v},           {"passed", passed}};
+  nlohmann::json j = {{"source", source},
+                      {"type", type},
+                      {"kind", kind},
+                      {"backup", backup_id},
+                      {"target", target},
+                      {"target_time", target_time},
+                      {"started_ns", started_ns},
+                      {"started", format_rfc3339(started_ns)},
+                      {"finished_ns", finished_ns},
+                      {"rto_seconds", rto_seconds},
+                      {"files", files},
+                      {"bytes", bytes},
+                      {"validations", v},
+                      {"passed", passed}};
   if (rto_target_s) {
     j["rto_target_seconds"] = *rto_target_s;
     j["rto_met"] = rto_seconds <= static_cast<double>(*rto_target_s);
@@ -381,7 +406,8 @@ RestoreTestResult restore_test(repo::Repository& repo, const RestoreTestOptions&
   if (s.repository != o.repository)
     throw Error(Errc::kUsage, "source " + s.name + " is kept in repository " + s.repository +
                                   ", not " + o.repository);
-  if (s.type != config::SourceType::kPostgres && (o.random_point || !o.target_time.empty() || o.immediate))
+  if (s.type != config::SourceType::kPostgres &&
+      (o.random_point || !o.target_time.empty() || o.immediate))
     throw Error(Errc::kUsage, "recovery targets apply to postgres sources");
   RestoreTestResult r;
   r.source = s.name;

@@ -16,6 +16,8 @@
 // Files and command sources: the newest backup is restored into the scratch directory, which
 // authenticates every chunk against its id, and every restored file's size is compared with the
 // backup's record.
+// The scratch copy is not made durable (no syncfs after the restore; the server runs with
+// fsync=off): it is removed after the test, and a crash loses nothing that matters.
 // The RTO is from the start of the restore to the end of validation; with the source's `rto`,
 // exceeding it fails the test. The server is stopped and the scratch directory removed
 // whatever happened (unless keep), so no process, port or directory is left behind. The
@@ -38,14 +40,14 @@ struct RestoreTestOptions {
   std::string source;
   std::string target_time;  // RFC 3339; "" = latest
   bool random_point = false;
-  bool immediate = false;   // recover only to the backup's consistent point
-  bool keep = false;        // leave the scratch directory (and server stopped) for inspection
+  bool immediate = false;  // recover only to the backup's consistent point
+  bool keep = false;       // leave the scratch directory (and server stopped) for inspection
   std::string scratch_parent = "/var/tmp";
   int64_t now_ns = 0;
   uint64_t random_seed = 0;  // for random_point (0: from the system RNG)
   // PostgreSQL: what the restored server's restore_command needs, and who runs the server.
   std::string repo_url, password_file, key_file, self_exe, ca_file, pg_bin;
-  std::string config_file;  // absolute; the restore_command reads the repository from it
+  std::string config_file;     // absolute; the restore_command reads the repository from it
   std::string server_os_user;  // as root; default: the owner of the source's pg_data
 };
 
@@ -65,8 +67,8 @@ struct RestoreTestResult {
   uint64_t files = 0, bytes = 0;
   std::vector<ValidationResult> validations;
   bool passed = false;
-  std::string error;    // why it failed, when not a validation (restore or start failed)
-  std::string scratch;  // with keep: where it is
+  std::string error;      // why it failed, when not a validation (restore or start failed)
+  std::string scratch;    // with keep: where it is
   std::string stored_as;  // the result's name in the repository
 
   nlohmann::json to_json() const;

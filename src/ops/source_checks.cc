@@ -20,8 +20,9 @@ nlohmann::json time_or_null(int64_t ns) {
 }
 
 void check_postgres(repo::Repository& repo, const config::Config& config,
-                    const config::SourceConfig& s, const std::vector<catalog::BackupRecord>& backups,
-                    int64_t now, SourceCheck& c) {
+                    const config::SourceConfig& s,
+                    const std::vector<catalog::BackupRecord>& backups, int64_t now,
+                    SourceCheck& c) {
   c.stanza = s.stanza;
   c.max_wal_lag_s = s.verify.max_wal_lag ? s.verify.max_wal_lag : s.rpo;
   c.pitr_window_s = config.retention_for(s).pitr_window;
@@ -41,7 +42,8 @@ void check_postgres(repo::Repository& repo, const config::Config& config,
     }
   }
   if (backups.empty()) return;
-  uint64_t segment_size = backups.front().pg ? backups.front().pg->segment_size : pg::kDefaultSegmentSize;
+  uint64_t segment_size =
+      backups.front().pg ? backups.front().pg->segment_size : pg::kDefaultSegmentSize;
   catalog::WalArchive archive = load_wal_archive(store, segment_size);
   for (const auto& b : backups) {  // oldest first
     if (!b.pg) continue;
@@ -53,22 +55,23 @@ void check_postgres(repo::Repository& repo, const config::Config& config,
       if (e.code() != Errc::kNotFound && e.code() != Errc::kCorrupt) throw;
       c.continuous = false;
       c.problems.push_back("source " + s.name + ": backup " + b.id + " (" +
-                           format_rfc3339(b.end_ns) + ") cannot be recovered past its WAL: " +
-                           e.what());
+                           format_rfc3339(b.end_ns) +
+                           ") cannot be recovered past its WAL: " + e.what());
     }
   }
   if (c.window_start_ns) c.window_end_ns = std::max(c.newest_wal_ns, c.window_start_ns);
   if (c.pitr_window_s) {
     int64_t want = now - *c.pitr_window_s * kNs;
     if (c.window_start_ns == 0)
-      c.problems.push_back("source " + s.name + ": no point in time is recoverable (no backup "
+      c.problems.push_back("source " + s.name +
+                           ": no point in time is recoverable (no backup "
                            "with continuous WAL); the configured window is " +
                            config::format_duration(*c.pitr_window_s));
     else if (c.window_start_ns > want)
-      c.problems.push_back("source " + s.name + ": the point-in-time window starts at " +
-                           format_rfc3339(c.window_start_ns) + ", " +
-                           age_text(now - c.window_start_ns) + " ago: shorter than the configured " +
-                           config::format_duration(*c.pitr_window_s));
+      c.problems.push_back(
+          "source " + s.name + ": the point-in-time window starts at " +
+          format_rfc3339(c.window_start_ns) + ", " + age_text(now - c.window_start_ns) +
+          " ago: shorter than the configured " + config::format_duration(*c.pitr_window_s));
   }
 }
 
@@ -93,10 +96,11 @@ nlohmann::json SourceCheck::to_json() const {
                                      : nlohmann::json(nullptr);
     j["wal_fresh"] = wal_fresh;
     j["continuous"] = continuous;
-    j["pitr_window"] = {{"start", time_or_null(window_start_ns)},
-                        {"end", time_or_null(window_end_ns)},
-                        {"configured", pitr_window_s ? nlohmann::json(config::format_duration(*pitr_window_s))
-                                                     : nlohmann::json(nullptr)}};
+    j["pitr_window"] = {
+        {"start", time_or_null(window_start_ns)},
+        {"end", time_or_null(window_end_ns)},
+        {"configured", pitr_window_s ? nlohmann::json(config::format_duration(*pitr_window_s))
+                                     : nlohmann::json(nullptr)}};
   }
   return j;
 }
@@ -123,7 +127,8 @@ std::vector<SourceCheck> check_sources(repo::Repository& repo, const SourceCheck
   std::vector<SourceCheck> out;
   for (auto& g : groups.sources) {
     const auto& s = *g.source;
-    if (!o.sources.empty() && std::find(o.sources.begin(), o.sources.end(), s.name) == o.sources.end())
+    if (!o.sources.empty() &&
+        std::find(o.sources.begin(), o.sources.end(), s.name) == o.sources.end())
       continue;
     ctx.check_cancelled();
     SourceCheck c;

@@ -37,8 +37,8 @@ struct SourceCheck {
   bool fresh = false;
   // PostgreSQL
   std::string stanza;
-  int64_t newest_wal_ns = 0;              // 0: none, or the store does not say
-  std::optional<int64_t> max_wal_lag_s;   // verify.max_wal_lag, else rpo
+  int64_t newest_wal_ns = 0;             // 0: none, or the store does not say
+  std::optional<int64_t> max_wal_lag_s;  // verify.max_wal_lag, else rpo
   bool wal_fresh = true;
   bool continuous = true;
   int64_t window_start_ns = 0, window_end_ns = 0;  // 0: no recoverable window

@@ -32,8 +32,8 @@ SourceAssignment assign_backups(const std::vector<catalog::BackupRecord>& backup
   for (const auto& b : backups) {
     SourceBackups* into = nullptr;
     for (auto& g : out.sources) {
-      bool match = b.config_source.empty() ? holds(*g.source, b)
-                                           : b.config_source == g.source->name;
+      bool match =
+          b.config_source.empty() ? holds(*g.source, b) : b.config_source == g.source->name;
       if (match) {
         into = &g;
         break;

@@ -5,9 +5,9 @@
 #include <set>
 
 #include "base/worker_pool.h"
+#include "ops/references.h"
 #include "repo/chunk_set.h"
 #include "repo/lock.h"
-#include "ops/references.h"
 #include "repo/tree_stream.h"
 
 namespace sr::ops {
@@ -131,9 +131,9 @@ nlohmann::json VerifyReport::to_json() const {
   for (const auto& s : sources) src.push_back(s.to_json());
   return {{"ok", ok()},
           {"sources", src},
-          {"read_data_subset", subset_n ? nlohmann::json(std::to_string(subset_k) + "/" +
-                                                         std::to_string(subset_n))
-                                        : nlohmann::json(nullptr)},
+          {"read_data_subset",
+           subset_n ? nlohmann::json(std::to_string(subset_k) + "/" + std::to_string(subset_n))
+                    : nlohmann::json(nullptr)},
           {"problems", problems},
           {"missing_packs", missing_packs},
           {"missing_pack_names", missing_pack_names},

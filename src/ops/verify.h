@@ -46,7 +46,7 @@ struct VerifyReport {
   std::vector<std::string> missing_pack_names;  // the first few of them
   repo::StateDiff rollback;  // what this client saw before that the repository lacks now
   bool state_accepted = false;
-  bool read_data = false;  // whether the data was read (VerifyOptions::read_data)
+  bool read_data = false;               // whether the data was read (VerifyOptions::read_data)
   uint32_t subset_k = 0, subset_n = 0;  // the slice read, when not all
   std::vector<SourceCheck> sources;     // per configured source; their problems are in `problems`
   int64_t now_ns = 0;                   // the clock the source checks used

@@ -156,7 +156,8 @@ void Server::launch(const OpContext& ctx) {
     // it is still root's (O_EXCL | O_NOFOLLOW), and only then is the directory given away.
     if (settings_.log_file.empty()) log_file_ = socket_dir_ + "/server.log";
     Fd log(::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (log.get() < 0 || ::fchown(log.get(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0)
+    if (log.get() < 0 ||
+        ::fchown(log.get(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0)
       throw_errno("cannot prepare the log file " + log_file_);
     if (::chown(socket_dir_.c_str(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0)
       throw_errno("cannot give " + socket_dir_ + " to " + settings_.os_user);
@@ -236,8 +237,8 @@ void Server::stop(bool immediate) {
   if (stopped_) return;
   session_.reset();
   if (!socket_dir_.empty() && running()) {
-    if (immediate ||
-        run_pg_ctl({"-D", settings_.data_dir, "-m", "fast", "-w", "-t", "60", "stop"}, nullptr) != 0)
+    if (immediate || run_pg_ctl({"-D", settings_.data_dir, "-m", "fast", "-w", "-t", "60", "stop"},
+                                nullptr) != 0)
       run_pg_ctl({"-D", settings_.data_dir, "-m", "immediate", "-w", "-t", "60", "stop"}, nullptr);
   }
   stopped_ = true;

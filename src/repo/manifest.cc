@@ -68,9 +68,9 @@ Manifest Manifest::from_json(const json& j) {
         throw Error(Errc::kCorrupt, "manifest " + m.id + " has a bad tree id");
     m.extra = j;
     for (const char* k :
-         {"version",   "id",          "type",  "source",      "host",       "user",
-          "time_ns",   "end_time_ns", "paths", "root",        "tags",       "name",
-          "command",   "exit_status", "size",  "stored_size", "added_size", "file_count",
+         {"version",   "id",          "type",  "source",       "host",       "user",
+          "time_ns",   "end_time_ns", "paths", "root",         "tags",       "name",
+          "command",   "exit_status", "size",  "stored_size",  "added_size", "file_count",
           "dir_count", "parent",      "tree",  "config_source"})
       m.extra.erase(k);
     return m;

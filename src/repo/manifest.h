@@ -23,7 +23,7 @@ struct Manifest {
   uint64_t size = 0, stored_size = 0, added_size = 0;
   uint64_t file_count = 0, dir_count = 0;
   std::string parent;
-  std::string config_source;  // the configuration file's source that made it ("" if none)
+  std::string config_source;      // the configuration file's source that made it ("" if none)
   std::vector<std::string> tree;  // hex ids of the tree stream's chunks
   nlohmann::json extra = nlohmann::json::object();
 

@@ -89,8 +89,7 @@ std::optional<ObjectKind> object_kind_of(const std::string& key) {
   for (ObjectKind k :
        {ObjectKind::kKeySlot, ObjectKind::kPack, ObjectKind::kWal, ObjectKind::kPgInfo,
         ObjectKind::kIndex, ObjectKind::kMark, ObjectKind::kManifest, ObjectKind::kLock,
-        ObjectKind::kHold, ObjectKind::kDeletion, ObjectKind::kPrunePlan,
-        ObjectKind::kRestoreTest})
+        ObjectKind::kHold, ObjectKind::kDeletion, ObjectKind::kPrunePlan, ObjectKind::kRestoreTest})
     if (key.rfind(object_prefix(k), 0) == 0) return k;
   return std::nullopt;
 }

@@ -17,18 +17,18 @@
 namespace sr::repo {
 
 enum class ObjectKind {
-  kConfig,    // the repository's configuration (one object)
-  kKeySlot,   // password- or key-file-protected copies of the key set
-  kPack,      // packs of encrypted chunks
-  kWal,       // PostgreSQL WAL segments, history files and streamed increments
-  kPgInfo,    // a PostgreSQL cluster's identity
-  kIndex,     // index objects (which chunk is where)
-  kMark,      // named restore points
-  kManifest,  // backups
-  kLock,      // repository locks (never replicated)
-  kHold,      // holds: backups that expire may not remove (legal hold)
-  kDeletion,  // deletion records: what expire/prune removed, so clients accept it
-  kPrunePlan, // prune's candidates, waiting out the grace period (never replicated)
+  kConfig,       // the repository's configuration (one object)
+  kKeySlot,      // password- or key-file-protected copies of the key set
+  kPack,         // packs of encrypted chunks
+  kWal,          // PostgreSQL WAL segments, history files and streamed increments
+  kPgInfo,       // a PostgreSQL cluster's identity
+  kIndex,        // index objects (which chunk is where)
+  kMark,         // named restore points
+  kManifest,     // backups
+  kLock,         // repository locks (never replicated)
+  kHold,         // holds: backups that expire may not remove (legal hold)
+  kDeletion,     // deletion records: what expire/prune removed, so clients accept it
+  kPrunePlan,    // prune's candidates, waiting out the grace period (never replicated)
   kRestoreTest,  // results of restore tests
 };
 

@@ -238,7 +238,8 @@ class Repository {
   // one) naming them, so that every client's rollback detection accepts their disappearance.
   // record_deletion returns the record's name. remove_manifest needs the exclusive lock and a
   // record naming it; it also drops it from this client's state.
-  std::string record_deletion(const std::string& operation, const std::vector<std::string>& manifests,
+  std::string record_deletion(const std::string& operation,
+                              const std::vector<std::string>& manifests,
                               const std::vector<std::string>& index_objects);
   struct DeletionRecords {
     std::set<std::string> manifests, index_objects;

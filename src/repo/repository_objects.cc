@@ -67,7 +67,8 @@ void authenticate(const KeySet& keys, const ObjectRef& object, ByteSpan bytes) {
       return;  // opened (and so authenticated) when this repository was opened
     case ObjectKind::kLock:
     case ObjectKind::kPrunePlan:
-      throw Error(Errc::kInternal, std::string(object_kind_name(object.kind)) + "s are never copied");
+      throw Error(Errc::kInternal,
+                  std::string(object_kind_name(object.kind)) + "s are never copied");
   }
 }
 

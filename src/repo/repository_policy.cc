@@ -69,9 +69,9 @@ std::string Repository::record_deletion(const std::string& operation,
                                         const std::vector<std::string>& index_objects) {
   std::string name = random_hex(32);
   std::string key = object_prefix(ObjectKind::kDeletion) + name;
-  json j = {{"operation", operation},    {"host", this_host()},
-            {"time_ns", now_ns()},       {"time", format_rfc3339(now_ns())},
-            {"manifests", manifests},    {"index_objects", index_objects}};
+  json j = {{"operation", operation}, {"host", this_host()},
+            {"time_ns", now_ns()},    {"time", format_rfc3339(now_ns())},
+            {"manifests", manifests}, {"index_objects", index_objects}};
   storage_->put(key, seal_envelope(keys_, EnvelopeKind::kDeletion, key, as_bytes(j.dump())), true);
   return name;
 }
@@ -132,7 +132,8 @@ std::vector<std::pair<std::string, json>> Repository::list_prune_plans() {
                                                     storage_->get(o.key)));
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
-      if (options_.log) options_.log->warn("prune", "ignoring a damaged prune plan: " + std::string(e.what()));
+      if (options_.log)
+        options_.log->warn("prune", "ignoring a damaged prune plan: " + std::string(e.what()));
     }
   }
   return out;
@@ -176,7 +177,8 @@ std::vector<json> Repository::list_restore_tests() {
       out.push_back(std::move(j));
     } catch (const Error& e) {
       if (e.code() != Errc::kCorrupt) throw;
-      if (options_.log) options_.log->warn("restore-test", "skipping a damaged result: " + std::string(e.what()));
+      if (options_.log)
+        options_.log->warn("restore-test", "skipping a damaged result: " + std::string(e.what()));
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
