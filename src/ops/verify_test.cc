@@ -49,7 +49,9 @@ TEST_F(VerifyTest, ReportJsonHasTheCliKeysAndTypes) {
   EXPECT_EQ(j["rollback"]["went_backwards"], false);
   EXPECT_TRUE(j["rollback"]["missing_manifests"].is_array());
   EXPECT_EQ(j["state_accepted"], false);
-  EXPECT_EQ(j.size(), 14u);
+  EXPECT_TRUE(j["sources"].is_array() && j["sources"].empty());  // no configuration
+  EXPECT_TRUE(j["read_data_subset"].is_null());                   // no subset
+  EXPECT_EQ(j.size(), 16u);
 
   r.problems = {"pack x is missing"};
   r.damaged_backups = {"b2", "a1"};
