@@ -526,9 +526,38 @@ RetentionRule Config::retention_for(const SourceConfig& s) const {
   return it == retention.end() ? RetentionRule{} : it->second;
 }
 
+// yaml-cpp 0.7 (Debian 12) loops, allocating without bound, on a document whose first token is
+// ',' (found by fuzz/config_fuzz.cc): such a file is refused before it reaches the parser.
+void refuse_leading_comma(const std::string& text, const std::string& file) {
+  bool at_document_start = true;
+  size_t line_no = 0, pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    size_t i = line.find_first_not_of(" \t\r");
+    if (i == std::string::npos || line[i] == '#' || (i == 0 && line[0] == '%')) continue;
+    std::string rest = line.substr(i);
+    if (i == 0 && (rest.rfind("---", 0) == 0 || rest.rfind("...", 0) == 0) &&
+        (rest.size() == 3 || rest[3] == ' ' || rest[3] == '\t' || rest[3] == '\r')) {
+      at_document_start = true;
+      size_t j = rest.find_first_not_of(" \t\r", 3);
+      if (j == std::string::npos || rest[j] == '#') continue;
+      rest = rest.substr(j);
+    }
+    if (at_document_start && rest[0] == ',')
+      throw Error(Errc::kUsage, file + ":" + std::to_string(line_no) +
+                                    ": not valid YAML: a document cannot start with ','");
+    at_document_start = false;
+  }
+}
+
 Config parse_config(const std::string& text, const std::string& file) {
   Config c;
   c.file = file;
+  refuse_leading_comma(text, file);
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);
