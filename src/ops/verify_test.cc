@@ -50,7 +50,7 @@ TEST_F(VerifyTest, ReportJsonHasTheCliKeysAndTypes) {
   EXPECT_TRUE(j["rollback"]["missing_manifests"].is_array());
   EXPECT_EQ(j["state_accepted"], false);
   EXPECT_TRUE(j["sources"].is_array() && j["sources"].empty());  // no configuration
-  EXPECT_TRUE(j["read_data_subset"].is_null());                   // no subset
+  EXPECT_TRUE(j["read_data_subset"].is_null());                  // no subset
   EXPECT_EQ(j.size(), 16u);
 
   r.problems = {"pack x is missing"};
