@@ -68,12 +68,7 @@ int run_proof(const ProofArgs& a) {
   }
   o.server_os_user = a.run_as;
   o.pg_bin = a.pg_bin;
-  o.repo_url = absolute_repo_url(a.repo);
-  o.key_file = key_file_path(a.repo);
-  if (o.key_file.empty()) o.password_file = password_file_path(a.repo);
-  o.ca_file = effective_ca_file(o.repo_url, a.repo.ca_file).first;
-  o.self_exe = self_exe();
-  if (a.repo.repo_config) o.config_file = absolute_path(a.repo.config_file);
+  set_restore_command_settings(a.repo, o);
   auto repo = open_repo(a.repo);
   CommandRun run(true);
   ops::RestoreTestResult r = ops::restore_test(*repo, o, run.ctx());

@@ -93,15 +93,7 @@ int restore_pg(const RestoreArgs& a, repo::Repository& repo, const std::string& 
   o.port = p.port;
   o.archive = p.archive;
   o.pg_bin = p.pg_bin;
-  o.repo_url = absolute_repo_url(a.repo);
-  o.key_file = key_file_path(a.repo);
-  if (o.key_file.empty()) o.password_file = password_file_path(a.repo);
-  o.ca_file = effective_ca_file(o.repo_url, a.repo.ca_file).first;
-  o.self_exe = self_exe();
-  if (a.repo.repo_config) {
-    o.config_file = absolute_path(a.repo.config_file);
-    o.config_repository = a.repo.repository;
-  }
+  set_restore_command_settings(a.repo, o);
   if (const char* u = std::getenv("PGUSER"); u && *u) o.db_user = u;
   CommandRun run(true);
   ops::PgRestoreResult r;

@@ -21,6 +21,7 @@
 
 #include <string>
 
+#include "app/common.h"
 #include "config/config.h"
 #include "repo/repository.h"
 #include "storage/settings.h"
@@ -49,5 +50,21 @@ std::unique_ptr<storage::Storage> open_storage_from_env(
 // The value of a configured secret: the file's first line or the variable's value; kUsage
 // naming the file or variable (never the value) when missing or empty.
 std::string read_secret(const config::SecretRef& ref, const std::string& what);
+
+// What a restored PostgreSQL server's restore_command needs to reach the repository as this
+// command did: the absolute URL, key or password file, CA bundle, this executable, and the
+// configuration file when the repository came from one (restore, restore-test).
+template <typename Options>
+void set_restore_command_settings(const RepoArgs& a, Options& o) {
+  o.repo_url = absolute_repo_url(a);
+  o.key_file = key_file_path(a);
+  if (o.key_file.empty()) o.password_file = password_file_path(a);
+  o.ca_file = effective_ca_file(o.repo_url, a.ca_file).first;
+  o.self_exe = self_exe();
+  if (a.repo_config) {
+    o.config_file = absolute_path(a.config_file);
+    if constexpr (requires { o.config_repository; }) o.config_repository = a.repository;
+  }
+}
 
 }  // namespace sr::app

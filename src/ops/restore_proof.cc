@@ -1,3 +1,6 @@
+// One operation and its private helpers (the scratch directory, query binding, the PostgreSQL
+// and files checks): 470 lines read best in one place; the shared pieces live elsewhere
+// (pg_restore, source_checks, sources).
 #include "ops/restore_proof.h"
 
 #include <fcntl.h>
