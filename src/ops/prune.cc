@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "base/lsn.h"
+#include "base/worker_pool.h"
 #include "base/time_util.h"
 #include "ops/lock_wait.h"
 #include "ops/pg_catalog.h"
@@ -55,6 +56,39 @@ void refuse_damaged_index(repo::Repository& repo) {
                   " index object(s) cannot be read (first: " + damaged.front() +
                   "): the packs they list would look unreferenced, so prune "
                   "deletes nothing; run `strongroom verify`, then `strongroom repair index`");
+}
+
+struct LiveBlob {
+  codec::ChunkId id;
+  repo::ChunkLocation loc;
+};
+
+// Repacks the live blobs of one pack: neighbouring blobs are read with one request (runs of at
+// most kRepackReadBytes, so memory stays bounded), and each is copied into a new pack without
+// being decompressed (Repository::copy_blob authenticates it with its old pack's key).
+constexpr uint64_t kRepackReadBytes = 4ull << 20;
+void copy_live_blobs(repo::Repository& repo, const OpContext& ctx, std::vector<LiveBlob> blobs,
+                     repo::WriteStats& stats) {
+  std::sort(blobs.begin(), blobs.end(),
+            [](const LiveBlob& a, const LiveBlob& b) { return a.loc.offset < b.loc.offset; });
+  size_t i = 0;
+  while (i < blobs.size()) {
+    ctx.check_cancelled();
+    const uint64_t start = blobs[i].loc.offset;
+    uint64_t end = start + blobs[i].loc.length;
+    size_t j = i + 1;
+    while (j < blobs.size() && blobs[j].loc.offset >= end &&
+           blobs[j].loc.offset + blobs[j].loc.length - start <= kRepackReadBytes) {
+      end = blobs[j].loc.offset + blobs[j].loc.length;
+      ++j;
+    }
+    Bytes run = repo.read_pack_range(blobs[i].loc.pack, start, end - start);
+    for (; i < j; ++i) {
+      const auto& b = blobs[i];
+      repo.copy_blob(b.id, b.loc, ByteSpan(run).subspan(b.loc.offset - start, b.loc.length),
+                     &stats);
+    }
+  }
 }
 
 // Test hook (PruneOptions::crash_at): the process dies here, as with kill -9.
@@ -267,24 +301,26 @@ PruneResult prune(repo::Repository& repo, const PruneOptions& o, const OpContext
 
   // --- 3. Repack the live chunks of eligible sparse packs (still under the shared lock).
   std::set<std::string> to_remove;
-  for (const auto& [name, c] : eligible) {
-    ctx.check_cancelled();
-    if (c.dead) {
+  repo::WriteStats stats;
+  {
+    WorkerPool pool(WorkerPool::default_threads(), 2);
+    for (const auto& [name, c] : eligible) {
+      ctx.check_cancelled();
       to_remove.insert(name);
-      continue;
+      if (c.dead) continue;
+      std::vector<LiveBlob> blobs;
+      repo.index().for_each_chunk_in_pack(
+          name, [&](const codec::ChunkId& id, const repo::ChunkLocation& loc) {
+            if (live.contains(id)) blobs.push_back({id, loc});
+          });
+      ++r.repacked_packs;
+      pool.submit([&repo, &ctx, &stats, blobs = std::move(blobs)]() mutable {
+        copy_live_blobs(repo, ctx, std::move(blobs), stats);
+      });
     }
-    repo::WriteStats stats;
-    repo.index().for_each_chunk_in_pack(
-        name, [&](const codec::ChunkId& id, const repo::ChunkLocation& loc) {
-          if (!live.contains(id)) return;
-          ctx.check_cancelled();
-          Bytes plain = repo.read_blob(id, loc, true);  // authenticated, id recomputed
-          repo.store_chunk(loc.type, plain, std::nullopt, &stats, true);
-        });
-    r.repack_written_bytes += stats.added_bytes;
-    ++r.repacked_packs;
-    to_remove.insert(name);
+    pool.wait();
   }
+  r.repack_written_bytes += stats.added_bytes;
   repo.flush();  // the new packs and their index objects, before anything is removed
   lock.reset();
 

@@ -10,7 +10,10 @@ ChunkSet::ChunkSet() {
   if (sqlite3_open_v2("", &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK ||
       sqlite3_exec(db_,
                    "PRAGMA cache_size=-4096; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                   "CREATE TABLE s(id BLOB PRIMARY KEY) WITHOUT ROWID;",
+                   "CREATE TABLE s(id BLOB PRIMARY KEY) WITHOUT ROWID;"
+                   // One transaction for the set's life: an autocommit per insert made every
+                   // insert walk the page cache at its commit (most of a prune's mark time).
+                   "BEGIN;",
                    nullptr, nullptr, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO s(id) VALUES (?)", -1, &insert_, nullptr) !=
           SQLITE_OK ||

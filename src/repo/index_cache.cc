@@ -6,52 +6,26 @@
 #include <cstring>
 #include <string>
 
+#include "base/sqlite.h"
+
 namespace sr::repo {
 
 namespace {
 constexpr int kSchemaVersion = 2;
 
+constexpr const char* kWho = "index cache";
+constexpr const char* kHint = " (the cache can be deleted safely; it is rebuilt)";
+
 [[noreturn]] void db_fail(sqlite3* db, const std::string& what) {
-  throw Error(Errc::kIo, "index cache: " + what + ": " + (db ? sqlite3_errmsg(db) : "?") +
-                             " (the cache can be deleted safely; it is rebuilt)");
+  sqlite::fail(db, kWho, what, kHint);
 }
 
-class Stmt {
+class Stmt : public sqlite::Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) db_fail(db, "prepare");
-  }
-  ~Stmt() { sqlite3_finalize(s_); }
-  sqlite3_stmt* get() { return s_; }
-  void reset() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  void bind_blob(int i, const void* p, size_t n) {
-    sqlite3_bind_blob(s_, i, p, static_cast<int>(n), SQLITE_TRANSIENT);
-  }
-  void bind_text(int i, const std::string& t) {
-    sqlite3_bind_text(s_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
-  }
-  void bind_int(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  bool step() {
-    int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    db_fail(db_, "query");
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
+  Stmt(sqlite3* db, const char* sql) : sqlite::Stmt(db, sql, kWho, kHint) {}
 };
 
-std::string col_text(sqlite3_stmt* s, int i) {
-  auto p = sqlite3_column_text(s, i);
-  return p ? std::string(reinterpret_cast<const char*>(p),
-                         static_cast<size_t>(sqlite3_column_bytes(s, i)))
-           : std::string();
-}
+using sqlite::col_text;
 }  // namespace
 
 struct IndexCache::Statements {

@@ -223,8 +223,16 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
       payload = ByteSpan(compressed).first(*n);
     }
   }
+  out.ref.stored_length = append_blob(out.ref.id, type, flags, payload, out.ref.raw_length, stats);
+  out.added = true;
+  return out;
+}
+
+uint32_t Repository::append_blob(const codec::ChunkId& id, BlobType type, uint8_t flags,
+                                 ByteSpan payload, uint32_t raw_length, WriteStats* stats) {
   const size_t t = static_cast<size_t>(type);
   std::unique_ptr<PackWriter> full;
+  uint32_t length = 0;
   {
     std::lock_guard lock(writer_mu_[t]);
     if (!writers_[t]) {
@@ -234,23 +242,48 @@ Repository::Stored Repository::store_chunk(BlobType type, ByteSpan plaintext,
       writer_pack_[t] = static_cast<uint32_t>(pending_packs_.size());
       pending_packs_.push_back(writers_[t]->name());
     }
-    const BlobEntry& e = writers_[t]->append(out.ref.id, type, flags, payload, out.ref.raw_length);
-    out.ref.stored_length = e.length;
+    const BlobEntry& e = writers_[t]->append(id, type, flags, payload, raw_length);
+    length = e.length;
     {
       std::lock_guard plock(pending_mu_);
-      pending_[out.ref.id] =
-          PendingChunk{writer_pack_[t], type, flags, e.length, e.raw_length, e.offset};
+      pending_[id] = PendingChunk{writer_pack_[t], type, flags, e.length, e.raw_length, e.offset};
     }
     if (writers_[t]->size() >= config_.pack_size || writers_[t]->count() >= kMaxBlobsPerPack)
       full = std::move(writers_[t]);
   }
   if (stats) {
-    stats->added_bytes += out.ref.stored_length;
+    stats->added_bytes += length;
     ++stats->added_chunks;
   }
-  out.added = true;
   if (full) finish_pack(std::move(full));
-  return out;
+  return length;
+}
+
+bool Repository::copy_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
+                           WriteStats* stats) {
+  if (stats) ++stats->stored_chunks;
+  {
+    std::lock_guard plock(pending_mu_);
+    if (pending_.count(id)) return false;
+  }
+  bool check_ids = false;
+  codec::Key32 key = pack_key(loc.pack, std::nullopt, &check_ids);
+  if (check_ids) {  // sealed to the restore key: the id is recomputed, so the chunk is stored anew
+    codec::wipe(key);
+    Bytes plain = open_blob(id, loc, sealed, true);
+    return store_chunk(loc.type, plain, std::nullopt, stats, true).added;
+  }
+  thread_local Bytes payload;
+  std::string what = "chunk " + to_hex(id).substr(0, 16) + " in pack " + loc.pack;
+  try {
+    codec::open_into(key, sealed, blob_aad(id, loc.type, loc.flags), payload, what.c_str());
+  } catch (...) {
+    codec::wipe(key);
+    throw;
+  }
+  codec::wipe(key);
+  append_blob(id, loc.type, loc.flags, payload, loc.raw_length, stats);
+  return true;
 }
 
 void Repository::finish_pack(std::unique_ptr<PackWriter> writer) {

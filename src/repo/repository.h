@@ -169,6 +169,13 @@ class Repository {
   // process already stored again is not stored twice).
   Stored store_chunk(BlobType type, ByteSpan plaintext, std::optional<int> level = std::nullopt,
                      WriteStats* stats = nullptr, bool again = false);
+  // Prune's repacking: stores a chunk read from its pack (`sealed`: its loc.length bytes) again
+  // in a new pack without decompressing it: the payload is authenticated and decrypted with its
+  // pack's key and sealed with the new pack's (a blob of a pack sealed to the restore key is
+  // opened, its id recomputed, and stored anew). False when this process already stored it
+  // again. Thread-safe, like store_chunk.
+  bool copy_blob(const codec::ChunkId& id, const ChunkLocation& loc, ByteSpan sealed,
+                 WriteStats* stats = nullptr);
   // Publishes open packs and the index objects for everything stored so far.
   void flush();
   // Writes manifests/<id>, assigning a new id when m.id is empty. Call after flush().
@@ -301,6 +308,10 @@ class Repository {
   void observe_state(const std::vector<std::string>* manifest_ids,
                      const std::vector<Manifest>* readable,
                      const std::vector<std::string>* index_names);
+  // Appends a sealed-to-be payload to the open pack of its type (new pack when none is open,
+  // the pack finished when full); returns its stored length.
+  uint32_t append_blob(const codec::ChunkId& id, BlobType type, uint8_t flags, ByteSpan payload,
+                       uint32_t raw_length, WriteStats* stats);
   void finish_pack(std::unique_ptr<PackWriter> writer);
   bool upgrade_locked();
   // Throws kLocked when the opened slot no longer names the ring this object read (another

@@ -345,5 +345,40 @@ TEST_F(KeyRotationTest, ChunksFromPacksSealedToTheRestoreKeyAreCheckedAgainstThe
   }
 }
 
+// Prune's repack copies blobs without decompressing them, except from packs sealed to the
+// restore key: there the substituted chunk is refused instead of being carried into a pack
+// sealed with a full key, where it would no longer be checked.
+TEST_F(KeyRotationTest, RepackRefusesASubstitutedChunkFromAPackSealedToTheRestoreKey) {
+  auto r = open("pw");
+  std::string text = r->writer_key_text();
+  auto [id_manifest, genuine] = write_backup(*r, "the genuine ledger page");
+  auto w = open(Credential{text, true});
+  PackWriter pw(w->keys(), mem_->staging_dir());
+  const std::string forged = "a forged ledger page";
+  const BlobEntry& e = pw.append(genuine, BlobType::kData, 0, as_bytes(forged),
+                                 static_cast<uint32_t>(forged.size()));
+  ChunkLocation loc{pw.name(), BlobType::kData, 0, e.offset, e.length, e.raw_length};
+  PackInfo info = pw.finish(*mem_);
+  w->write_index_object({info});
+  auto full = open("pw");
+  full->load_index();
+  Bytes sealed = full->read_pack_range(loc.pack, loc.offset, loc.length);
+  EXPECT_THROW(full->copy_blob(genuine, loc, sealed), Error);
+  // The genuine chunk of the full writer's pack copies (lookup may name either pack).
+  int copied = 0;
+  full->index().for_each_pack([&](const std::string& name, uint64_t) {
+    if (name == loc.pack) return;
+    full->index().for_each_chunk_in_pack(
+        name, [&](const codec::ChunkId& id, const ChunkLocation& l) {
+          if (id != genuine) return;
+          Bytes good = full->read_pack_range(l.pack, l.offset, l.length);
+          EXPECT_TRUE(full->copy_blob(genuine, l, good));
+          EXPECT_FALSE(full->copy_blob(genuine, l, good));  // already copied by this process
+          ++copied;
+        });
+  });
+  EXPECT_EQ(copied, 1);
+}
+
 }  // namespace
 }  // namespace sr::repo

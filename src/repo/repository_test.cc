@@ -11,6 +11,7 @@
 #include "repo/envelope.h"
 #include "repo/index_file.h"
 #include "repo/lock.h"
+#include "repo/pack.h"
 #include "repo/tree_stream.h"
 #include "storage/memory_storage.h"
 #include "testing/temp_dir.h"
@@ -83,6 +84,46 @@ TEST_F(RepositoryTest, StoredChunksDeduplicateAndReadBackAfterReopen) {
   EXPECT_FALSE(r->store_chunk(BlobType::kData, a).added);  // known from the index object
   codec::ChunkId unknown{};
   EXPECT_FALSE(r->lookup(unknown).has_value());
+}
+
+// copy_blob (prune's repack) moves a blob into a new pack as stored: same flags, same
+// compressed payload, sealed with the new pack's key; a damaged blob is refused.
+TEST_F(RepositoryTest, CopiedBlobReadsBackFromItsNewPack) {
+  Bytes a(300000, 'a'), b = random_bytes(5000);
+  codec::ChunkId ida, idb;
+  std::string old_pack;
+  {
+    auto r = open_repo();
+    r->load_index();
+    ida = r->store_chunk(BlobType::kData, a).ref.id;
+    idb = r->store_chunk(BlobType::kData, b).ref.id;
+    r->flush();
+  }
+  {
+    auto r = open_repo();
+    r->load_index();
+    auto la = r->lookup(ida), lb = r->lookup(idb);
+    ASSERT_TRUE(la && lb);
+    old_pack = la->pack;
+    Bytes sa = r->read_pack_range(la->pack, la->offset, la->length);
+    Bytes damaged = sa;
+    damaged[damaged.size() / 2] ^= 1;
+    EXPECT_THROW(r->copy_blob(ida, *la, damaged), Error);
+    repo::WriteStats stats;
+    EXPECT_TRUE(r->copy_blob(ida, *la, sa, &stats));
+    EXPECT_EQ(stats.added_bytes.load(), la->length);  // still compressed: same size
+    EXPECT_TRUE(
+        r->copy_blob(idb, *lb, r->read_pack_range(lb->pack, lb->offset, lb->length), &stats));
+    r->flush();
+  }
+  ASSERT_TRUE(std::filesystem::remove(std::filesystem::path(url()) / pack_object_key(old_pack)));
+  auto r = open_repo();
+  r->load_index();
+  auto la = r->lookup_present(ida);
+  ASSERT_TRUE(la);
+  EXPECT_NE(la->pack, old_pack);
+  EXPECT_EQ(r->read_chunk(ida), a);
+  EXPECT_EQ(r->read_chunk(idb), b);
 }
 
 TEST_F(RepositoryTest, IndexCacheIsRebuiltWhenDeleted) {
