@@ -13,13 +13,22 @@ namespace {
 
 struct ReplicateArgs {
   RepoArgs repo;
-  std::string to;
+  std::string to, to_repository;
   bool dry_run = false;
 };
 
 int run_replicate(const ReplicateArgs& a) {
   auto source = open_repo(a.repo);
-  auto target = open_storage_from_env(a.to, a.repo.ca_file);
+  if (a.to.empty() == a.to_repository.empty())
+    throw Error(Errc::kUsage, "give the replica: --to URL or --to-repository NAME");
+  const config::RepositoryConfig* to_config = nullptr;
+  if (!a.to_repository.empty()) {
+    if (!a.repo.config)
+      throw Error(Errc::kUsage, "--to-repository needs a configuration file (--config FILE)");
+    to_config = &a.repo.config->repository(a.to_repository);
+  }
+  auto target = to_config ? open_storage_from_env(to_config->url, to_config->ca_file, to_config)
+                          : open_storage_from_env(a.to, a.repo.ca_file);
   CommandRun run(true);
   ops::ReplicateOptions o;
   o.dry_run = a.dry_run;
@@ -54,7 +63,10 @@ void add_replicate_command(CLI::App& app, int& result) {
       "Copy what a replica lacks (another disk, region or backend), authenticating every object");
   add_repo_options(cmd, a->repo, true);
   cmd->add_option("--from", a->repo.repo, "Source repository URL (same as --repo)");
-  cmd->add_option("--to", a->to, "Replica URL (empty, or a replica of the source)")->required();
+  cmd->add_option("--to", a->to, "Replica URL (empty, or a replica of the source)");
+  cmd->add_option("--to-repository", a->to_repository,
+                  "The replica as a repository of the configuration file (its URL and "
+                  "credentials)");
   cmd->add_flag("--dry-run", a->dry_run,
                 "Only report the lag: objects and bytes the replica lacks");
   cmd->callback([a, &result] { result = run_replicate(*a); });

@@ -21,5 +21,6 @@ void add_key_commands(CLI::App& app, int& result);       // cmd_key.cc: key add|
 void add_config_commands(CLI::App& app, int& result);    // cmd_config.cc: config check
 void add_policy_commands(CLI::App& app, int& result);    // cmd_policy.cc: expire, hold, prune
 void add_proof_command(CLI::App& app, int& result);      // cmd_proof.cc: restore-test
+void add_serve_commands(CLI::App& app, int& result);     // cmd_serve.cc: serve, run-now, status
 
 }  // namespace sr::app

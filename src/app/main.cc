@@ -45,6 +45,7 @@ int run(int argc, char** argv) {
   add_config_commands(app, result);
   add_policy_commands(app, result);
   add_proof_command(app, result);
+  add_serve_commands(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,12 +10,17 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "config/config_daemon.h"
 #include "config/yaml_reader.h"
 
 namespace sr::config {
 
 const char* const kSourceKinds[6] = {"database",     "configuration", "infrastructure",
                                      "certificates", "volume",        "export"};
+const char* const kAlertRules[10] = {
+    "backup_failed",      "backup_stale",  "backup_size_changed", "rpo_breach",
+    "restore_test_failed", "rto_breach",   "verify_failed",       "replication_lag",
+    "stream_down",        "daemon_health"};
 
 namespace {
 
@@ -204,14 +209,7 @@ SourceConfig parse_source(const std::string& name, const Value& v) {
       } else if (s.type == SourceType::kPostgres) {
         sc.type = "full";
       }
-      Value cron = sm.need("cron");
-      try {
-        sc.cron = CronSchedule::parse(cron.str());
-      } catch (const Error& e) {
-        fail(cron.where(), e.what());
-      }
-      if (sc.cron.next_after(0) < 0 && sc.cron.next_after(4 * 366 * 86400LL) < 0)
-        fail(cron.where(), "'" + cron.str() + "' never fires");
+      sc.cron = parse_cron(sm.need("cron"));
       sm.finish();
       s.schedules.push_back(sc);
     });
@@ -248,6 +246,7 @@ SourceConfig parse_source(const std::string& name, const Value& v) {
   }
   if (auto x = m.get("row_count_tolerance")) s.row_count_tolerance = x->fraction();
   if (auto x = m.get("retention")) s.retention = parse_retention(*x);
+  parse_source_daemon_keys(m, s);
   if (s.retention && s.retention->pitr_window && s.type != SourceType::kPostgres)
     fail(v.where(), "pitr_window is for postgres sources");
   m.finish();
@@ -381,6 +380,7 @@ Config parse_config(const std::string& text, const std::string& file) {
     if (auto y = pm.get("max_unused")) c.prune_max_unused = y->fraction();
     pm.finish();
   }
+  parse_daemon_sections(top, c);
   top.finish();
 
   // References between entries.
@@ -422,6 +422,7 @@ Config parse_config(const std::string& text, const std::string& file) {
                   " is that of another source of the same repository (backups could not "
                   "be told apart)");
   }
+  check_daemon_references(c);
   return c;
 }
 

@@ -93,6 +93,19 @@ struct VerifyRules {
   std::optional<int64_t> max_wal_lag;  // seconds: the newest WAL must be younger (default: rpo)
 };
 
+// Daemon (strongroom serve; docs/daemon.md): a source's scheduled restore test.
+struct RestoreTestSchedule {
+  CronSchedule cron;
+  std::string target = "latest";  // latest | random | immediate
+};
+
+// Alert thresholds a source may override (docs/daemon.md, "Alerts").
+struct SourceAlerts {
+  std::optional<double> size_change;  // share against the median, e.g. 0.5
+  std::optional<int> size_median_of;  // backups of the same type in the median
+  std::vector<std::string> disabled;  // rule names not evaluated for this source
+};
+
 struct SourceConfig {
   std::string name;
   int line = 0;
@@ -113,6 +126,62 @@ struct SourceConfig {
   std::optional<int64_t> rpo, rto;  // seconds
   std::optional<RetentionRule> retention;
   double row_count_tolerance = 0.1;  // restore tests: row counts against the backup's estimates
+  // daemon
+  bool stream = false;  // postgres: keep `strongroom stream` running
+  std::optional<RestoreTestSchedule> restore_test;
+  SourceAlerts alerts;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8920";
+  std::string token_file;         // required by serve
+  std::string tls_cert, tls_key;  // both or neither
+  std::string state_dir = "/var/lib/strongroom";
+  int max_concurrent_jobs = 2;
+  int64_t missed_run_grace = 3600;  // seconds
+  int64_t shutdown_timeout = 300;   // seconds
+  int64_t refresh_every = 60;       // seconds
+};
+
+// Repository-wide jobs of the daemon; an absent one is not scheduled.
+struct RepositoryJob {
+  CronSchedule cron;
+  std::string repository = "primary";  // verify/expire/prune: the repository; replicate: from
+  std::string to;                      // replicate: the target repository
+  std::string read_data_subset;        // verify: e.g. "5%"
+  bool prune = false;                  // expire: prune in the same run
+};
+
+struct JobsConfig {
+  std::optional<RepositoryJob> verify, expire, prune, replicate;
+};
+
+// Where notifications go (notify: NAME: ...): exactly one of webhook, command, email.
+struct NotifierConfig {
+  std::string name;
+  std::string webhook_url;  // or webhook_url_file (a URL holding a token is a secret)
+  std::string webhook_url_file;
+  std::string command;  // run with the alert as JSON on standard input
+  struct Email {
+    std::string smtp_url;  // smtp://host:25, smtps://host:465 (smtp:// upgrades with STARTTLS)
+    std::string from;
+    std::vector<std::string> to;
+    SecretRef username, password;
+  };
+  std::optional<Email> email;
+};
+
+struct AlertRoute {
+  std::vector<std::string> severities, sources, rules;  // empty: any
+  std::vector<std::string> notify;                      // notifier names
+};
+
+struct AlertsConfig {
+  int64_t repeat_every = 4 * 3600;     // seconds: a firing alert is sent again after this
+  double size_change = 0.5;            // runbook: size changed by more than 50 %
+  int size_median_of = 7;              // against the median of the last N of that source and type
+  int64_t replication_max_lag = 3600;  // seconds
+  std::vector<AlertRoute> routes;      // every matching route notifies
 };
 
 struct Config {
@@ -122,6 +191,10 @@ struct Config {
   std::map<std::string, RetentionRule> retention;  // per kind
   int64_t prune_grace = 3600;                      // seconds (prune.grace)
   double prune_max_unused = 0.10;                  // prune.max_unused
+  ServerConfig server;
+  JobsConfig jobs;
+  AlertsConfig alerts;
+  std::map<std::string, NotifierConfig> notify;
 
   // Throw Error{kUsage} naming the known names when there is no such entry.
   const SourceConfig& source(const std::string& name) const;
@@ -135,5 +208,7 @@ Config parse_config(const std::string& text, const std::string& file);
 Config load_config(const std::string& path);
 
 extern const char* const kSourceKinds[6];
+// The daemon's built-in alert rules (docs/daemon.md, "Alerts").
+extern const char* const kAlertRules[10];
 
 }  // namespace sr::config

@@ -1,0 +1,507 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/error.h"
+#include "base/time_util.h"
+#include "daemon/jobs.h"
+
+namespace sr::daemon {
+namespace {
+
+constexpr int64_t kNs = 1'000'000'000;
+
+std::string host_name() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+Daemon::Daemon(std::shared_ptr<const config::Config> config, DaemonOptions options)
+    : opt_(std::move(options)), config_(std::move(config)) {
+  const auto& s = config_->server;
+  std::filesystem::create_directories(std::filesystem::path(s.state_dir) / "logs");
+  ::chmod(s.state_dir.c_str(), 0700);
+  db_ = std::make_unique<StateDb>((std::filesystem::path(s.state_dir) / "state.db").string());
+  started_ns_ = now_ns();
+  auto first = db_->meta_int("first_start_s");
+  if (!first) {
+    first = started_ns_ / kNs;
+    db_->set_meta_int("first_start_s", *first);
+  }
+  first_start_s_ = *first;
+  if (size_t n = db_->close_unfinished(started_ns_))
+    log_warn(std::to_string(n) + " job(s) left unfinished by the previous daemon marked failed");
+  alerts_ = std::make_unique<AlertEngine>(
+      *db_,
+      [this](const config::NotifierConfig& n, const nlohmann::json& m) {
+        if (!opt_.deliver) return false;
+        try {
+          opt_.deliver(n, m);
+          log_info("alert " + m.value("rule", "") + " " + m.value("source", "") + " (" +
+                   m.value("event", "") + ") sent to " + n.name);
+          return true;
+        } catch (const std::exception& e) {
+          log_warn(e.what());
+          return false;
+        }
+      },
+      host_name());
+  load_schedules();
+}
+
+Daemon::~Daemon() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cancel_now_ = true;
+  }
+  cv_.notify_all();
+  refresh_cv_.notify_all();
+  if (refresher_.joinable()) refresher_.join();
+  stop_streams();
+  std::map<int64_t, std::unique_ptr<Running>> running;
+  {
+    std::lock_guard lock(mu_);
+    running.swap(running_);
+  }
+  for (auto& [id, r] : running) {
+    if (r->child) r->child->terminate();
+    if (r->waiter.joinable()) r->waiter.join();
+  }
+}
+
+void Daemon::log_info(const std::string& msg) const {
+  if (opt_.log) opt_.log->info("serve", msg);
+}
+void Daemon::log_warn(const std::string& msg) const {
+  if (opt_.log) opt_.log->warn("serve", msg);
+}
+
+std::shared_ptr<const config::Config> Daemon::config() const {
+  std::lock_guard lock(mu_);
+  return config_;
+}
+
+void Daemon::load_schedules() { schedules_ = schedules_of(*config_); }
+
+bool Daemon::reload(std::string* error) {
+  std::shared_ptr<const config::Config> fresh;
+  try {
+    fresh = std::make_shared<const config::Config>(config::load_config(opt_.config_file));
+    if (fresh->server.state_dir != config_->server.state_dir ||
+        fresh->server.listen != config_->server.listen)
+      log_warn("server.state_dir and server.listen take effect at the next start");
+  } catch (const std::exception& e) {
+    log_warn(std::string("reload rejected, the running configuration is kept: ") + e.what());
+    if (error) *error = e.what();
+    return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    config_ = fresh;
+    load_schedules();
+  }
+  log_info("configuration reloaded from " + opt_.config_file);
+  stop_streams();
+  start_streams();
+  cv_.notify_all();
+  {
+    std::lock_guard lock(snap_mu_);
+    refresh_requested_ = true;
+  }
+  refresh_cv_.notify_all();
+  return true;
+}
+
+int64_t Daemon::enqueue(const JobSpec& spec, const std::string& trigger,
+                        const std::string& schedule) {
+  // mu_ held by the caller.
+  for (const auto& q : queue_)
+    if (!schedule.empty() && q.schedule == schedule) return q.id;  // never queued twice
+  for (const auto& [id, r] : running_)
+    if (!schedule.empty() && r->record.schedule == schedule && !r->done) {
+      log_info("schedule " + schedule + " is due again while its last run goes on: skipped");
+      return id;
+    }
+  JobRecord j;
+  j.source = spec.source;
+  j.repository = spec.repository;
+  j.job = spec.job;
+  j.type = spec.type;
+  j.trigger = trigger;
+  j.schedule = schedule;
+  j.state = "queued";
+  j.queued_ns = now_ns();
+  // The spec's target/option travel in `result` until the job runs (replaced by its output).
+  j.result = nlohmann::json{{"to", spec.to}, {"option", spec.option}}.dump();
+  j.id = db_->add_job(j);
+  queue_.push_back(j);
+  return j.id;
+}
+
+int64_t Daemon::request_job(const std::string& job, const std::string& source,
+                            const std::string& type) {
+  std::unique_lock lock(mu_);
+  if (stopping_) throw Error(Errc::kUsage, "the daemon is stopping");
+  JobSpec spec = manual_job(*config_, job, source, type);
+  int64_t id = enqueue(spec, "manual", "");
+  log_info("job " + std::to_string(id) + " requested: " + job +
+           (source.empty() ? "" : " " + source));
+  start_runnable();
+  lock.unlock();
+  cv_.notify_all();
+  return id;
+}
+
+void Daemon::schedule_due(int64_t now_s) {
+  std::map<std::string, int64_t> last;
+  for (const auto& s : schedules_)
+    if (auto f = db_->last_fire(s.key)) last[s.key] = *f;
+  DuePlan plan = plan_due(schedules_, last, first_start_s_, started_ns_ / kNs, now_s,
+                          config_->server.missed_run_grace);
+  for (const auto& sk : plan.skipped) {
+    log_warn("schedule " + sk.schedule->key + ": the run of " + format_rfc3339(sk.fire_s * kNs) +
+             " was missed while the daemon was down and is older than missed_run_grace: skipped");
+    db_->set_last_fire(sk.schedule->key, sk.fire_s);
+  }
+  for (const auto& d : plan.due) {
+    enqueue(d.schedule->spec, d.missed ? "startup" : "schedule", d.schedule->key);
+    db_->set_last_fire(d.schedule->key, d.fire_s);
+  }
+}
+
+void Daemon::start_runnable() {
+  // mu_ held.
+  if (stopping_) return;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    size_t active = 0;
+    for (const auto& [id, r] : running_)
+      if (!r->done) ++active;
+    if (active >= static_cast<size_t>(config_->server.max_concurrent_jobs)) return;
+    JobSpec spec{it->job, it->source, it->repository, it->type, "", ""};
+    auto extra = nlohmann::json::parse(it->result, nullptr, false);
+    if (extra.is_object()) {
+      spec.to = extra.value("to", "");
+      spec.option = extra.value("option", "");
+    }
+    if (busy_slots_.count(spec.slot())) {
+      ++it;
+      continue;
+    }
+    auto r = std::make_unique<Running>();
+    r->record = *it;
+    r->spec = spec;
+    r->record.state = "running";
+    r->record.start_ns = now_ns();
+    r->record.result.clear();
+    r->record.log_path = (std::filesystem::path(config_->server.state_dir) / "logs" /
+                          (std::to_string(r->record.id) + ".log"))
+                             .string();
+    db_->update_job(r->record);
+    busy_slots_.insert(spec.slot());
+    Running* raw = r.get();
+    running_[r->record.id] = std::move(r);
+    it = queue_.erase(it);
+    raw->waiter = std::thread([this, raw] { run_job(raw); });
+  }
+}
+
+void Daemon::run_job(Running* r) {
+  std::string config_file;
+  {
+    std::lock_guard lock(mu_);
+    config_file = opt_.config_file;
+  }
+  ChildOptions o;
+  o.argv = {opt_.self_exe};
+  for (auto& a : job_arguments(r->spec, config_file)) o.argv.push_back(std::move(a));
+  o.log_path = r->record.log_path;
+  std::string desc = "job " + std::to_string(r->record.id) + " (" + r->spec.job +
+                     (r->spec.source.empty() ? " " + r->spec.repository : " " + r->spec.source) +
+                     (r->spec.type.empty() ? "" : " " + r->spec.type) + ")";
+  log_info(desc + " started");
+  std::optional<ChildExit> exit;
+  try {
+    auto child = Child::start(o);
+    {
+      std::lock_guard lock(mu_);
+      r->child = std::move(child);
+      if (cancel_now_) r->child->terminate();
+    }
+    exit = r->child->wait();
+  } catch (const std::exception& e) {
+    r->record.error = e.what();
+  }
+  JobRecord rec = r->record;
+  rec.end_ns = now_ns();
+  if (exit) {
+    rec.result = exit->out.size() <= (1 << 20) ? exit->out : "";
+    JobOutcome out = read_outcome(rec.job, exit->out);
+    rec.bytes = out.bytes;
+    bool cancelled = exit->signal == SIGTERM || exit->signal == SIGKILL || exit->exit_code == 130 ||
+                     exit->exit_code == 143;
+    if (exit->exit_code == 0 && out.error.empty()) {
+      rec.state = "ok";
+    } else {
+      rec.state = cancelled && stopping_ ? "cancelled" : "failed";
+      rec.error = out.error;
+      if (rec.error.empty()) {
+        // The last line of its log says why (the CLI's error message).
+        std::ifstream in(rec.log_path);
+        std::string line, last;
+        while (std::getline(in, line))
+          if (!line.empty()) last = line;
+        rec.error = last.empty()
+                        ? (exit->signal ? "killed by signal " + std::to_string(exit->signal)
+                                        : "exit status " + std::to_string(exit->exit_code))
+                        : last.substr(0, 1000);
+      }
+    }
+  } else {
+    rec.state = "failed";
+  }
+  db_->update_job(rec);
+  log_info(desc + " " + rec.state + (rec.error.empty() ? "" : ": " + rec.error));
+  {
+    std::lock_guard lock(mu_);
+    r->record = rec;
+    r->done = true;
+    busy_slots_.erase(r->spec.slot());
+  }
+  {
+    std::lock_guard lock(snap_mu_);
+    refresh_requested_ = true;
+  }
+  refresh_cv_.notify_all();
+  cv_.notify_all();
+}
+
+void Daemon::run() {
+  refresher_ = std::thread([this] { refresher(); });
+  start_streams();
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    // Reap finished jobs' threads.
+    for (auto it = running_.begin(); it != running_.end();) {
+      if (it->second->done) {
+        auto r = std::move(it->second);
+        it = running_.erase(it);
+        lock.unlock();
+        if (r->waiter.joinable()) r->waiter.join();
+        lock.lock();
+      } else {
+        ++it;
+      }
+    }
+    int64_t now = now_ns();
+    schedule_due(now / kNs);
+    start_runnable();
+    // Sleep until the next fire (or an event). Schedules are re-planned at least every minute
+    // (a clock step, a reload).
+    DuePlan next = plan_due(schedules_, {}, now / kNs, now / kNs, now / kNs, 0);
+    int64_t wake_s = now / kNs + 60;
+    if (next.next_s > 0) wake_s = std::min(wake_s, next.next_s);
+    auto delay = std::chrono::milliseconds(std::max<int64_t>(50, wake_s * 1000 - now / 1'000'000));
+    cv_.wait_for(lock, delay);
+  }
+  // Shutdown: no new job; running ones get shutdown_timeout, then are cancelled (SIGTERM: the
+  // CLI's cancellation leaves the repository valid), then killed.
+  for (auto& j : queue_) {
+    j.state = "cancelled";
+    j.end_ns = now_ns();
+    j.error = "the daemon stopped before the job started";
+    j.result.clear();
+    db_->update_job(j);
+  }
+  queue_.clear();
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config_->server.shutdown_timeout);
+  auto all_done = [&] {
+    for (const auto& [id, r] : running_)
+      if (!r->done) return false;
+    return true;
+  };
+  if (!all_done()) log_info("waiting for running jobs to finish (shutdown_timeout)");
+  while (!all_done() && !cancel_now_ && std::chrono::steady_clock::now() < deadline)
+    cv_.wait_until(lock, deadline);
+  if (!all_done()) {
+    log_warn("cancelling the running jobs");
+    for (auto& [id, r] : running_)
+      if (r->child && !r->done) r->child->terminate();
+    auto kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!all_done() && std::chrono::steady_clock::now() < kill_at) cv_.wait_until(lock, kill_at);
+    for (auto& [id, r] : running_)
+      if (r->child && !r->done) r->child->kill();
+  }
+  auto running = std::move(running_);
+  running_.clear();
+  lock.unlock();
+  for (auto& [id, r] : running)
+    if (r->waiter.joinable()) r->waiter.join();
+  stop_streams();
+  refresh_cv_.notify_all();
+  if (refresher_.joinable()) refresher_.join();
+  log_info("stopped");
+}
+
+void Daemon::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      cancel_now_ = true;
+      for (auto& [id, r] : running_)
+        if (r->child && !r->done) r->child->terminate();
+    }
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  refresh_cv_.notify_all();
+}
+
+// --- WAL streaming ---------------------------------------------------------------------------
+
+void Daemon::start_streams() {
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  for (const auto& s : config_->sources) {
+    if (!s.stream || streams_.count(s.name)) continue;
+    auto st = std::make_unique<Stream>();
+    st->source = s.name;
+    Stream* raw = st.get();
+    streams_[s.name] = std::move(st);
+    raw->thread = std::thread([this, raw] { stream_loop(raw); });
+  }
+}
+
+void Daemon::stop_streams() {
+  std::map<std::string, std::unique_ptr<Stream>> streams;
+  {
+    std::lock_guard lock(mu_);
+    streams.swap(streams_);
+    for (auto& [n, s] : streams)
+      if (s->child) s->child->terminate();
+  }
+  cv_.notify_all();
+  for (auto& [n, s] : streams)
+    if (s->thread.joinable()) s->thread.join();
+}
+
+void Daemon::stream_loop(Stream* s) {
+  double backoff = 1;
+  for (;;) {
+    std::string log_path;
+    ChildOptions o;
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_ || !streams_.count(s->source) || streams_[s->source].get() != s) return;
+      o.argv = {opt_.self_exe};
+      for (auto& a : stream_arguments(s->source, opt_.config_file)) o.argv.push_back(a);
+      o.log_path = (std::filesystem::path(config_->server.state_dir) / "logs" /
+                    ("stream-" + s->source + ".log"))
+                       .string();
+      try {
+        s->child = Child::start(o);
+        s->running = true;
+        s->since_ns = now_ns();
+      } catch (const std::exception& e) {
+        log_warn("stream " + s->source + ": " + e.what());
+      }
+    }
+    double started = monotonic_seconds();
+    if (s->child) {
+      log_info("stream " + s->source + " started");
+      auto exit = s->child->wait();
+      std::lock_guard lock(mu_);
+      s->running = false;
+      s->since_ns = now_ns();
+      if (stopping_) return;
+      log_warn("stream " + s->source + " stopped (" +
+               (exit && exit->signal
+                    ? "signal " + std::to_string(exit->signal)
+                    : "exit status " + std::to_string(exit ? exit->exit_code : -1)) +
+               "); restarting");
+      ++s->restarts;
+    }
+    if (monotonic_seconds() - started > 300) backoff = 1;  // it ran a while: start over
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(backoff * 1000)),
+                 [&] { return stopping_; });
+    if (stopping_) return;
+    backoff = std::min(backoff * 2, 300.0);
+    s->child.reset();
+  }
+}
+
+// --- Catalog snapshot and alerts -------------------------------------------------------------
+
+void Daemon::refresher() {
+  for (;;) {
+    {
+      std::unique_lock lock(snap_mu_);
+      auto cfg = config();
+      refresh_cv_.wait_for(lock, std::chrono::seconds(cfg->server.refresh_every), [&] {
+        std::lock_guard l2(mu_);
+        return refresh_requested_ || stopping_;
+      });
+      refresh_requested_ = false;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    refresh_now();
+  }
+}
+
+void Daemon::refresh_now() {
+  std::lock_guard one(refresh_run_mu_);
+  auto cfg = config();
+  int64_t now = now_ns();
+  std::shared_ptr<const Snapshot> snap;
+  try {
+    snap = build_snapshot(*cfg, opt_.open_repository, now, OpContext{});
+  } catch (const std::exception& e) {
+    log_warn(std::string("catalog refresh failed: ") + e.what());
+    return;
+  }
+  for (const auto& e : snap->errors) log_warn(e);
+  {
+    std::lock_guard lock(snap_mu_);
+    snapshot_ = snap;
+  }
+  AlertInputs in;
+  in.snapshot = snap.get();
+  in.config = cfg.get();
+  in.last_jobs = db_->last_finished_jobs();
+  in.now_ns = now;
+  in.daemon_started_ns = started_ns_;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [n, s] : streams_)
+      in.streams[n] =
+          StreamState{s->running, s->running ? 0 : (s->since_ns ? s->since_ns : started_ns_)};
+  }
+  try {
+    alerts_->reconcile(evaluate_rules(in), *cfg, now);
+  } catch (const std::exception& e) {
+    log_warn(std::string("alerts: ") + e.what());
+  }
+}
+
+std::shared_ptr<const Snapshot> Daemon::snapshot() const {
+  std::lock_guard lock(snap_mu_);
+  return snapshot_;
+}
+
+bool Daemon::ready() const { return snapshot() != nullptr; }
+
+}  // namespace sr::daemon
