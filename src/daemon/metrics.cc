@@ -207,7 +207,7 @@ std::string Daemon::metrics_text() {
       running[j] = 0;
     for (const auto& [id, r] : running_)
       if (!r->done) running[r->spec.job] += 1;
-    for (const auto& [job, n] : running) e.add("strongroom_job_running", {{"job", job}}, n);
+    for (const auto& [job, n] : running) e.add("strongroom_job_running", {{"job_kind", job}}, n);
     e.add("strongroom_jobs_queued", {}, static_cast<double>(queue_.size()));
     for (const auto& [name, st] : streams_) {
       const auto* s = [&]() -> const config::SourceConfig* {

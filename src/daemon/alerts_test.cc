@@ -1,0 +1,140 @@
+#include "daemon/alerts.h"
+
+#include <gtest/gtest.h>
+
+#include "base/time_util.h"
+
+namespace sr::daemon {
+namespace {
+
+constexpr int64_t kNs = 1'000'000'000;
+constexpr int64_t kHour = 3600 * kNs;
+
+config::Config cfg() {
+  return config::parse_config(
+      "repositories: {primary: {url: /tmp/r}, dr: {url: /tmp/dr, replicate_from: primary}}\n"
+      "sources:\n"
+      "  etc:\n"
+      "    type: files\n    kind: configuration\n    paths: [/etc]\n"
+      "    schedules: [{cron: '30 2 * * *'}]\n"
+      "    verify: {max_age: 25h}\n"
+      "    rto: 1h\n"
+      "  quiet: {type: files, kind: volume, paths: [/srv], alerts: {disabled: [backup_stale]}}\n"
+      "notify:\n"
+      "  hook: {webhook: {url: 'http://127.0.0.1:9/x'}}\n"
+      "  pager: {command: 'true'}\n"
+      "alerts:\n"
+      "  repeat_every: 4h\n"
+      "  routes:\n"
+      "    - {severity: [critical], notify: [pager, hook]}\n"
+      "    - {rules: [backup_stale], notify: [hook]}\n",
+      "test.yaml");
+}
+
+BackupItem backup(const std::string& source, int64_t end_ns, uint64_t size,
+                  std::optional<double> median = std::nullopt) {
+  BackupItem b;
+  b.id = source + std::to_string(end_ns);
+  b.source = source;
+  b.type = "files";
+  b.start_ns = end_ns - kNs;
+  b.end_ns = end_ns;
+  b.size = size;
+  b.size_median = median;
+  return b;
+}
+
+std::vector<std::string> rules(const std::vector<AlertCondition>& v) {
+  std::vector<std::string> out;
+  for (const auto& c : v) out.push_back(c.rule + "/" + c.source + "/" + c.severity);
+  return out;
+}
+
+TEST(AlertRules, BackupAgeBoundaryToTheSecond) {
+  auto c = cfg();
+  Snapshot snap;
+  const int64_t now = parse_rfc3339("2026-12-01T12:00:00Z");
+  snap.backups = {backup("etc", now - 25 * kHour, 100), backup("quiet", now - 90 * kHour, 1)};
+  AlertInputs in{&snap, &c, {}, {}, now, now - 100 * kHour};
+  EXPECT_TRUE(rules(evaluate_rules(in)).empty());  // exactly 25 h: fresh; quiet: disabled
+  snap.backups[0].end_ns -= kNs;
+  EXPECT_EQ(rules(evaluate_rules(in)), std::vector<std::string>{"backup_stale/etc/warning"});
+}
+
+TEST(AlertRules, FailedBackupSizeChangeRestoreTestsAndReplicationLag) {
+  auto c = cfg();
+  Snapshot snap;
+  const int64_t now = parse_rfc3339("2026-12-01T12:00:00Z");
+  snap.backups = {backup("etc", now - kHour, 151, 100.0)};  // +51 % against the median
+  JobRecord failed;
+  failed.source = "etc";
+  failed.job = "backup";
+  failed.state = "failed";
+  failed.end_ns = now - 60 * kNs;
+  failed.error = "command exited 1";
+  snap.restore_tests = {{{"source", "etc"}, {"passed", false}, {"rto_seconds", 7200.0}}};
+  RepositoryItem dr;
+  dr.name = "dr";
+  dr.replicate_from = "primary";
+  dr.replication_lag_s = 3601;
+  snap.repositories = {dr};
+  AlertInputs in{&snap, &c, {failed}, {}, now, now - 100 * kHour};
+  auto got = rules(evaluate_rules(in));
+  std::vector<std::string> want{"backup_failed/etc/critical", "backup_size_changed/etc/warning",
+                                "restore_test_failed/etc/critical", "rto_breach/etc/warning",
+                                "replication_lag/repository:dr/warning"};
+  EXPECT_EQ(got, want);
+  snap.backups[0].size = 150;  // exactly +50 %: within
+  dr.replication_lag_s = 3600;
+  snap.repositories = {dr};
+  snap.restore_tests = {{{"source", "etc"}, {"passed", true}, {"rto_seconds", 3600.0}}};
+  failed.state = "ok";
+  in.last_jobs = {failed};
+  EXPECT_TRUE(rules(evaluate_rules(in)).empty());
+}
+
+TEST(AlertEngine, FiresOnceRepeatsResolvesAndRetriesUndelivered) {
+  auto c = cfg();
+  StateDb db("");
+  std::vector<std::string> sent;
+  bool up = false;
+  AlertEngine engine(
+      db,
+      [&](const config::NotifierConfig& n, const nlohmann::json& m) {
+        if (!up) return false;
+        sent.push_back(n.name + ":" + m.value("event", "") + ":" + m.value("rule", ""));
+        return true;
+      },
+      "host");
+  std::vector<AlertCondition> holding{{"backup_failed", "etc", "critical", "it failed"}};
+  int64_t t = 1000 * kHour;
+  engine.reconcile(holding, c, t);  // notifiers down: recorded firing, not delivered
+  EXPECT_TRUE(sent.empty());
+  ASSERT_EQ(db.firing_alerts().size(), 1u);
+  up = true;
+  engine.reconcile(holding, c, t + kNs);
+  EXPECT_EQ(sent,
+            (std::vector<std::string>{"pager:firing:backup_failed", "hook:firing:backup_failed"}));
+  sent.clear();
+  engine.reconcile(holding, c, t + 2 * kHour);  // before repeat_every: nothing
+  EXPECT_TRUE(sent.empty());
+  engine.reconcile(holding, c, t + kNs + 4 * kHour);
+  EXPECT_EQ(sent.size(), 2u);
+  EXPECT_NE(sent[0].find(":repeat:"), std::string::npos);
+  sent.clear();
+  engine.reconcile({}, c, t + 5 * kHour);
+  EXPECT_EQ(sent, (std::vector<std::string>{"pager:resolved:backup_failed",
+                                            "hook:resolved:backup_failed"}));
+  EXPECT_TRUE(db.firing_alerts().empty());
+  sent.clear();
+  engine.reconcile({}, c, t + 6 * kHour);  // resolved once
+  EXPECT_TRUE(sent.empty());
+  // A warning goes only where a route sends it: backup_stale → hook; others nowhere.
+  engine.reconcile(
+      {{"backup_stale", "etc", "warning", "old"}, {"rto_breach", "etc", "warning", "slow"}}, c,
+      t + 7 * kHour);
+  EXPECT_EQ(sent, (std::vector<std::string>{"hook:firing:backup_stale"}));
+}
+
+}  // namespace
+}  // namespace sr::daemon
