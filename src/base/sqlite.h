@@ -10,7 +10,8 @@
 namespace sr::sqlite {
 
 // Error{kIo}: "<who>: <what>: <SQLite's message><hint>".
-[[noreturn]] void fail(sqlite3* db, const char* who, const std::string& what, const char* hint = "");
+[[noreturn]] void fail(sqlite3* db, const char* who, const std::string& what,
+                       const char* hint = "");
 
 class Stmt {
  public:
