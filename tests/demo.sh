@@ -138,5 +138,46 @@ print(f"backup 1                {first:9.2f} s   ({size/first:.0f} MiB/s)")
 print(f"backup 2                {second:9.2f} s   ({100*second/first:.0f}% of backup 1)")
 print(f"restore                 {restore:9.2f} s   ({size/restore:.0f} MiB/s, synced to disk)")
 PY
+step "The daemon: schedules, API, metrics and the dashboard (strongroom serve)"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' > token)
+cat > strongroom.yaml <<YAML
+repositories:
+  primary: {url: $WORK/repo, password_file: $WORK/password, cost_per_gib_month: 0.023}
+sources:
+  data:
+    type: files
+    kind: volume
+    paths: [$WORK/data]
+    schedules: [{cron: "*/5 * * * *"}]
+server:
+  listen: 127.0.0.1:$PORT
+  token_file: $WORK/token
+  state_dir: $WORK/state
+  refresh_every: 5s
+YAML
+"$SR" config check --config strongroom.yaml >/dev/null
+"$SR" serve --config strongroom.yaml >serve.out 2>serve.log &
+SERVE=$!
+trap 'kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+"$SR" run-now --config strongroom.yaml --job backup --source data
+for _ in $(seq 300); do
+  "$SR" status --config strongroom.yaml --json 2>/dev/null | python3 -c 'import json,sys; s=json.load(sys.stdin)["sources"][0]; sys.exit(0 if (s.get("last_job") or {}).get("state")=="ok" else 1)' && break
+  sleep 0.2
+done
+"$SR" status --config strongroom.yaml
+URL="http://127.0.0.1:$PORT/#token=$(cat token)"
+echo
+echo "dashboard:  $URL"
+echo "metrics:    curl -H \"Authorization: Bearer \$(cat $WORK/token)\" http://127.0.0.1:$PORT/metrics"
+if [[ -t 0 && -t 1 ]]; then
+  echo "the daemon keeps running (a backup every 5 minutes); Ctrl-C stops it and removes the demo"
+  trap 'kill -TERM $SERVE 2>/dev/null' INT
+  wait $SERVE || true
+fi
+kill -TERM $SERVE 2>/dev/null || true
+wait $SERVE 2>/dev/null || true
+
 echo
 echo "demo finished: the repository and all data were in $WORK (now removed)"
