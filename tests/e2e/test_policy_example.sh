@@ -15,9 +15,11 @@ import sys
 src, dst, repo, pw, data, port = sys.argv[1:]
 text = open(src).read()
 head, rest = text.split("\nsources:\n", 1)
-# The repositories: a local primary instead of S3 and Azure.
+# The repositories: a local primary instead of S3 and Azure, and a local dr (the example's
+# jobs.replicate names it; the CLI commands below do not use it).
 head = head[:head.index("repositories:")] + (
-    "repositories:\n  primary:\n    url: %s\n    password_file: %s\n" % (repo, pw))
+    "repositories:\n  primary:\n    url: %s\n    password_file: %s\n"
+    "  dr:\n    url: %s-dr\n    replicate_from: primary\n    password_file: %s\n" % (repo, pw, repo, pw))
 # The accounts cluster is this test's.
 i = rest.index("  accounts:\n")
 j = rest.index("\n\n", i)
