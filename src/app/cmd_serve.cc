@@ -1,5 +1,6 @@
 // app/cmd_serve.cc: `strongroom serve` (the daemon), `strongroom run-now` and `strongroom status`:
 // thin adapters over daemon/ (docs/daemon.md).
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -82,6 +83,9 @@ int run_serve(ServeArgs& a) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // Few malloc arenas: the daemon's threads are many and mostly idle (HTTP pool, job waiters), and
+  // one arena each would keep freed memory resident (docs/benchmarks.md, issue 13).
+  ::mallopt(M_ARENA_MAX, 2);
   auto logger = make_cli_logger(true);
   int64_t offset = 0;
   if (!a.now.empty() || !env("STRONGROOM_NOW").empty()) offset = clock_now_ns(a.now) - now_ns();

@@ -100,10 +100,15 @@ std::vector<AlertCondition> evaluate_rules(const AlertInputs& in) {
                      static_cast<double>(*chk->pitr_window_s)) ||
                 (chk->pitr_window_s && chk->backups && !chk->window_end_ns))) {
       std::string why;
+      size_t count = 0;
       for (const auto& p : chk->problems)
         if (p.find("WAL") != std::string::npos || p.find("window") != std::string::npos)
-          why += (why.empty() ? "" : "; ") + p;
-      if (!why.empty()) add(&s, "verify_failed", "warning", why);
+          if (++count == 1) why = p;
+      // The first finding; a WAL gap can name every later backup: the rest as a count.
+      if (count > 1)
+        why += " (and " + std::to_string(count - 1) + " more: strongroom verify --source " +
+               s.name + ")";
+      if (count) add(&s, "verify_failed", "warning", why);
     }
     // Restore tests.
     if (const nlohmann::json* t = snap.newest_restore_test(s.name)) {

@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,6 +145,7 @@ int64_t Daemon::enqueue(const JobSpec& spec, const std::string& trigger,
   // The spec's target/option travel in `result` until the job runs (replaced by its output).
   j.result = nlohmann::json{{"to", spec.to}, {"option", spec.option}}.dump();
   j.id = db_->add_job(j);
+  ++generation_;
   queue_.push_back(j);
   return j.id;
 }
@@ -207,6 +209,7 @@ void Daemon::start_runnable() {
                           (std::to_string(r->record.id) + ".log"))
                              .string();
     db_->update_job(r->record);
+    ++generation_;
     busy_slots_.insert(spec.slot());
     Running* raw = r.get();
     running_[r->record.id] = std::move(r);
@@ -270,6 +273,7 @@ void Daemon::run_job(Running* r) {
     rec.state = "failed";
   }
   db_->update_job(rec);
+  ++generation_;
   log_info(desc + " " + rec.state + (rec.error.empty() ? "" : ": " + rec.error));
   {
     std::lock_guard lock(mu_);
@@ -478,6 +482,9 @@ void Daemon::refresh_now() {
     std::lock_guard lock(snap_mu_);
     snapshot_ = snap;
   }
+  // Building a snapshot reads every manifest: the memory it freed goes back to the system, so the
+  // daemon's resident size is its steady state, not the last build's peak.
+  ::malloc_trim(0);
   AlertInputs in;
   in.snapshot = snap.get();
   in.config = cfg.get();
@@ -495,6 +502,27 @@ void Daemon::refresh_now() {
   } catch (const std::exception& e) {
     log_warn(std::string("alerts: ") + e.what());
   }
+  ++generation_;
+}
+
+std::string Daemon::rendered(Rendered& cache, const std::function<std::string()>& make) {
+  std::lock_guard lock(render_mu_);  // one computation at a time; the others wait and reuse it
+  const double t = monotonic_seconds();
+  const uint64_t g = generation_.load();
+  if (cache.generation != g || t - cache.at >= 1.0) {
+    cache.body = make();
+    cache.generation = g;
+    cache.at = t;
+  }
+  return cache.body;
+}
+
+std::string Daemon::status_body() {
+  return rendered(status_cache_, [this] { return status_json().dump(); });
+}
+
+std::string Daemon::metrics_body() {
+  return rendered(metrics_cache_, [this] { return metrics_text(); });
 }
 
 std::shared_ptr<const Snapshot> Daemon::snapshot() const {

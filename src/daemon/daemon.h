@@ -9,6 +9,7 @@
 // repository-wide jobs), at most max_concurrent_jobs at once, a schedule is never queued twice.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -88,6 +89,11 @@ class Daemon {
   nlohmann::json alerts_json();
   nlohmann::json repositories_json();
   std::string metrics_text();
+  // status_json().dump() and metrics_text(), computed at most once a second and again whenever
+  // a job changed state or the snapshot was refreshed: 50 dashboards and a Prometheus polling
+  // at once cost one computation a second (docs/benchmarks.md, issue 13).
+  std::string status_body();
+  std::string metrics_body();
 
   StateDb& state() { return *db_; }
   std::shared_ptr<const Snapshot> snapshot() const;
@@ -147,6 +153,15 @@ class Daemon {
   std::thread refresher_;
   std::unique_ptr<AlertEngine> alerts_;
   std::mutex refresh_run_mu_;  // one build at a time (refresher and refresh_now)
+  // Rendered answers (status_body, metrics_body) and what invalidates them.
+  std::atomic<uint64_t> generation_{0};
+  std::mutex render_mu_;
+  struct Rendered {
+    std::string body;
+    uint64_t generation = ~0ull;
+    double at = 0;
+  } status_cache_, metrics_cache_;
+  std::string rendered(Rendered& cache, const std::function<std::string()>& make);
 };
 
 }  // namespace sr::daemon

@@ -60,7 +60,8 @@ nlohmann::json source_status_json(const config::SourceConfig& s, const Snapshot*
                       {"pitr_window", nullptr},
                       {"restore_test", nullptr},
                       {"streaming", nullptr},
-                      {"problems", nlohmann::json::array()}};
+                      {"problems", nlohmann::json::array()},
+                      {"problems_total", 0}};
   std::string state = "unknown";
   const BackupItem* newest = snap ? snap->newest_backup(s.name) : nullptr;
   if (newest) {
@@ -102,7 +103,11 @@ nlohmann::json source_status_json(const config::SourceConfig& s, const Snapshot*
         {"type", best_s->spec.type.empty() ? nlohmann::json() : nlohmann::json(best_s->spec.type)},
         {"at", format_rfc3339(best * kNs)}};
   if (const ops::SourceCheck* chk = snap ? snap->check(s.name) : nullptr) {
-    for (const auto& p : chk->problems) j["problems"].push_back(p);
+    // The first ones (a WAL gap can name every later backup): the count says how many there are.
+    constexpr size_t kShown = 20;
+    for (size_t i = 0; i < chk->problems.size() && i < kShown; ++i)
+      j["problems"].push_back(chk->problems[i]);
+    j["problems_total"] = chk->problems.size();
     if (chk->newest_wal_ns) j["rpo_s"] = static_cast<double>(now - chk->newest_wal_ns) / 1e9;
     if (chk->max_wal_lag_s && j["rpo_target_s"].is_null()) j["rpo_target_s"] = *chk->max_wal_lag_s;
     if (chk->window_end_ns)

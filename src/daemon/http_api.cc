@@ -106,6 +106,7 @@ struct HttpApi::Impl {
     s.set_payload_max_length(opt.max_body);
     s.set_read_timeout(10, 0);
     s.set_write_timeout(10, 0);
+    s.set_tcp_nodelay(true);  // else Nagle and delayed ACKs add ~40 ms to each small answer
     s.set_keep_alive_max_count(1000);
     s.set_keep_alive_timeout(5);
     s.set_exception_handler(
@@ -132,7 +133,7 @@ struct HttpApi::Impl {
       res.set_content(ready ? "ready\n" : "loading the catalog\n", "text/plain");
     });
     s.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
-      json(res, 200, daemon.status_json());
+      res.set_content(daemon.status_body(), "application/json");
     });
     s.Get("/api/backups", [this](const httplib::Request& req, httplib::Response& res) {
       json(res, 200, daemon.backups_json(req.get_param_value("source"), limit_param(req, 500)));
@@ -169,7 +170,7 @@ struct HttpApi::Impl {
       json(res, 202, {{"id", id}});
     });
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(daemon.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+      res.set_content(daemon.metrics_body(), "text/plain; version=0.0.4; charset=utf-8");
     });
     auto asset = [](const httplib::Request& req, httplib::Response& res) {
       const WebAsset* a = find_web_asset(req.path);

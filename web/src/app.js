@@ -571,9 +571,14 @@
       rows.push(sourceRow(s));
       const problems = Array.isArray(s.problems) ? s.problems.filter((p) => typeof p === 'string' && p) : [];
       if (problems.length) {
+        // The first three; the rest (a WAL gap names every later backup) as a count.
+        const shown = problems.slice(0, 3).map((p) => h('li', { text: p }));
+        const total = Number.isInteger(s.problems_total) ? Math.max(s.problems_total, problems.length) : problems.length;
+        if (total > shown.length) {
+          shown.push(h('li', { class: 'problems-more', text: `… and ${total - shown.length} more (strongroom verify --source ${s.name} lists them all)` }));
+        }
         rows.push(h('tr', { class: 'problems-row problems-' + (STATE_LABEL[s.state] ? s.state : 'unknown') },
-          h('td', { colspan: 9 },
-            h('ul', { class: 'problems' }, problems.map((p) => h('li', { text: p }))))));
+          h('td', { colspan: 9 }, h('ul', { class: 'problems' }, shown))));
       }
     }
     if (!sources.length) rows.push(emptyRow(9, 'No sources are configured yet.'));
