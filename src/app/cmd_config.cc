@@ -130,9 +130,58 @@ nlohmann::json check_json(const config::Config& c, int64_t now_s,
       v.push_back({{"name", q.name}, {"query", q.query}, {"expect", q.expect}});
     j["validate"] = v;
     j["retention"] = retention_json(c.retention_for(s));
+    if (s.stream) j["stream"] = true;
+    if (s.restore_test) {
+      int64_t next = s.restore_test->cron.next_after(now_s);
+      j["restore_test"] = {
+          {"cron", s.restore_test->cron.text()},
+          {"target", s.restore_test->target},
+          {"next_run", next < 0 ? nlohmann::json(nullptr)
+                                : nlohmann::json(format_rfc3339(next * 1'000'000'000))}};
+    }
     if (s.schedules.empty())
-      warnings.push_back("source " + s.name + ": no schedule (backed up only when asked)");
+      warnings.push_back("source " + s.name + ": no backup schedule (backed up only when asked)");
     sources.push_back(j);
+  }
+  // The daemon's part (strongroom serve).
+  nlohmann::json jobs = nlohmann::json::object();
+  for (auto [name, job] : {std::pair{"verify", &c.jobs.verify},
+                           {"expire", &c.jobs.expire},
+                           {"prune", &c.jobs.prune},
+                           {"replicate", &c.jobs.replicate}})
+    if (*job) {
+      int64_t next = (*job)->cron.next_after(now_s);
+      jobs[name] = {{"cron", (*job)->cron.text()},
+                    {"repository", (*job)->repository},
+                    {"next_run", next < 0 ? nlohmann::json(nullptr)
+                                          : nlohmann::json(format_rfc3339(next * 1'000'000'000))}};
+      if (!(*job)->to.empty()) jobs[name]["to"] = (*job)->to;
+    }
+  nlohmann::json server = {{"listen", c.server.listen},
+                           {"token_file", c.server.token_file},
+                           {"state_dir", c.server.state_dir},
+                           {"tls", !c.server.tls_cert.empty()},
+                           {"max_concurrent_jobs", c.server.max_concurrent_jobs}};
+  if (c.server.token_file.empty()) {
+    warnings.push_back("server.token_file is not set: `strongroom serve` needs it");
+  } else if (std::string p = secret_problem(config::SecretRef{c.server.token_file, ""});
+             !p.empty()) {
+    warnings.push_back("server.token_file: " + p);
+  }
+  nlohmann::json notify = nlohmann::json::array();
+  for (const auto& [name, n] : c.notify) {
+    notify.push_back({{"name", name},
+                      {"kind", !n.command.empty() ? "command"
+                               : n.email          ? "email"
+                                                  : "webhook"}});
+    if (!n.webhook_url_file.empty())
+      if (std::string p = secret_problem(config::SecretRef{n.webhook_url_file, ""}); !p.empty())
+        warnings.push_back("notify." + name + ".webhook.url_file: " + p);
+    if (n.email)
+      for (auto [what, ref] :
+           {std::pair{"username", &n.email->username}, {"password", &n.email->password}})
+        if (std::string p = secret_problem(*ref); !p.empty() && !ref->empty())
+          warnings.push_back("notify." + name + ".email." + what + ": " + p);
   }
   return {{"file", c.file},
           {"valid", true},
@@ -141,6 +190,10 @@ nlohmann::json check_json(const config::Config& c, int64_t now_s,
           {"sources", sources},
           {"prune",
            {{"grace", config::format_duration(c.prune_grace)}, {"max_unused", c.prune_max_unused}}},
+          {"server", server},
+          {"jobs", jobs},
+          {"notify", notify},
+          {"alert_routes", c.alerts.routes.size()},
           {"warnings", warnings}};
 }
 
@@ -174,12 +227,30 @@ void print_check(const nlohmann::json& j, const config::Config& c) {
     if (s.rpo || s.rto)
       std::cout << "    targets: RPO " << (s.rpo ? config::format_duration(*s.rpo) : "-")
                 << ", RTO " << (s.rto ? config::format_duration(*s.rto) : "-") << "\n";
+    if (js.contains("restore_test"))
+      std::cout << "    restore test (" << js["restore_test"]["target"].get<std::string>()
+                << ") at \"" << js["restore_test"]["cron"].get<std::string>() << "\" (UTC), next "
+                << (js["restore_test"]["next_run"].is_null()
+                        ? "never"
+                        : js["restore_test"]["next_run"].get<std::string>())
+                << "\n";
+    if (s.stream) std::cout << "    WAL streaming kept running by the daemon\n";
     for (const auto& q : s.validate)
       std::cout << "    restore test: " << q.name << " expect " << q.expect << "\n";
     std::cout << "    retention: " << retention_text(c.retention_for(s)) << "\n";
   }
   std::cout << "\nprune: grace " << config::format_duration(c.prune_grace) << ", repack packs over "
             << static_cast<int>(c.prune_max_unused * 100 + 0.5) << "% unused\n";
+  std::cout << "\ndaemon (strongroom serve): listens on " << c.server.listen
+            << (c.server.tls_cert.empty() ? "" : " (TLS)") << ", state in " << c.server.state_dir
+            << ", at most " << c.server.max_concurrent_jobs << " jobs at once\n";
+  for (const auto& [name, job] : j["jobs"].items())
+    std::cout << "  " << name << " " << job["repository"].get<std::string>()
+              << (job.contains("to") ? " to " + job["to"].get<std::string>() : "") << " at \""
+              << job["cron"].get<std::string>() << "\" (UTC), next "
+              << (job["next_run"].is_null() ? "never" : job["next_run"].get<std::string>()) << "\n";
+  std::cout << "  alerts: " << c.alerts.routes.size() << " route(s) to " << c.notify.size()
+            << " notifier(s)\n";
   for (const auto& w : j["warnings"]) std::cout << "warning: " << w.get<std::string>() << "\n";
 }
 

@@ -68,8 +68,10 @@ RepoArgs repo_args_for(std::shared_ptr<const config::Config> c, const std::strin
   return a;
 }
 
-daemon::RepoOpener opener(std::shared_ptr<const config::Config> c, const std::string& file) {
-  return [c, file](const std::string& name) { return open_repo(repo_args_for(c, file, name)); };
+daemon::RepoOpener opener(const std::string& file) {
+  return [file](std::shared_ptr<const config::Config> c, const std::string& name) {
+    return open_repo(repo_args_for(std::move(c), file, name));
+  };
 }
 
 int run_serve(ServeArgs& a) {
@@ -93,9 +95,9 @@ int run_serve(ServeArgs& a) {
   o.config_file = a.config_file;
   o.self_exe = self_exe();
   o.now = [offset] { return now_ns() + offset; };
-  o.open_repository = opener(cfg, a.config_file);
+  o.open_repository = opener(a.config_file);
   o.log = logger.get();
-  o.version = "0.1.0";
+  o.version = kVersion;
   o.deliver = [](const config::NotifierConfig& n, const nlohmann::json& m) {
     daemon::NotifySettings s;
     daemon::deliver(n, m, s, [](const config::SecretRef& r, const std::string& what) {
@@ -213,8 +215,15 @@ int run_status(ServeArgs& a) {
   auto cfg = load(a.config_file);
   nlohmann::json status;
   bool from_daemon = false;
+  std::optional<storage::HttpResponse> answer;
   if (!cfg->server.token_file.empty()) {
-    if (auto r = ask_daemon(*cfg, "GET", "/api/status", "")) {
+    try {
+      answer = ask_daemon(*cfg, "GET", "/api/status", "");
+    } catch (const Error& e) {
+      if (e.code() != Errc::kUsage) throw;
+      std::cerr << "warning: " << e.what() << ": reading the repositories instead\n";
+    }
+    if (auto& r = answer) {
       if (r->status != 200) throw Error(Errc::kIo, "the daemon answered: " + error_of(*r));
       status = nlohmann::json::parse(std::string(r->body.begin(), r->body.end()));
       from_daemon = true;
@@ -223,7 +232,7 @@ int run_status(ServeArgs& a) {
   if (!from_daemon) {
     CommandRun run(true);
     int64_t now = clock_now_ns(a.now);
-    auto snap = daemon::build_snapshot(*cfg, opener(cfg, a.config_file), now, run.ctx());
+    auto snap = daemon::build_snapshot(cfg, opener(a.config_file), now, run.ctx());
     status = daemon::offline_status_json(*cfg, *snap, now);
   }
   if (a.json) {

@@ -19,6 +19,9 @@
 
 namespace sr::app {
 
+// strongroom's version (CMakeLists.txt's project version): --version and the daemon's status.
+inline constexpr const char* kVersion = SR_VERSION;
+
 class StopSignals;
 
 struct RepoArgs {

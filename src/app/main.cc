@@ -14,6 +14,7 @@
 #include <cstdio>
 
 #include "app/commands.h"
+#include "app/common.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "repo/repository.h"
@@ -24,7 +25,7 @@ namespace {
 int run(int argc, char** argv) {
   CLI::App app{"strongroom: encrypted, deduplicating backups with verified restores"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "strongroom 0.1.0 (repository format " +
+  app.set_version_flag("--version", std::string("strongroom ") + kVersion + " (repository format " +
                                         std::to_string(repo::kFormatVersion) + ", reads 1)");
   app.footer(
       "Password: STRONGROOM_PASSWORD_FILE, STRONGROOM_PASSWORD, or a prompt (never on the command "

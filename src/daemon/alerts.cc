@@ -132,6 +132,10 @@ std::vector<AlertCondition> evaluate_rules(const AlertInputs& in) {
                 human_seconds(static_cast<double>(in.now_ns - it->second.down_since_ns) / 1e9));
     }
   }
+  for (const auto& j : in.last_jobs)
+    if (j.source.empty() && j.job == "verify" && j.state == "failed")
+      out.push_back({"verify_failed", "repository:" + j.repository, "critical",
+                     "repository " + j.repository + ": verification failed: " + j.error});
   for (const auto& r : snap.repositories) {
     if (!r.error.empty())
       out.push_back({"daemon_health", "repository:" + r.name, "critical",
@@ -188,8 +192,19 @@ void AlertEngine::send(AlertRecord& a, const std::string& event, const config::C
   auto targets = routes_for(c, a);
   bool all = true;
   nlohmann::json msg = alert_message(a, event, host_);
-  for (const auto* n : targets) all = deliver_(*n, msg) && all;
+  const std::string pending =
+      std::to_string(a.id) + "/" + event + "/" + std::to_string(a.notifications);
+  auto& done = delivered_[pending];
+  for (const auto* n : targets) {
+    if (done.count(n->name)) continue;
+    if (deliver_(*n, msg)) {
+      done.insert(n->name);
+    } else {
+      all = false;
+    }
+  }
   if (!all) return;  // tried again at the next reconcile: recorded only when delivered
+  delivered_.erase(pending);
   if (event == "resolved") {
     a.resolve_notified = true;
   } else {
@@ -204,14 +219,18 @@ void AlertEngine::reconcile(const std::vector<AlertCondition>& holding, const co
   std::map<std::string, const AlertCondition*> now_holding;
   for (const auto& h : holding) now_holding.emplace(h.key(), &h);
   std::set<std::string> firing_keys;
+  std::set<int64_t> resolved_now;
   for (auto& a : db_.firing_alerts()) {
     firing_keys.insert(a.key);
     auto it = now_holding.find(a.key);
     if (it == now_holding.end()) {
       a.state = "resolved";
       a.resolved_ns = now_ns;
+      // Nobody heard it fire (every notifier failed so far): no resolution to send either.
+      if (a.notifications == 0) a.resolve_notified = true;
       db_.save_alert(a);
-      send(a, "resolved", c, now_ns);
+      if (!a.resolve_notified) send(a, "resolved", c, now_ns);
+      resolved_now.insert(a.id);
       continue;
     }
     if (a.summary != it->second->summary || a.severity != it->second->severity) {
@@ -240,7 +259,8 @@ void AlertEngine::reconcile(const std::vector<AlertCondition>& holding, const co
   }
   // Resolved alerts whose resolution was not delivered yet (a restart in between).
   for (auto& a : db_.alerts(now_ns - 7 * 86400 * 1'000'000'000LL, 1000))
-    if (a.state == "resolved" && !a.resolve_notified && a.notifications > 0)
+    if (a.state == "resolved" && !a.resolve_notified && a.notifications > 0 &&
+        !resolved_now.count(a.id))
       send(a, "resolved", c, now_ns);
 }
 

@@ -42,8 +42,8 @@ struct AlertInputs {
 
 std::vector<AlertCondition> evaluate_rules(const AlertInputs& in);
 
-// The notifiers an alert goes to: every route that matches it (all routes when none match is
-// not a thing: an alert no route matches is only shown, not sent).
+// The notifiers an alert goes to: every route that matches it (an alert no route matches is only
+// shown, not sent).
 std::vector<const config::NotifierConfig*> routes_for(const config::Config& c,
                                                       const AlertRecord& a);
 
@@ -52,7 +52,7 @@ nlohmann::json alert_message(const AlertRecord& a, const std::string& event,
                              const std::string& host);
 
 // Delivers one message to one notifier; returns false (after its own retries) when it could
-// not. Called on the notifier thread.
+// not. Called on the refresher's thread.
 using Deliver = std::function<bool(const config::NotifierConfig&, const nlohmann::json& message)>;
 
 class AlertEngine {
@@ -68,6 +68,9 @@ class AlertEngine {
   StateDb& db_;
   Deliver deliver_;
   std::string host_;
+  // Notifiers that already took the pending message of an alert (key: alert id and event), so a
+  // notifier that failed is retried alone, without repeating the message to the others.
+  std::map<std::string, std::set<std::string>> delivered_;
 };
 
 }  // namespace sr::daemon

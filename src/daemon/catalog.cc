@@ -15,10 +15,14 @@ std::string kind_of(const catalog::BackupRecord& b) {
   return catalog::to_string(b.kind);
 }
 
-// Median of the `n` previous sizes of the same source and type, for each backup.
-void fill_size_medians(std::vector<BackupItem>& items, int n) {
+// Median of the previous sizes of the same source and type (the source's alerts.size_median_of,
+// else the global one), for each backup.
+void fill_size_medians(std::vector<BackupItem>& items, const config::Config& c) {
   std::map<std::string, std::vector<uint64_t>> seen;
   for (auto& b : items) {
+    int n = c.alerts.size_median_of;
+    for (const auto& s : c.sources)
+      if (s.name == b.source && s.alerts.size_median_of) n = *s.alerts.size_median_of;
     auto& prev = seen[b.source + "\n" + b.type];
     if (prev.size() >= 3) {
       std::vector<uint64_t> last(prev.end() - std::min<size_t>(prev.size(), n), prev.end());
@@ -56,6 +60,7 @@ nlohmann::json BackupItem::to_json() const {
                       {"added_bytes", added},
                       {"files", files},
                       {"tags", tags},
+                      {"configured", configured},
                       {"size_median", nullptr}};
   if (size_median) j["size_median"] = *size_median;
   return j;
@@ -93,14 +98,24 @@ const nlohmann::json* Snapshot::newest_restore_test(const std::string& source) c
   return nullptr;
 }
 
+std::vector<std::string> Snapshot::other_sources() const {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& b : backups)
+    if (!b.configured && seen.insert(b.source).second) out.push_back(b.source);
+  return out;
+}
+
 const ops::SourceCheck* Snapshot::check(const std::string& source) const {
   for (const auto& c : checks)
     if (c.source == source) return &c;
   return nullptr;
 }
 
-std::shared_ptr<const Snapshot> build_snapshot(const config::Config& c, const RepoOpener& open,
-                                               int64_t now_ns, const OpContext& ctx) {
+std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> config,
+                                               const RepoOpener& open, int64_t now_ns,
+                                               const OpContext& ctx) {
+  const config::Config& c = *config;
   auto snap = std::make_shared<Snapshot>();
   snap->taken_ns = now_ns;
   double t0 = monotonic_seconds();
@@ -114,7 +129,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const config::Config& c, const Re
     item.replicate_from = rc.replicate_from;
     item.cost_per_gib_month = rc.cost_per_gib_month;
     try {
-      auto repo = open(name);
+      auto repo = open(config, name);
       auto records = ops::all_backup_records(*repo);
       item.backups = records.size();
       for (const auto& r : records) {
@@ -140,6 +155,28 @@ std::shared_ptr<const Snapshot> build_snapshot(const config::Config& c, const Re
           b.tags = r.tags;
           snap->backups.push_back(std::move(b));
         }
+      // Backups no source of this file claims: named as their maker named them.
+      for (const auto& r : assigned.unassigned) {
+        BackupItem b;
+        b.id = r.id;
+        b.source = !r.config_source.empty() ? r.config_source
+                   : r.pg                   ? "stanza:" + r.pg->stanza
+                   : !r.name.empty()        ? "command:" + r.name
+                   : !r.paths.empty()       ? r.paths.front()
+                                            : r.source;
+        b.stanza = r.pg ? r.pg->stanza : "";
+        b.type = kind_of(r);
+        b.host = r.host;
+        b.repository = name;
+        b.start_ns = r.start_ns;
+        b.end_ns = r.end_ns;
+        b.size = r.size;
+        b.added = r.added_size;
+        b.files = r.file_count;
+        b.tags = r.tags;
+        b.configured = false;
+        snap->backups.push_back(std::move(b));
+      }
       if (rc.replicate_from.empty()) {
         for (auto t : repo->list_restore_tests()) {
           t["repository"] = name;
@@ -170,7 +207,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const config::Config& c, const Re
   }
   std::stable_sort(snap->backups.begin(), snap->backups.end(),
                    [](const BackupItem& a, const BackupItem& b) { return a.end_ns < b.end_ns; });
-  fill_size_medians(snap->backups, c.alerts.size_median_of);
+  fill_size_medians(snap->backups, c);
   std::stable_sort(snap->restore_tests.begin(), snap->restore_tests.end(),
                    [](const nlohmann::json& a, const nlohmann::json& b) {
                      return a.value("started_ns", int64_t{0}) < b.value("started_ns", int64_t{0});

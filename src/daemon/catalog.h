@@ -19,9 +19,11 @@
 
 namespace sr::daemon {
 
-// Opens a repository of the configuration by name (app/ supplies it: credentials come from
-// the files and variables the configuration names).
-using RepoOpener = std::function<std::unique_ptr<repo::Repository>(const std::string& name)>;
+// Opens a repository of the configuration `c` by name (app/ supplies it: credentials come from
+// the files and variables the configuration names). The configuration is passed at each call, so
+// a reload's repositories are opened with their new settings.
+using RepoOpener = std::function<std::unique_ptr<repo::Repository>(
+    std::shared_ptr<const config::Config> c, const std::string& name)>;
 
 struct BackupItem {
   std::string id, source, stanza, type, kind, host, repository;
@@ -29,6 +31,7 @@ struct BackupItem {
   uint64_t size = 0, added = 0, files = 0;
   std::vector<std::string> tags;
   std::optional<double> size_median;  // of the previous N backups of the same source and type
+  bool configured = true;  // false: a source of another host's configuration (same repository)
   nlohmann::json to_json() const;
 };
 
@@ -56,11 +59,15 @@ struct Snapshot {
   const BackupItem* newest_backup(const std::string& source) const;
   const nlohmann::json* newest_restore_test(const std::string& source) const;
   const ops::SourceCheck* check(const std::string& source) const;
+  // Sources found in the repositories that this configuration does not have (another daemon's,
+  // or backups made by hand), by name, in order of appearance.
+  std::vector<std::string> other_sources() const;
 };
 
 // Reads every repository the configuration names. A repository that cannot be read is listed
 // with its error (the others are still shown).
-std::shared_ptr<const Snapshot> build_snapshot(const config::Config& c, const RepoOpener& open,
-                                               int64_t now_ns, const OpContext& ctx);
+std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> c,
+                                               const RepoOpener& open, int64_t now_ns,
+                                               const OpContext& ctx);
 
 }  // namespace sr::daemon

@@ -29,6 +29,7 @@ std::string host_name() {
 Daemon::Daemon(std::shared_ptr<const config::Config> config, DaemonOptions options)
     : opt_(std::move(options)), config_(std::move(config)) {
   const auto& s = config_->server;
+  state_dir_ = s.state_dir;
   std::filesystem::create_directories(std::filesystem::path(s.state_dir) / "logs");
   ::chmod(s.state_dir.c_str(), 0700);
   db_ = std::make_unique<StateDb>((std::filesystem::path(s.state_dir) / "state.db").string());
@@ -92,15 +93,23 @@ std::shared_ptr<const config::Config> Daemon::config() const {
   return config_;
 }
 
-void Daemon::load_schedules() { schedules_ = schedules_of(*config_); }
+void Daemon::load_schedules() {
+  schedules_ = schedules_of(*config_);
+  // A schedule counts from when this daemon first saw it: one added by a reload (or while the
+  // daemon was down) does not run at once for a fire that passed before it existed.
+  const int64_t now_s = now_ns() / kNs;
+  for (const auto& s : schedules_)
+    if (!db_->last_fire(s.key)) db_->set_last_fire(s.key, now_s);
+}
 
 bool Daemon::reload(std::string* error) {
   std::shared_ptr<const config::Config> fresh;
   try {
     fresh = std::make_shared<const config::Config>(config::load_config(opt_.config_file));
-    if (fresh->server.state_dir != config_->server.state_dir ||
-        fresh->server.listen != config_->server.listen)
-      log_warn("server.state_dir and server.listen take effect at the next start");
+    const auto& now = config_->server;
+    if (fresh->server.state_dir != now.state_dir || fresh->server.listen != now.listen ||
+        fresh->server.tls_cert != now.tls_cert || fresh->server.tls_key != now.tls_key)
+      log_warn("server.state_dir, listen, tls_cert and tls_key take effect at the next start");
   } catch (const std::exception& e) {
     log_warn(std::string("reload rejected, the running configuration is kept: ") + e.what());
     if (error) *error = e.what();
@@ -112,7 +121,7 @@ bool Daemon::reload(std::string* error) {
     load_schedules();
   }
   log_info("configuration reloaded from " + opt_.config_file);
-  stop_streams();
+  stop_streams(&*fresh);  // those no longer configured, or configured differently
   start_streams();
   cv_.notify_all();
   {
@@ -205,9 +214,9 @@ void Daemon::start_runnable() {
     r->record.state = "running";
     r->record.start_ns = now_ns();
     r->record.result.clear();
-    r->record.log_path = (std::filesystem::path(config_->server.state_dir) / "logs" /
-                          (std::to_string(r->record.id) + ".log"))
-                             .string();
+    r->record.log_path =
+        (std::filesystem::path(state_dir_) / "logs" / (std::to_string(r->record.id) + ".log"))
+            .string();
     db_->update_job(r->record);
     ++generation_;
     busy_slots_.insert(spec.slot());
@@ -380,19 +389,35 @@ void Daemon::start_streams() {
     if (!s.stream || streams_.count(s.name)) continue;
     auto st = std::make_unique<Stream>();
     st->source = s.name;
+    st->stanza = s.stanza;
+    st->pg_conn = s.pg_conn;
+    st->repository = s.repository;
     Stream* raw = st.get();
     streams_[s.name] = std::move(st);
     raw->thread = std::thread([this, raw] { stream_loop(raw); });
   }
 }
 
-void Daemon::stop_streams() {
+void Daemon::stop_streams(const config::Config* keep_unchanged_of) {
   std::map<std::string, std::unique_ptr<Stream>> streams;
   {
     std::lock_guard lock(mu_);
-    streams.swap(streams_);
-    for (auto& [n, s] : streams)
-      if (s->child) s->child->terminate();
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      bool keep = false;
+      if (keep_unchanged_of) {
+        for (const auto& s : keep_unchanged_of->sources)
+          if (s.name == it->first && s.stream && s.stanza == it->second->stanza &&
+              s.pg_conn == it->second->pg_conn && s.repository == it->second->repository)
+            keep = true;
+      }
+      if (keep) {
+        ++it;
+        continue;
+      }
+      if (it->second->child) it->second->child->terminate();
+      streams.insert(std::move(*it));
+      it = streams_.erase(it);
+    }
   }
   cv_.notify_all();
   for (auto& [n, s] : streams)
@@ -409,9 +434,8 @@ void Daemon::stream_loop(Stream* s) {
       if (stopping_ || !streams_.count(s->source) || streams_[s->source].get() != s) return;
       o.argv = {opt_.self_exe};
       for (auto& a : stream_arguments(s->source, opt_.config_file)) o.argv.push_back(a);
-      o.log_path = (std::filesystem::path(config_->server.state_dir) / "logs" /
-                    ("stream-" + s->source + ".log"))
-                       .string();
+      o.log_path =
+          (std::filesystem::path(state_dir_) / "logs" / ("stream-" + s->source + ".log")).string();
       try {
         s->child = Child::start(o);
         s->running = true;
@@ -472,7 +496,7 @@ void Daemon::refresh_now() {
   int64_t now = now_ns();
   std::shared_ptr<const Snapshot> snap;
   try {
-    snap = build_snapshot(*cfg, opt_.open_repository, now, OpContext{});
+    snap = build_snapshot(cfg, opt_.open_repository, now, OpContext{});
   } catch (const std::exception& e) {
     log_warn(std::string("catalog refresh failed: ") + e.what());
     return;
@@ -481,6 +505,15 @@ void Daemon::refresh_now() {
   {
     std::lock_guard lock(snap_mu_);
     snapshot_ = snap;
+  }
+  // Job history: 90 days (at least the newest 1000 jobs), logs with it.
+  try {
+    const std::string logs = (std::filesystem::path(state_dir_) / "logs").string() + "/";
+    for (const auto& log : db_->forget_jobs(now - 90 * 86400 * kNs, 1000))
+      if (log.rfind(logs, 0) == 0 && log.find("/..") == std::string::npos)
+        std::filesystem::remove(log);
+  } catch (const std::exception& e) {
+    log_warn(std::string("forgetting old jobs: ") + e.what());
   }
   // Building a snapshot reads every manifest: the memory it freed goes back to the system, so the
   // daemon's resident size is its steady state, not the last build's peak.

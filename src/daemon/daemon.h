@@ -3,10 +3,11 @@
 // methods below (daemon/http_api.h is the thin HTTP adapter). docs/daemon.md describes it.
 //
 // Threads: the scheduler loop (run()), one per running job (it waits for the job's process),
-// one per WAL stream, the catalog refresher, the notifier. None polls: each sleeps on a condition
-// variable until its next deadline or an event (a job finished, a job was requested, a reload,
-// stop). Rules (docs/daemon.md, "How jobs run"): one job per slot (a source; a repository's
-// repository-wide jobs), at most max_concurrent_jobs at once, a schedule is never queued twice.
+// one per WAL stream, and the catalog refresher (which also evaluates alerts and sends their
+// notifications). None polls: each sleeps on a condition variable until its next deadline or an
+// event (a job finished, a job was requested, a reload, stop). Rules (docs/daemon.md, "How jobs
+// run"): one job per slot (a source; a repository's repository-wide jobs), at most
+// max_concurrent_jobs at once, a schedule is never queued twice.
 #pragma once
 
 #include <atomic>
@@ -55,6 +56,9 @@ nlohmann::json source_status_json(const config::SourceConfig& s, const Snapshot*
                                   const std::vector<Schedule>& schedules,
                                   const std::optional<StreamView>& stream,
                                   const std::vector<AlertRecord>& firing, int64_t now);
+// A source this configuration does not have, seen in a repository (another daemon's): what its
+// backups say; "configured": false.
+nlohmann::json other_source_json(const std::string& name, const Snapshot& snap, int64_t now);
 // `strongroom status` without a daemon: the same per-source entries from the repository alone
 // (no job history, streams or alerts).
 nlohmann::json offline_status_json(const config::Config& c, const Snapshot& snap, int64_t now);
@@ -109,7 +113,7 @@ class Daemon {
     bool done = false;
   };
   struct Stream {
-    std::string source;
+    std::string source, stanza, pg_conn, repository;  // what it was started with
     std::unique_ptr<Child> child;
     std::thread thread;
     int restarts = 0;
@@ -123,10 +127,10 @@ class Daemon {
   void start_runnable();  // mu_ held
   void run_job(Running* r);
   void refresher();
-  void notifier_loop();
   void stream_loop(Stream* s);
   void start_streams();
-  void stop_streams();
+  // All streams, or (with a configuration) those it no longer has or has changed.
+  void stop_streams(const config::Config* keep_unchanged_of = nullptr);
   void load_schedules();
   nlohmann::json job_json(const JobRecord& j) const;
   void log_info(const std::string& msg) const;
@@ -134,6 +138,7 @@ class Daemon {
 
   DaemonOptions opt_;
   std::unique_ptr<StateDb> db_;
+  std::string state_dir_;  // server.state_dir at start (a reload does not move it)
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<const config::Config> config_;

@@ -61,7 +61,8 @@ nlohmann::json source_status_json(const config::SourceConfig& s, const Snapshot*
                       {"restore_test", nullptr},
                       {"streaming", nullptr},
                       {"problems", nlohmann::json::array()},
-                      {"problems_total", 0}};
+                      {"problems_total", 0},
+                      {"configured", true}};
   std::string state = "unknown";
   const BackupItem* newest = snap ? snap->newest_backup(s.name) : nullptr;
   if (newest) {
@@ -160,6 +161,9 @@ nlohmann::json Daemon::status_json() {
       sources.push_back(
           source_status_json(s, snap.get(), last_jobs, schedules_, stream, firing, now));
     }
+    if (snap)
+      for (const auto& name : snap->other_sources())
+        sources.push_back(other_source_json(name, *snap, now));
     for (const auto& [id, r] : running_)
       if (!r->done) ++running;
     queued = queue_.size();
@@ -181,11 +185,47 @@ nlohmann::json Daemon::status_json() {
           {"alerts", {{"firing", firing.size()}, {"critical", critical}, {"warning", warning}}}};
 }
 
+nlohmann::json other_source_json(const std::string& name, const Snapshot& snap, int64_t now) {
+  const BackupItem* b = snap.newest_backup(name);
+  nlohmann::json j = {{"name", name},
+                      {"configured", false},
+                      {"type", nullptr},
+                      {"kind", nullptr},
+                      {"repository", b ? nlohmann::json(b->repository) : nlohmann::json()},
+                      {"state", "unknown"},
+                      {"last_backup", nullptr},
+                      {"last_job", nullptr},
+                      {"age_s", nullptr},
+                      {"max_age_s", nullptr},
+                      {"next_run", nullptr},
+                      {"rpo_s", nullptr},
+                      {"rpo_target_s", nullptr},
+                      {"pitr_window", nullptr},
+                      {"restore_test", nullptr},
+                      {"streaming", nullptr},
+                      {"problems", nlohmann::json::array()},
+                      {"problems_total", 0}};
+  if (b) {
+    j["last_backup"] = {{"id", b->id},
+                        {"type", b->type},
+                        {"end", format_rfc3339(b->end_ns)},
+                        {"duration_s", static_cast<double>(b->end_ns - b->start_ns) / 1e9},
+                        {"size_bytes", b->size},
+                        {"added_bytes", b->added},
+                        {"files", b->files}};
+    j["age_s"] = static_cast<double>(now - b->end_ns) / 1e9;
+    j["host"] = b->host;
+  }
+  return j;
+}
+
 nlohmann::json offline_status_json(const config::Config& c, const Snapshot& snap, int64_t now) {
   nlohmann::json sources = nlohmann::json::array();
   auto schedules = schedules_of(c);
   for (const auto& s : c.sources)
     sources.push_back(source_status_json(s, &snap, {}, schedules, std::nullopt, {}, now));
+  for (const auto& name : snap.other_sources())
+    sources.push_back(other_source_json(name, snap, now));
   nlohmann::json repos = nlohmann::json::array();
   for (const auto& r : snap.repositories) repos.push_back(r.to_json());
   return {{"daemon", nullptr},

@@ -80,7 +80,11 @@ struct HttpApi::Impl {
       const std::string cl = req.get_header_value("Content-Length");
       char* end = nullptr;
       unsigned long long n = std::strtoull(cl.c_str(), &end, 10);
-      if (cl.empty() || *end || n > opt.max_body) {
+      if (cl.empty() || *end || cl.find_first_not_of("0123456789") != std::string::npos) {
+        error(res, 400, "Content-Length is not a number");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (n > opt.max_body) {
         error(res, 413, "the body is larger than " + std::to_string(opt.max_body) + " bytes");
         return httplib::Server::HandlerResponse::Handled;
       }

@@ -189,6 +189,18 @@ std::string Daemon::metrics_text() {
     }
     if (s.rto) e.add("strongroom_rto_target_seconds", labels(s), static_cast<double>(*s.rto));
   }
+  // Sources of other configurations sharing a repository: their backups, as the catalog has them.
+  if (snap)
+    for (const auto& name : snap->other_sources())
+      for (const auto& [key, b] : newest) {
+        if (key.first != name) continue;
+        Labels l{
+            {"source", name}, {"kind", ""}, {"repository", b->repository}, {"type", key.second}};
+        e.add("strongroom_backup_last_success_timestamp_seconds", l, b->end_ns / 1e9);
+        e.add("strongroom_backup_duration_seconds", l, (b->end_ns - b->start_ns) / 1e9);
+        e.add("strongroom_backup_size_bytes", l, static_cast<double>(b->size));
+        e.add("strongroom_backup_added_bytes", l, static_cast<double>(b->added));
+      }
   if (snap)
     for (const auto& r : snap->repositories) {
       Labels l{{"repository", r.name}};

@@ -94,7 +94,10 @@ void send_email(const config::NotifierConfig& n, const nlohmann::json& message,
   curl_easy_setopt(c, CURLOPT_READFUNCTION, read_upload);
   curl_easy_setopt(c, CURLOPT_READDATA, &up);
   curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+  // With credentials, smtp:// must upgrade (STARTTLS) or fail: a password never goes in clear.
+  // Without, a server that offers no STARTTLS still gets the message (a local relay).
+  const bool secret = !user.empty() || !pass.empty();
+  curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(secret ? CURLUSESSL_ALL : CURLUSESSL_TRY));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, s.timeout_seconds);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

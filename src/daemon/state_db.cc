@@ -185,6 +185,26 @@ std::vector<std::pair<std::string, uint64_t>> StateDb::failure_totals(const std:
   return out;
 }
 
+std::vector<std::string> StateDb::forget_jobs(int64_t before_ns, size_t keep) {
+  std::lock_guard lock(mu_);
+  const char* where =
+      " FROM jobs WHERE state IN ('ok','failed','cancelled') AND end_ns < ?1 AND "
+      "id < (SELECT coalesce(min(id), 0) FROM (SELECT id FROM jobs ORDER BY id DESC LIMIT ?2))";
+  std::vector<std::string> logs;
+  {
+    Stmt s(db_, (std::string("SELECT log_path") + where).c_str());
+    s.bind_int(1, before_ns);
+    s.bind_int(2, static_cast<int64_t>(keep));
+    while (s.step())
+      if (!s.text(0).empty()) logs.push_back(s.text(0));
+  }
+  Stmt d(db_, (std::string("DELETE") + where).c_str());
+  d.bind_int(1, before_ns);
+  d.bind_int(2, static_cast<int64_t>(keep));
+  d.step();
+  return logs;
+}
+
 size_t StateDb::close_unfinished(int64_t now_ns) {
   std::lock_guard lock(mu_);
   Stmt s(db_,
