@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/number.h"
+#include "daemon/jobs.h"
 
 namespace sr::daemon {
 
@@ -162,16 +163,8 @@ struct HttpApi::Impl {
       json(res, 200, daemon.repositories_json());
     });
     s.Post("/api/jobs", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = nlohmann::json::parse(req.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object())
-        return error(res, 400, "the body is a JSON object: {\"job\": ..., \"source\": ...}");
-      auto str = [&](const char* k) -> std::string {
-        if (!body.contains(k) || body[k].is_null()) return "";
-        if (!body[k].is_string()) throw Error(Errc::kUsage, std::string(k) + " is a string");
-        return body[k].get<std::string>();
-      };
-      int64_t id = daemon.request_job(str("job"), str("source"), str("type"));
-      json(res, 202, {{"id", id}});
+      JobRequest r = parse_job_request(req.body);  // kUsage → 400 (the exception handler)
+      json(res, 202, {{"id", daemon.request_job(r.job, r.source, r.type)}});
     });
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(daemon.metrics_body(), "text/plain; version=0.0.4; charset=utf-8");

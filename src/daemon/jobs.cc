@@ -110,4 +110,24 @@ JobSpec manual_job(const config::Config& c, const std::string& job, const std::s
   return s;
 }
 
+JobRequest parse_job_request(std::string_view body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw Error(Errc::kUsage, "the body is a JSON object: {\"job\": ..., \"source\": ...}");
+  JobRequest r;
+  for (const auto& [key, value] : j.items()) {
+    std::string* field = key == "job"      ? &r.job
+                         : key == "source" ? &r.source
+                         : key == "type"   ? &r.type
+                                           : nullptr;
+    if (!field) throw Error(Errc::kUsage, "unknown key in the request (known: job, source, type)");
+    if (value.is_null()) continue;
+    if (!value.is_string()) throw Error(Errc::kUsage, key + " is a string");
+    *field = value.get<std::string>();
+    if (field->size() > 256) throw Error(Errc::kUsage, key + " is too long");
+  }
+  if (r.job.empty()) throw Error(Errc::kUsage, "job is required");
+  return r;
+}
+
 }  // namespace sr::daemon

@@ -29,4 +29,11 @@ JobOutcome read_outcome(const std::string& job, const std::string& json_text);
 JobSpec manual_job(const config::Config& c, const std::string& job, const std::string& source,
                    const std::string& type);
 
+// The body of POST /api/jobs: a JSON object {"job": ..., "source": ..., "type": ...} (source and
+// type optional, null as absent; other keys refused). kUsage naming what is wrong.
+struct JobRequest {
+  std::string job, source, type;
+};
+JobRequest parse_job_request(std::string_view body);
+
 }  // namespace sr::daemon

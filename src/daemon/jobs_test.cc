@@ -68,6 +68,22 @@ TEST(Jobs, OutcomeOfAResult) {
   EXPECT_EQ(read_outcome("backup", "not json").bytes, 0u);
 }
 
+TEST(Jobs, RequestBodies) {
+  auto r = parse_job_request(R"({"job": "backup", "source": "etc", "type": null})");
+  EXPECT_EQ(r.job, "backup");
+  EXPECT_EQ(r.source, "etc");
+  EXPECT_EQ(r.type, "");
+  for (const char* bad : {"", "[]", "{}", "{\"job\": 1}", "{\"job\": \"backup\", \"extra\": 1}",
+                          "{\"job\": \"backup\"", "null"}) {
+    try {
+      parse_job_request(bad);
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kUsage) << bad;
+    }
+  }
+}
+
 TEST(HttpApi, TokenComparisonAndListen) {
   EXPECT_TRUE(HttpApi::token_matches("Bearer abcdefghijklmnop", "abcdefghijklmnop"));
   EXPECT_FALSE(HttpApi::token_matches("Bearer abcdefghijklmnoq", "abcdefghijklmnop"));
