@@ -93,7 +93,9 @@ int run_serve(ServeArgs& a) {
   if (!a.now.empty() || !env("STRONGROOM_NOW").empty()) offset = clock_now_ns(a.now) - now_ns();
   daemon::DaemonOptions o;
   o.config_file = a.config_file;
-  o.self_exe = self_exe();
+  // The running binary itself, also after an upgrade replaced the file: jobs are the daemon's
+  // own version until it restarts.
+  o.self_exe = "/proc/self/exe";
   o.now = [offset] { return now_ns() + offset; };
   o.open_repository = opener(a.config_file);
   o.log = logger.get();

@@ -76,7 +76,8 @@ std::unique_ptr<Child> Child::start(const ChildOptions& o) {
     envp.push_back(nullptr);
   }
   std::unique_ptr<Child> c(new Child());
-  int rc = ::posix_spawn(&c->pid_, argv[0], &fa, &attr, argv.data(), o.env ? envp.data() : environ);
+  const char* program = o.program.empty() ? argv[0] : o.program.c_str();
+  int rc = ::posix_spawn(&c->pid_, program, &fa, &attr, argv.data(), o.env ? envp.data() : environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   ::close(out[1]);

@@ -17,7 +17,8 @@
 namespace sr::daemon {
 
 struct ChildOptions {
-  std::vector<std::string> argv;                // argv[0] is the program (a path)
+  std::vector<std::string> argv;  // argv[0] is the program (a path) unless `program` is given
+  std::string program;            // the file to run, when not argv[0]
   std::optional<std::vector<std::string>> env;  // "NAME=value"; nullopt: the daemon's own
   std::string stdin_text;                       // written to its standard input, then closed
   std::string log_path;                         // standard error appended here ("" = captured)

@@ -46,6 +46,10 @@ Daemon::Daemon(std::shared_ptr<const config::Config> config, DaemonOptions optio
       *db_,
       [this](const config::NotifierConfig& n, const nlohmann::json& m) {
         if (!opt_.deliver) return false;
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) return false;  // sent after the restart: SIGTERM does not wait for it
+        }
         try {
           opt_.deliver(n, m);
           log_info("alert " + m.value("rule", "") + " " + m.value("source", "") + " (" +
@@ -120,6 +124,7 @@ bool Daemon::reload(std::string* error) {
     config_ = fresh;
     load_schedules();
   }
+  ++generation_;
   log_info("configuration reloaded from " + opt_.config_file);
   stop_streams(&*fresh);  // those no longer configured, or configured differently
   start_streams();
@@ -234,7 +239,8 @@ void Daemon::run_job(Running* r) {
     config_file = opt_.config_file;
   }
   ChildOptions o;
-  o.argv = {opt_.self_exe};
+  o.program = opt_.self_exe;
+  o.argv = {"strongroom"};
   for (auto& a : job_arguments(r->spec, config_file)) o.argv.push_back(std::move(a));
   o.log_path = r->record.log_path;
   std::string desc = "job " + std::to_string(r->record.id) + " (" + r->spec.job +
@@ -432,7 +438,8 @@ void Daemon::stream_loop(Stream* s) {
     {
       std::unique_lock lock(mu_);
       if (stopping_ || !streams_.count(s->source) || streams_[s->source].get() != s) return;
-      o.argv = {opt_.self_exe};
+      o.program = opt_.self_exe;
+      o.argv = {"strongroom"};
       for (auto& a : stream_arguments(s->source, opt_.config_file)) o.argv.push_back(a);
       o.log_path =
           (std::filesystem::path(state_dir_) / "logs" / ("stream-" + s->source + ".log")).string();

@@ -70,23 +70,46 @@ struct HttpApi::Impl {
     return req.method == "GET" && find_web_asset(req.path) != nullptr;
   }
 
+  // Refuses a request whose body is not read, and ends the connection after the answer: on a
+  // kept-alive connection the unread body would be taken for the next request. cpp-httplib 0.11
+  // keeps a connection open whatever the response's Connection header says; it closes it when a
+  // content provider fails, so the answer is written by one that then reports failure.
+  static void refuse_and_close(httplib::Response& res, int status, const std::string& message) {
+    res.status = status;
+    res.set_header("Connection", "close");
+    auto body = std::make_shared<std::string>(nlohmann::json{{"error", message}}.dump());
+    res.set_content_provider(body->size(), "application/json",
+                             [body](size_t offset, size_t length, httplib::DataSink& sink) {
+                               sink.write(body->data() + offset, length);
+                               return false;  // the answer is out: close the connection
+                             });
+  }
+
   httplib::Server::HandlerResponse guard(const httplib::Request& req, httplib::Response& res) {
-    // Bodies: Content-Length only, bounded; refused before the library reads them.
-    const std::string te = req.get_header_value("Transfer-Encoding");
-    if (!te.empty()) {
-      error(res, 411, "send the body with Content-Length (chunked bodies are not accepted)");
+    // Bodies: Content-Length only, bounded; refused before the library reads them (it would read
+    // a chunked body, or one without a length, without bound).
+    const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
+                             req.method == "DELETE" || req.method == "PRI";
+    if (req.has_header("Transfer-Encoding")) {
+      refuse_and_close(res, 411, "send the body with Content-Length (chunked bodies are not accepted)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (body_method && !req.has_header("Content-Length")) {
+      refuse_and_close(res, 411, "a request with a body needs Content-Length");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.get_header_value_count("Content-Length") > 1) {
+      refuse_and_close(res, 400, "more than one Content-Length");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.has_header("Content-Length")) {
       const std::string cl = req.get_header_value("Content-Length");
-      char* end = nullptr;
-      unsigned long long n = std::strtoull(cl.c_str(), &end, 10);
-      if (cl.empty() || *end || cl.find_first_not_of("0123456789") != std::string::npos) {
-        error(res, 400, "Content-Length is not a number");
+      if (cl.empty() || cl.size() > 18 || cl.find_first_not_of("0123456789") != std::string::npos) {
+        refuse_and_close(res, 400, "Content-Length is not a number");
         return httplib::Server::HandlerResponse::Handled;
       }
-      if (n > opt.max_body) {
-        error(res, 413, "the body is larger than " + std::to_string(opt.max_body) + " bytes");
+      if (std::stoull(cl) > opt.max_body) {
+        refuse_and_close(res, 413, "the body is larger than " + std::to_string(opt.max_body) + " bytes");
         return httplib::Server::HandlerResponse::Handled;
       }
     }

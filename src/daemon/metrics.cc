@@ -36,7 +36,7 @@ std::string number(double value) {
   if (value == std::floor(value) && std::fabs(value) < 1e15)
     return std::to_string(static_cast<long long>(value));
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", value);
+  std::snprintf(buf, sizeof buf, "%.15g", value);  // Unix times to the microsecond
   return buf;
 }
 
@@ -221,14 +221,9 @@ std::string Daemon::metrics_text() {
       if (!r->done) running[r->spec.job] += 1;
     for (const auto& [job, n] : running) e.add("strongroom_job_running", {{"job_kind", job}}, n);
     e.add("strongroom_jobs_queued", {}, static_cast<double>(queue_.size()));
-    for (const auto& [name, st] : streams_) {
-      const auto* s = [&]() -> const config::SourceConfig* {
-        for (const auto& x : cfg->sources)
-          if (x.name == name) return &x;
-        return nullptr;
-      }();
-      if (s) e.add("strongroom_stream_up", labels(*s), st->running ? 1 : 0);
-    }
+    for (const auto& [name, st] : streams_)
+      for (const auto& src : cfg->sources)
+        if (src.name == name) e.add("strongroom_stream_up", labels(src), st->running ? 1 : 0);
   }
   double critical = 0, warning = 0;
   for (const auto& a : db_->firing_alerts()) (a.severity == "critical" ? critical : warning) += 1;

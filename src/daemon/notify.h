@@ -17,8 +17,9 @@
 namespace sr::daemon {
 
 struct NotifySettings {
-  double retry_seconds = 60;
-  long timeout_seconds = 20;
+  double retry_seconds = 10;  // short: the refresher (and SIGTERM) waits for it; an undelivered
+                              // message is sent again at the next refresh
+  long timeout_seconds = 10;
   std::string ca_file;  // "" = the system's CAs
 };
 

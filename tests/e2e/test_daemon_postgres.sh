@@ -48,7 +48,12 @@ pg_psql postgres "CREATE TABLE accounts AS SELECT g AS id FROM generate_series(1
 
 "$SR" serve --config "$CFG" >"$T/serve.out" 2>"$T/serve.log" &
 SERVE=$!
-trap 'kill -9 $SERVE 2>/dev/null; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
+# Stop the daemon (and its stream) first, then what lib.sh's trap does (PostgreSQL, $T).
+stop_daemon() { kill -9 "$SERVE" 2>/dev/null || true; pkill -9 -f "strongroom stream --config $CFG" 2>/dev/null || true; }
+PREV_TRAP=$(trap -p EXIT)
+eval "set -- $PREV_TRAP"
+# shellcheck disable=SC2064  # the old trap's text, expanded now
+trap "rc=\$?; stop_daemon; $3; exit \$rc" EXIT
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
 post() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:$PORT$1"; }
 job_state() { api "/api/jobs?limit=200" | python3 -c "import json,sys; print(next((j['state'] for j in json.load(sys.stdin)['jobs'] if j['id'] == $1), 'none'))"; }
