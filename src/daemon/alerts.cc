@@ -188,7 +188,7 @@ AlertEngine::AlertEngine(StateDb& db, Deliver deliver, std::string host)
     : db_(db), deliver_(std::move(deliver)), host_(std::move(host)) {}
 
 void AlertEngine::send(AlertRecord& a, const std::string& event, const config::Config& c,
-                       int64_t now_ns) {
+                       int64_t now_ns, const std::set<std::string>* only) {
   auto targets = routes_for(c, a);
   bool all = true;
   nlohmann::json msg = alert_message(a, event, host_);
@@ -196,11 +196,14 @@ void AlertEngine::send(AlertRecord& a, const std::string& event, const config::C
       std::to_string(a.id) + "/" + event + "/" + std::to_string(a.notifications);
   auto& done = delivered_[pending];
   for (const auto* n : targets) {
-    if (done.count(n->name)) continue;
-    if (deliver_(*n, msg)) {
-      done.insert(n->name);
-    } else {
+    if (done.count(n->name) || (only && !only->count(n->name))) continue;
+    // A notifier that failed once in this pass is not tried again until the next one: each try
+    // costs its retries, and the refresher (the catalog, SIGTERM) waits for them.
+    if (failed_this_pass_.count(n->name) || !deliver_(*n, msg)) {
+      failed_this_pass_.insert(n->name);
       all = false;
+    } else {
+      done.insert(n->name);
     }
   }
   if (!all) return;  // tried again at the next reconcile: recorded only when delivered
@@ -216,23 +219,38 @@ void AlertEngine::send(AlertRecord& a, const std::string& event, const config::C
 
 void AlertEngine::reconcile(const std::vector<AlertCondition>& holding, const config::Config& c,
                             int64_t now_ns) {
+  failed_this_pass_.clear();
   std::map<std::string, const AlertCondition*> now_holding;
   for (const auto& h : holding) now_holding.emplace(h.key(), &h);
   std::set<std::string> firing_keys;
-  std::set<int64_t> resolved_now;
+  std::set<int64_t> resolved_now, live;
   for (auto& a : db_.firing_alerts()) {
     firing_keys.insert(a.key);
     auto it = now_holding.find(a.key);
     if (it == now_holding.end()) {
       a.state = "resolved";
       a.resolved_ns = now_ns;
-      // Nobody heard it fire (every notifier failed so far): no resolution to send either.
-      if (a.notifications == 0) a.resolve_notified = true;
-      db_.save_alert(a);
-      if (!a.resolve_notified) send(a, "resolved", c, now_ns);
+      if (a.notifications == 0) {
+        // Its firing reached some notifiers only (the others kept failing): the resolution goes
+        // to those; if it reached none, there is nothing to resolve for anybody.
+        auto heard = delivered_.find(std::to_string(a.id) + "/firing/0");
+        std::set<std::string> who =
+            heard == delivered_.end() ? std::set<std::string>{} : heard->second;
+        a.resolve_notified = who.empty();
+        db_.save_alert(a);
+        if (!who.empty()) {
+          send(a, "resolved", c, now_ns, &who);
+          if (!a.resolve_notified) pending_resolution_[a.id] = who;
+        }
+      } else {
+        db_.save_alert(a);
+        send(a, "resolved", c, now_ns);
+      }
       resolved_now.insert(a.id);
+      live.insert(a.id);
       continue;
     }
+    live.insert(a.id);
     if (a.summary != it->second->summary || a.severity != it->second->severity) {
       a.summary = it->second->summary;
       a.severity = it->second->severity;
@@ -255,13 +273,28 @@ void AlertEngine::reconcile(const std::vector<AlertCondition>& holding, const co
     a.state = "firing";
     a.since_ns = now_ns;
     db_.save_alert(a);
+    live.insert(a.id);
     send(a, "firing", c, now_ns);
   }
-  // Resolved alerts whose resolution was not delivered yet (a restart in between).
-  for (auto& a : db_.alerts(now_ns - 7 * 86400 * 1'000'000'000LL, 1000))
-    if (a.state == "resolved" && !a.resolve_notified && a.notifications > 0 &&
-        !resolved_now.count(a.id))
+  // Resolved alerts whose resolution was not delivered yet (a restart in between, a notifier
+  // that failed).
+  for (auto& a : db_.alerts(now_ns - 7 * 86400 * 1'000'000'000LL, 1000)) {
+    if (a.state != "resolved" || a.resolve_notified || resolved_now.count(a.id)) continue;
+    auto partial = pending_resolution_.find(a.id);
+    if (a.notifications > 0) {
       send(a, "resolved", c, now_ns);
+    } else if (partial != pending_resolution_.end()) {
+      send(a, "resolved", c, now_ns, &partial->second);
+    }
+    if (!a.resolve_notified) live.insert(a.id);
+  }
+  // Forget the delivery bookkeeping of alerts that need nothing more.
+  for (auto it = delivered_.begin(); it != delivered_.end();) {
+    int64_t id = std::stoll(it->first.substr(0, it->first.find('/')));
+    it = live.count(id) ? std::next(it) : delivered_.erase(it);
+  }
+  for (auto it = pending_resolution_.begin(); it != pending_resolution_.end();)
+    it = live.count(it->first) ? std::next(it) : pending_resolution_.erase(it);
 }
 
 }  // namespace sr::daemon

@@ -64,13 +64,18 @@ class AlertEngine {
                  int64_t now_ns);
 
  private:
-  void send(AlertRecord& a, const std::string& event, const config::Config& c, int64_t now_ns);
+  // Sends `event` to the alert's notifiers (or those of `only`) that did not take it yet.
+  void send(AlertRecord& a, const std::string& event, const config::Config& c, int64_t now_ns,
+            const std::set<std::string>* only = nullptr);
   StateDb& db_;
   Deliver deliver_;
   std::string host_;
   // Notifiers that already took the pending message of an alert (key: alert id and event), so a
   // notifier that failed is retried alone, without repeating the message to the others.
   std::map<std::string, std::set<std::string>> delivered_;
+  std::set<std::string> failed_this_pass_;
+  // Alerts resolved before every notifier heard them fire: who must hear the resolution.
+  std::map<int64_t, std::set<std::string>> pending_resolution_;
 };
 
 }  // namespace sr::daemon

@@ -136,5 +136,34 @@ TEST(AlertEngine, FiresOnceRepeatsResolvesAndRetriesUndelivered) {
   EXPECT_EQ(sent, (std::vector<std::string>{"hook:firing:backup_stale"}));
 }
 
+// One notifier keeps failing: the other hears the firing once, and the resolution; the failing
+// one is tried once per pass, not once per message.
+TEST(AlertEngine, AFailingNotifierDoesNotHoldBackTheOthers) {
+  auto c = cfg();
+  StateDb db("");
+  std::vector<std::string> sent;
+  int hook_tries = 0;
+  AlertEngine engine(
+      db,
+      [&](const config::NotifierConfig& n, const nlohmann::json& m) {
+        if (n.name == "hook") {
+          ++hook_tries;
+          return false;
+        }
+        sent.push_back(n.name + ":" + m.value("event", "") + ":" + m.value("source", ""));
+        return true;
+      },
+      "host");
+  int64_t t = 1000 * kHour;
+  engine.reconcile(
+      {{"backup_failed", "etc", "critical", "x"}, {"backup_failed", "quiet", "critical", "y"}}, c,
+      t);
+  EXPECT_EQ(sent, (std::vector<std::string>{"pager:firing:etc", "pager:firing:quiet"}));
+  EXPECT_EQ(hook_tries, 1);
+  sent.clear();
+  engine.reconcile({{"backup_failed", "quiet", "critical", "y"}}, c, t + kNs);
+  EXPECT_EQ(sent, (std::vector<std::string>{"pager:resolved:etc"}));  // no second firing
+}
+
 }  // namespace
 }  // namespace sr::daemon

@@ -136,7 +136,10 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
         ids[name].insert(r.id);
         ends[name][r.id] = r.end_ns;
       }
-      auto assigned = ops::assign_backups(records, c, name);
+      // A replica's backups are its source repository's: counted, sized and compared for the
+      // lag, not listed twice.
+      const bool replica = !rc.replicate_from.empty();
+      auto assigned = replica ? ops::SourceAssignment{} : ops::assign_backups(records, c, name);
       for (const auto& sb : assigned.sources)
         for (const auto& r : sb.backups) {
           BackupItem b;

@@ -1,6 +1,7 @@
 #include "daemon/child.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -16,9 +17,19 @@ extern char** environ;
 namespace sr::daemon {
 namespace {
 
-void read_all(int fd, std::string& into, size_t limit, bool& truncated) {
+// Reads `fd` to its end, or until `stop` is set (checked every 200 ms): a process the child left
+// running in the background may hold the pipe open after the child itself exited.
+void read_all(int fd, std::string& into, size_t limit, bool& truncated,
+              const std::atomic<bool>& stop) {
   char buf[16384];
   for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, 200);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) {
+      if (stop) break;
+      continue;
+    }
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -56,6 +67,9 @@ std::unique_ptr<Child> Child::start(const ChildOptions& o) {
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, log_fd >= 0 ? log_fd : err[1], 2);
+  // Nothing else of the daemon's: cpp-httplib accepts connections without O_CLOEXEC, and a job
+  // or a notification script must not hold API clients' sockets.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, defaults;
@@ -92,12 +106,16 @@ std::unique_ptr<Child> Child::start(const ChildOptions& o) {
   }
   Child* self = c.get();
   size_t limit = o.capture_limit;
-  c->out_reader_ = std::thread(
-      [self, fd = out[0], limit] { read_all(fd, self->exit_.out, limit, self->exit_.truncated); });
+  c->err_done_ = err[0] < 0;
+  c->out_reader_ = std::thread([self, fd = out[0], limit] {
+    read_all(fd, self->exit_.out, limit, self->exit_.truncated, self->stop_reading_);
+    self->out_done_ = true;
+  });
   if (err[0] >= 0)
     c->err_reader_ = std::thread([self, fd = err[0], limit] {
       bool t = false;
-      read_all(fd, self->exit_.err, limit, t);
+      read_all(fd, self->exit_.err, limit, t, self->stop_reading_);
+      self->err_done_ = true;
     });
   c->in_writer_ = std::thread([fd = in[1], text = o.stdin_text] {
     ::signal(SIGPIPE, SIG_IGN);  // a child that does not read its input is not an error
@@ -118,9 +136,12 @@ Child::~Child() {
     kill();
     wait();
   }
-  for (auto* t : {&out_reader_, &err_reader_, &in_writer_})
+  stop_reading_ = true;
+  for (auto* t : {&out_reader_, &err_reader_, &in_writer_, &stop_timer_})
     if (t->joinable()) t->join();
 }
+
+bool Child::readers_done() const { return out_done_ && err_done_; }
 
 void Child::terminate() {
   if (!reaped_ && pid_ > 0) ::kill(-pid_, SIGTERM);
@@ -145,8 +166,15 @@ std::optional<ChildExit> Child::wait(std::optional<std::chrono::milliseconds> ti
     reaped_ = true;
     if (WIFEXITED(status)) exit_.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) exit_.signal = WTERMSIG(status);
+    // What the child wrote is read to the end, unless something it left in the background keeps
+    // the pipes open: then 2 s, and no more.
+    stop_timer_ = std::thread([this] {
+      for (int i = 0; i < 100 && !readers_done(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      stop_reading_ = true;
+    });
   }
-  for (auto* t : {&out_reader_, &err_reader_, &in_writer_})
+  for (auto* t : {&out_reader_, &err_reader_, &in_writer_, &stop_timer_})
     if (t->joinable()) t->join();
   return exit_;
 }

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -49,10 +50,12 @@ class Child {
 
  private:
   Child() = default;
+  bool readers_done() const;
   pid_t pid_ = -1;
-  bool reaped_ = false;
+  std::atomic<bool> reaped_{false};  // terminate()/kill() may run on another thread than wait()
+  std::atomic<bool> stop_reading_{false}, out_done_{false}, err_done_{false};
   ChildExit exit_;
-  std::thread out_reader_, err_reader_, in_writer_;
+  std::thread out_reader_, err_reader_, in_writer_, stop_timer_;
 };
 
 }  // namespace sr::daemon

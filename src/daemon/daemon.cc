@@ -190,7 +190,10 @@ void Daemon::schedule_due(int64_t now_s) {
     db_->set_last_fire(sk.schedule->key, sk.fire_s);
   }
   for (const auto& d : plan.due) {
-    enqueue(d.schedule->spec, d.missed ? "startup" : "schedule", d.schedule->key);
+    std::optional<int64_t> prev =
+        last.count(d.schedule->key) ? std::optional<int64_t>(last[d.schedule->key]) : std::nullopt;
+    int64_t id = enqueue(d.schedule->spec, d.missed ? "startup" : "schedule", d.schedule->key);
+    if (!prev_fire_.count(id)) prev_fire_[id] = {d.schedule->key, prev};
     db_->set_last_fire(d.schedule->key, d.fire_s);
   }
 }
@@ -270,7 +273,12 @@ void Daemon::run_job(Running* r) {
     if (exit->exit_code == 0 && out.error.empty()) {
       rec.state = "ok";
     } else {
-      rec.state = cancelled && stopping_ ? "cancelled" : "failed";
+      bool stopping;
+      {
+        std::lock_guard lock(mu_);
+        stopping = stopping_;
+      }
+      rec.state = cancelled && stopping ? "cancelled" : "failed";
       rec.error = out.error;
       if (rec.error.empty()) {
         // The last line of its log says why (the CLI's error message).
@@ -287,7 +295,15 @@ void Daemon::run_job(Running* r) {
   } else {
     rec.state = "failed";
   }
-  db_->update_job(rec);
+  try {
+    db_->update_job(rec);
+    if (rec.state == "failed" && rec.job == "backup") {
+      const std::string key = "backup_failures/" + rec.source;
+      db_->set_meta_int(key, db_->meta_int(key).value_or(0) + 1);
+    }
+  } catch (const std::exception& e) {
+    log_warn(desc + ": cannot record the result in the state database: " + e.what());
+  }
   ++generation_;
   log_info(desc + " " + rec.state + (rec.error.empty() ? "" : ": " + rec.error));
   {
@@ -313,6 +329,7 @@ void Daemon::run() {
     for (auto it = running_.begin(); it != running_.end();) {
       if (it->second->done) {
         auto r = std::move(it->second);
+        prev_fire_.erase(it->first);
         it = running_.erase(it);
         lock.unlock();
         if (r->waiter.joinable()) r->waiter.join();
@@ -322,8 +339,12 @@ void Daemon::run() {
       }
     }
     int64_t now = now_ns();
-    schedule_due(now / kNs);
-    start_runnable();
+    try {
+      schedule_due(now / kNs);
+      start_runnable();
+    } catch (const std::exception& e) {  // the state database (disk full, I/O): tried again
+      log_warn(std::string("scheduling: ") + e.what());
+    }
     // Sleep until the next fire (or an event). Schedules are re-planned at least every minute
     // (a clock step, a reload).
     DuePlan next = plan_due(schedules_, {}, now / kNs, now / kNs, now / kNs, 0);
@@ -334,12 +355,23 @@ void Daemon::run() {
   }
   // Shutdown: no new job; running ones get shutdown_timeout, then are cancelled (SIGTERM: the
   // CLI's cancellation leaves the repository valid), then killed.
+  auto roll_back_fire = [&](int64_t id) {
+    auto it = prev_fire_.find(id);
+    if (it == prev_fire_.end()) return;
+    if (it->second.second) db_->set_last_fire(it->second.first, *it->second.second);
+    prev_fire_.erase(it);
+  };
   for (auto& j : queue_) {
     j.state = "cancelled";
     j.end_ns = now_ns();
     j.error = "the daemon stopped before the job started";
     j.result.clear();
-    db_->update_job(j);
+    try {
+      db_->update_job(j);
+      roll_back_fire(j.id);
+    } catch (const std::exception& e) {
+      log_warn(std::string("state database: ") + e.what());
+    }
   }
   queue_.clear();
   auto deadline =
@@ -361,6 +393,14 @@ void Daemon::run() {
     for (auto& [id, r] : running_)
       if (r->child && !r->done) r->child->kill();
   }
+  for (auto& [id, r] : running_)
+    if (r->done && r->record.state == "cancelled") {
+      try {
+        roll_back_fire(id);
+      } catch (const std::exception& e) {
+        log_warn(std::string("state database: ") + e.what());
+      }
+    }
   auto running = std::move(running_);
   running_.clear();
   lock.unlock();
@@ -383,6 +423,9 @@ void Daemon::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  {
+    std::lock_guard lock(snap_mu_);  // the refresher checks stopping_ holding snap_mu_
+  }
   refresh_cv_.notify_all();
 }
 
@@ -426,8 +469,15 @@ void Daemon::stop_streams(const config::Config* keep_unchanged_of) {
     }
   }
   cv_.notify_all();
-  for (auto& [n, s] : streams)
+  // SIGTERM ends a stream cleanly (what it received is flushed); one that does not end within a
+  // minute is killed.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (auto& [n, s] : streams) {
+    while (s->child && s->running && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (s->child && s->running) s->child->kill();
     if (s->thread.joinable()) s->thread.join();
+  }
 }
 
 void Daemon::stream_loop(Stream* s) {
@@ -443,6 +493,9 @@ void Daemon::stream_loop(Stream* s) {
       for (auto& a : stream_arguments(s->source, opt_.config_file)) o.argv.push_back(a);
       o.log_path =
           (std::filesystem::path(state_dir_) / "logs" / ("stream-" + s->source + ".log")).string();
+      std::error_code ec;  // the stream's log: one previous generation kept, 16 MiB each
+      if (std::filesystem::file_size(o.log_path, ec) > (16u << 20) && !ec)
+        std::filesystem::rename(o.log_path, o.log_path + ".1", ec);
       try {
         s->child = Child::start(o);
         s->running = true;
@@ -458,7 +511,8 @@ void Daemon::stream_loop(Stream* s) {
       std::lock_guard lock(mu_);
       s->running = false;
       s->since_ns = now_ns();
-      if (stopping_) return;
+      auto it = streams_.find(s->source);
+      if (stopping_ || it == streams_.end() || it->second.get() != s) return;  // stopped on purpose
       log_warn("stream " + s->source + " stopped (" +
                (exit && exit->signal
                     ? "signal " + std::to_string(exit->signal)
@@ -468,9 +522,12 @@ void Daemon::stream_loop(Stream* s) {
     }
     if (monotonic_seconds() - started > 300) backoff = 1;  // it ran a while: start over
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(backoff * 1000)),
-                 [&] { return stopping_; });
-    if (stopping_) return;
+    auto gone = [&] {
+      auto it = streams_.find(s->source);
+      return stopping_ || it == streams_.end() || it->second.get() != s;
+    };
+    cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(backoff * 1000)), gone);
+    if (gone()) return;
     backoff = std::min(backoff * 2, 300.0);
     s->child.reset();
   }
@@ -516,6 +573,7 @@ void Daemon::refresh_now() {
   // Job history: 90 days (at least the newest 1000 jobs), logs with it.
   try {
     const std::string logs = (std::filesystem::path(state_dir_) / "logs").string() + "/";
+    db_->forget_alerts(now - 90 * 86400 * kNs);
     for (const auto& log : db_->forget_jobs(now - 90 * 86400 * kNs, 1000))
       if (log.rfind(logs, 0) == 0 && log.find("/..") == std::string::npos)
         std::filesystem::remove(log);
@@ -528,7 +586,12 @@ void Daemon::refresh_now() {
   AlertInputs in;
   in.snapshot = snap.get();
   in.config = cfg.get();
-  in.last_jobs = db_->last_finished_jobs();
+  try {
+    in.last_jobs = db_->last_finished_jobs();
+  } catch (const std::exception& e) {
+    log_warn(std::string("state database: ") + e.what());
+    return;
+  }
   in.now_ns = now;
   in.daemon_started_ns = started_ns_;
   {

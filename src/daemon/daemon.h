@@ -118,7 +118,7 @@ class Daemon {
     std::thread thread;
     int restarts = 0;
     int64_t since_ns = 0;
-    bool running = false;
+    std::atomic<bool> running{false};
   };
 
   int64_t now_ns() const { return opt_.now(); }
@@ -144,6 +144,9 @@ class Daemon {
   std::shared_ptr<const config::Config> config_;
   std::vector<Schedule> schedules_;
   std::deque<JobRecord> queue_;
+  // Scheduled jobs queued or running: the schedule's last fire before they were queued, restored
+  // when a shutdown cancels them, so the next start catches the run up (missed_run_grace).
+  std::map<int64_t, std::pair<std::string, std::optional<int64_t>>> prev_fire_;
   std::map<int64_t, std::unique_ptr<Running>> running_;
   std::set<std::string> busy_slots_;
   std::map<std::string, std::unique_ptr<Stream>> streams_;

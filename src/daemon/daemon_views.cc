@@ -253,13 +253,17 @@ std::optional<std::string> Daemon::job_log(int64_t id) {
   auto j = db_->job(id);
   if (!j) return std::nullopt;
   if (j->log_path.empty()) return std::string();
-  std::ifstream in(j->log_path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
-  constexpr size_t kMax = 4 << 20;  // the tail of a very long log
-  if (s.size() > kMax)
-    s = "[… " + std::to_string(s.size() - kMax) + " bytes left out]\n" + s.substr(s.size() - kMax);
+  std::ifstream in(j->log_path, std::ios::binary | std::ios::ate);
+  if (!in) return std::string();
+  constexpr std::streamoff kMax = 4 << 20;  // the tail of a very long log
+  const std::streamoff size = in.tellg();
+  std::string s;
+  if (size > kMax) s = "[… " + std::to_string(size - kMax) + " bytes left out]\n";
+  in.seekg(std::max<std::streamoff>(0, size - kMax));
+  std::string body(static_cast<size_t>(std::min(size, kMax)), '\0');
+  in.read(body.data(), static_cast<std::streamsize>(body.size()));
+  body.resize(static_cast<size_t>(in.gcount()));
+  s += body;
   return s;
 }
 

@@ -91,7 +91,8 @@ struct HttpApi::Impl {
     const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
                              req.method == "DELETE" || req.method == "PRI";
     if (req.has_header("Transfer-Encoding")) {
-      refuse_and_close(res, 411, "send the body with Content-Length (chunked bodies are not accepted)");
+      refuse_and_close(res, 411,
+                       "send the body with Content-Length (chunked bodies are not accepted)");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (body_method && !req.has_header("Content-Length")) {
@@ -109,7 +110,8 @@ struct HttpApi::Impl {
         return httplib::Server::HandlerResponse::Handled;
       }
       if (std::stoull(cl) > opt.max_body) {
-        refuse_and_close(res, 413, "the body is larger than " + std::to_string(opt.max_body) + " bytes");
+        refuse_and_close(res, 413,
+                         "the body is larger than " + std::to_string(opt.max_body) + " bytes");
         return httplib::Server::HandlerResponse::Handled;
       }
     }

@@ -132,7 +132,6 @@ std::string Daemon::metrics_text() {
   if (snap)
     for (const auto& b : snap->backups) newest[{b.source, b.type}] = &b;  // oldest first
   const auto last_jobs = db_->last_finished_jobs();
-  const auto failures = db_->failure_totals("backup");
   for (const auto& s : cfg->sources) {
     for (const auto& [key, b] : newest) {
       if (key.first != s.name) continue;
@@ -142,15 +141,19 @@ std::string Daemon::metrics_text() {
       e.add("strongroom_backup_size_bytes", l, static_cast<double>(b->size));
       e.add("strongroom_backup_added_bytes", l, static_cast<double>(b->added));
     }
+    std::map<std::string, const JobRecord*> last_of_type;  // newest per type (any repository)
     for (const auto& j : last_jobs)
-      if (j.source == s.name && j.job == "backup")
-        e.add("strongroom_backup_last_status",
-              with_type(s, j.type.empty() ? config::to_string(s.type) : j.type),
-              j.state == "ok" ? 1 : 0);
-    double failed = 0;
-    for (const auto& [src, count] : failures)
-      if (src == s.name) failed = static_cast<double>(count);
-    e.add("strongroom_backup_failures_total", labels(s), failed);
+      if (j.source == s.name && j.job == "backup") {
+        const std::string type = j.type.empty() ? config::to_string(s.type) : j.type;
+        auto& slot = last_of_type[type];
+        if (!slot || j.id > slot->id) slot = &j;
+      }
+    for (const auto& [type, j] : last_of_type)
+      e.add("strongroom_backup_last_status", with_type(s, type), j->state == "ok" ? 1 : 0);
+    // A counter that never goes down: kept in the state database's meta table, not counted
+    // from the job history (which forgets old jobs).
+    e.add("strongroom_backup_failures_total", labels(s),
+          static_cast<double>(db_->meta_int("backup_failures/" + s.name).value_or(0)));
     e.add("strongroom_max_age_seconds", labels(s), static_cast<double>(s.verify.max_age));
     const ops::SourceCheck* c = snap ? snap->check(s.name) : nullptr;
     const BackupItem* b = snap ? snap->newest_backup(s.name) : nullptr;

@@ -274,6 +274,14 @@ std::vector<AlertRecord> StateDb::alerts(int64_t resolved_since_ns, size_t limit
   return out;
 }
 
+void StateDb::forget_alerts(int64_t before_ns) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "DELETE FROM alerts WHERE state='resolved' AND resolve_notified=1 AND resolved_ns < ?");
+  s.bind_int(1, before_ns);
+  s.step();
+}
+
 void StateDb::save_alert(AlertRecord& a) {
   std::lock_guard lock(mu_);
   if (a.id == 0) {

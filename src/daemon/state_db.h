@@ -55,7 +55,7 @@ class StateDb {
   std::vector<JobRecord> jobs(const std::string& source, size_t limit);
   // The newest finished job of each (source, job, type).
   std::vector<JobRecord> last_finished_jobs();
-  // Failed jobs of kind `job` per source, over the kept history (metrics).
+  // Failed jobs of kind `job` per source, over the kept history.
   std::vector<std::pair<std::string, uint64_t>> failure_totals(const std::string& job);
   // Forgets finished jobs that ended before `before_ns`, keeping at least `keep` newest ones;
   // returns their log files (for the caller to remove).
@@ -72,6 +72,8 @@ class StateDb {
   // Firing first, then resolved since `resolved_since_ns`, newest first.
   std::vector<AlertRecord> alerts(int64_t resolved_since_ns, size_t limit);
   void save_alert(AlertRecord& alert);  // inserts (sets id) or updates
+  // Forgets alerts resolved (and their resolution sent) before `before_ns`.
+  void forget_alerts(int64_t before_ns);
 
  private:
   void exec(const char* sql);
