@@ -159,7 +159,11 @@ YAML
 "$SR" config check --config strongroom.yaml >/dev/null
 "$SR" serve --config strongroom.yaml >serve.out 2>serve.log &
 SERVE=$!
-trap 'kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null; rm -rf "$WORK"' EXIT
+# The daemon stops first, then what the earlier trap does (PostgreSQL servers, $WORK).
+PREV_TRAP=$(trap -p EXIT)
+eval "set -- $PREV_TRAP"
+# shellcheck disable=SC2064  # the earlier trap's text, expanded now
+trap "kill $SERVE 2>/dev/null || true; wait $SERVE 2>/dev/null || true; $3" EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 "$SR" run-now --config strongroom.yaml --job backup --source data
 for _ in $(seq 300); do
