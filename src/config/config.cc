@@ -18,9 +18,8 @@ namespace sr::config {
 const char* const kSourceKinds[6] = {"database",     "configuration", "infrastructure",
                                      "certificates", "volume",        "export"};
 const char* const kAlertRules[10] = {
-    "backup_failed",      "backup_stale",  "backup_size_changed", "rpo_breach",
-    "restore_test_failed", "rto_breach",   "verify_failed",       "replication_lag",
-    "stream_down",        "daemon_health"};
+    "backup_failed", "backup_stale",  "backup_size_changed", "rpo_breach",  "restore_test_failed",
+    "rto_breach",    "verify_failed", "replication_lag",     "stream_down", "daemon_health"};
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "base/lsn.h"
-#include "base/worker_pool.h"
 #include "base/time_util.h"
+#include "base/worker_pool.h"
 #include "ops/lock_wait.h"
 #include "ops/pg_catalog.h"
 #include "ops/references.h"
