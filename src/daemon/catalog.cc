@@ -35,6 +35,23 @@ void fill_size_medians(std::vector<BackupItem>& items, const config::Config& c) 
   }
 }
 
+// What a record says of itself; the caller names its source.
+BackupItem item_of(const catalog::BackupRecord& r, const std::string& repository) {
+  BackupItem b;
+  b.id = r.id;
+  b.stanza = r.pg ? r.pg->stanza : "";
+  b.type = kind_of(r);
+  b.host = r.host;
+  b.repository = repository;
+  b.start_ns = r.start_ns;
+  b.end_ns = r.end_ns;
+  b.size = r.size;
+  b.added = r.added_size;
+  b.files = r.file_count;
+  b.tags = r.tags;
+  return b;
+}
+
 uint64_t repository_bytes(repo::Repository& r) {
   uint64_t total = 0;
   for (auto kind : {repo::ObjectKind::kPack, repo::ObjectKind::kWal, repo::ObjectKind::kIndex,
@@ -142,41 +159,20 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       auto assigned = replica ? ops::SourceAssignment{} : ops::assign_backups(records, c, name);
       for (const auto& sb : assigned.sources)
         for (const auto& r : sb.backups) {
-          BackupItem b;
-          b.id = r.id;
+          BackupItem b = item_of(r, name);
           b.source = sb.source->name;
           b.stanza = r.pg ? sb.source->stanza : "";
-          b.type = kind_of(r);
           b.kind = sb.source->kind;
-          b.host = r.host;
-          b.repository = name;
-          b.start_ns = r.start_ns;
-          b.end_ns = r.end_ns;
-          b.size = r.size;
-          b.added = r.added_size;
-          b.files = r.file_count;
-          b.tags = r.tags;
           snap->backups.push_back(std::move(b));
         }
       // Backups no source of this file claims: named as their maker named them.
       for (const auto& r : assigned.unassigned) {
-        BackupItem b;
-        b.id = r.id;
+        BackupItem b = item_of(r, name);
         b.source = !r.config_source.empty() ? r.config_source
                    : r.pg                   ? "stanza:" + r.pg->stanza
                    : !r.name.empty()        ? "command:" + r.name
                    : !r.paths.empty()       ? r.paths.front()
                                             : r.source;
-        b.stanza = r.pg ? r.pg->stanza : "";
-        b.type = kind_of(r);
-        b.host = r.host;
-        b.repository = name;
-        b.start_ns = r.start_ns;
-        b.end_ns = r.end_ns;
-        b.size = r.size;
-        b.added = r.added_size;
-        b.files = r.file_count;
-        b.tags = r.tags;
         b.configured = false;
         snap->backups.push_back(std::move(b));
       }

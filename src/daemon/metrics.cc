@@ -128,19 +128,19 @@ std::string Daemon::metrics_text() {
     l.emplace_back("type", type);
     return l;
   };
+  auto add_backup_series = [&](const Labels& l, const BackupItem& b) {
+    e.add("strongroom_backup_last_success_timestamp_seconds", l, b.end_ns / 1e9);
+    e.add("strongroom_backup_duration_seconds", l, (b.end_ns - b.start_ns) / 1e9);
+    e.add("strongroom_backup_size_bytes", l, static_cast<double>(b.size));
+    e.add("strongroom_backup_added_bytes", l, static_cast<double>(b.added));
+  };
   std::map<std::pair<std::string, std::string>, const BackupItem*> newest;
   if (snap)
     for (const auto& b : snap->backups) newest[{b.source, b.type}] = &b;  // oldest first
   const auto last_jobs = db_->last_finished_jobs();
   for (const auto& s : cfg->sources) {
-    for (const auto& [key, b] : newest) {
-      if (key.first != s.name) continue;
-      Labels l = with_type(s, key.second);
-      e.add("strongroom_backup_last_success_timestamp_seconds", l, b->end_ns / 1e9);
-      e.add("strongroom_backup_duration_seconds", l, (b->end_ns - b->start_ns) / 1e9);
-      e.add("strongroom_backup_size_bytes", l, static_cast<double>(b->size));
-      e.add("strongroom_backup_added_bytes", l, static_cast<double>(b->added));
-    }
+    for (const auto& [key, b] : newest)
+      if (key.first == s.name) add_backup_series(with_type(s, key.second), *b);
     std::map<std::string, const JobRecord*> last_of_type;  // newest per type (any repository)
     for (const auto& j : last_jobs)
       if (j.source == s.name && j.job == "backup") {
@@ -195,15 +195,11 @@ std::string Daemon::metrics_text() {
   // Sources of other configurations sharing a repository: their backups, as the catalog has them.
   if (snap)
     for (const auto& name : snap->other_sources())
-      for (const auto& [key, b] : newest) {
-        if (key.first != name) continue;
-        Labels l{
-            {"source", name}, {"kind", ""}, {"repository", b->repository}, {"type", key.second}};
-        e.add("strongroom_backup_last_success_timestamp_seconds", l, b->end_ns / 1e9);
-        e.add("strongroom_backup_duration_seconds", l, (b->end_ns - b->start_ns) / 1e9);
-        e.add("strongroom_backup_size_bytes", l, static_cast<double>(b->size));
-        e.add("strongroom_backup_added_bytes", l, static_cast<double>(b->added));
-      }
+      for (const auto& [key, b] : newest)
+        if (key.first == name)
+          add_backup_series(
+              {{"source", name}, {"kind", ""}, {"repository", b->repository}, {"type", key.second}},
+              *b);
   if (snap)
     for (const auto& r : snap->repositories) {
       Labels l{{"repository", r.name}};

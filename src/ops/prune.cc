@@ -1,3 +1,5 @@
+// ops/prune.cc is one file of ~470 lines on purpose: prune is one algorithm in four steps (mark,
+// grace, repack, sweep; ops/prune.h) whose order is its safety, and it reads best top to bottom.
 #include "ops/prune.h"
 
 #include <algorithm>

@@ -41,6 +41,22 @@ class KeyRotationTest : public ::testing::Test {
     return Repository::open(std::make_unique<Forward>(*shared_), c, RepoOptions{});
   }
   std::unique_ptr<Repository> open(const std::string& pw) { return open(Credential{pw, false}); }
+  // A backup with a genuine chunk, then a write-only host's pack (sealed to the restore key) that
+  // puts other content under the same id, indexed: the genuine id and the forged blob's place.
+  std::pair<codec::ChunkId, ChunkLocation> forge_chunk() {
+    auto r = open("pw");
+    std::string text = r->writer_key_text();
+    codec::ChunkId genuine = write_backup(*r, "the genuine ledger page").second;
+    auto w = open(Credential{text, true});
+    PackWriter pw(w->keys(), mem_->staging_dir());
+    const std::string forged = "a forged ledger page";
+    const BlobEntry& e = pw.append(genuine, BlobType::kData, 0, as_bytes(forged),
+                                   static_cast<uint32_t>(forged.size()));
+    ChunkLocation loc{pw.name(), BlobType::kData, 0, e.offset, e.length, e.raw_length};
+    PackInfo info = pw.finish(*mem_);
+    w->write_index_object({info});
+    return {genuine, loc};
+  }
 
   struct Forward final : storage::Storage {
     explicit Forward(storage::Storage& s) : s_(s) {}
@@ -317,17 +333,7 @@ TEST_F(KeyRotationTest, KeyCommandsRefuseKeysThatChangedMeanwhile) {
 // A write-only host can make packs sealed to the restore key, so it could put other content
 // under an existing chunk's id: reads from such packs recompute the keyed id and refuse.
 TEST_F(KeyRotationTest, ChunksFromPacksSealedToTheRestoreKeyAreCheckedAgainstTheirIds) {
-  auto r = open("pw");
-  std::string text = r->writer_key_text();
-  auto [id_manifest, genuine] = write_backup(*r, "the genuine ledger page");
-  auto w = open(Credential{text, true});
-  PackWriter pw(w->keys(), mem_->staging_dir());
-  const std::string forged = "a forged ledger page";
-  const BlobEntry& e = pw.append(genuine, BlobType::kData, 0, as_bytes(forged),
-                                 static_cast<uint32_t>(forged.size()));
-  ChunkLocation loc{pw.name(), BlobType::kData, 0, e.offset, e.length, e.raw_length};
-  PackInfo info = pw.finish(*mem_);
-  w->write_index_object({info});
+  auto [genuine, loc] = forge_chunk();
   auto full = open("pw");
   full->load_index();
   try {
@@ -349,17 +355,7 @@ TEST_F(KeyRotationTest, ChunksFromPacksSealedToTheRestoreKeyAreCheckedAgainstThe
 // restore key: there the substituted chunk is refused instead of being carried into a pack
 // sealed with a full key, where it would no longer be checked.
 TEST_F(KeyRotationTest, RepackRefusesASubstitutedChunkFromAPackSealedToTheRestoreKey) {
-  auto r = open("pw");
-  std::string text = r->writer_key_text();
-  auto [id_manifest, genuine] = write_backup(*r, "the genuine ledger page");
-  auto w = open(Credential{text, true});
-  PackWriter pw(w->keys(), mem_->staging_dir());
-  const std::string forged = "a forged ledger page";
-  const BlobEntry& e = pw.append(genuine, BlobType::kData, 0, as_bytes(forged),
-                                 static_cast<uint32_t>(forged.size()));
-  ChunkLocation loc{pw.name(), BlobType::kData, 0, e.offset, e.length, e.raw_length};
-  PackInfo info = pw.finish(*mem_);
-  w->write_index_object({info});
+  auto [genuine, loc] = forge_chunk();
   auto full = open("pw");
   full->load_index();
   Bytes sealed = full->read_pack_range(loc.pack, loc.offset, loc.length);
