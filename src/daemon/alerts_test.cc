@@ -93,6 +93,68 @@ TEST(AlertRules, FailedBackupSizeChangeRestoreTestsAndReplicationLag) {
   EXPECT_TRUE(rules(evaluate_rules(in)).empty());
 }
 
+// The rules that the tests above do not reach: rpo_breach (WAL and backup age), verify_failed
+// (a WAL gap, a failed repository-wide verify job), stream_down, daemon_health; each fires and
+// clears with its condition.
+TEST(AlertRules, RpoVerifyStreamAndHealth) {
+  auto c = config::parse_config(
+      "repositories: {primary: {url: /tmp/r}}\n"
+      "sources:\n"
+      "  db: {type: postgres, kind: database, pg_data: /d, pg_conn: host=/tmp, rpo: 5m, stream: "
+      "true}\n"
+      "  etc: {type: files, kind: configuration, paths: [/etc], rpo: 1h}\n",
+      "test.yaml");
+  const int64_t now = parse_rfc3339("2026-12-01T12:00:00Z");
+  Snapshot snap;
+  snap.backups = {backup("db", now - kHour, 10), backup("etc", now - kHour - kNs, 10)};
+  ops::SourceCheck chk;
+  chk.source = "db";
+  chk.backups = 1;
+  chk.newest_wal_ns = now - 301 * kNs;
+  chk.max_wal_lag_s = 300;
+  chk.wal_fresh = false;
+  chk.continuous = false;
+  chk.problems = {"source db: WAL segment 000000010000000000000003 is missing (a gap)",
+                  "source db: WAL segment 000000010000000000000004 is missing (a gap)"};
+  snap.checks = {chk};
+  RepositoryItem broken;
+  broken.name = "primary";
+  broken.error = "cannot list";
+  snap.repositories = {broken};
+  JobRecord verify;
+  verify.job = "verify";
+  verify.repository = "primary";
+  verify.state = "failed";
+  verify.error = "damage found";
+  std::map<std::string, StreamState> streams{{"db", {false, now - 61 * kNs}}};
+  AlertInputs in{&snap, &c, {verify}, streams, now, now - 100 * kHour};
+  auto got = rules(evaluate_rules(in));
+  std::vector<std::string> want{"rpo_breach/db/critical",
+                                "verify_failed/db/warning",
+                                "stream_down/db/critical",
+                                "rpo_breach/etc/critical",
+                                "verify_failed/repository:primary/critical",
+                                "daemon_health/repository:primary/critical"};
+  EXPECT_EQ(got, want);
+  // The verify_failed summary names the first finding and counts the others.
+  for (const auto& a : evaluate_rules(in)) {
+    if (a.rule == "verify_failed" && a.source == "db") {
+      EXPECT_NE(a.summary.find("and 1 more"), std::string::npos) << a.summary;
+    }
+  }
+  // Each condition gone: nothing holds.
+  snap.checks[0].wal_fresh = true;
+  snap.checks[0].continuous = true;
+  snap.checks[0].problems.clear();
+  snap.backups[1].end_ns = now - 3600 * kNs;  // exactly the RPO
+  snap.repositories[0].error.clear();
+  in.last_jobs[0].state = "ok";
+  in.streams["db"] = {true, 0};
+  EXPECT_TRUE(rules(evaluate_rules(in)).empty());
+  in.streams["db"] = {false, now - 60 * kNs};  // down for exactly a minute: not yet
+  EXPECT_TRUE(rules(evaluate_rules(in)).empty());
+}
+
 TEST(AlertEngine, FiresOnceRepeatsResolvesAndRetriesUndelivered) {
   auto c = cfg();
   StateDb db("");
