@@ -421,6 +421,7 @@ void Daemon::stop() {
     }
     stopping_ = true;
   }
+  refresh_cancel_.cancel();
   cv_.notify_all();
   {
     std::lock_guard lock(snap_mu_);  // the refresher checks stopping_ holding snap_mu_

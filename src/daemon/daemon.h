@@ -160,7 +160,8 @@ class Daemon {
   bool refresh_requested_ = true;
   std::thread refresher_;
   std::unique_ptr<AlertEngine> alerts_;
-  std::mutex refresh_run_mu_;  // one build at a time (refresher and refresh_now)
+  std::mutex refresh_run_mu_;   // one build at a time (refresher and refresh_now)
+  CancelToken refresh_cancel_;  // stop(): a catalog build under way ends at its next step
   // Rendered answers (status_body, metrics_body) and what invalidates them.
   std::atomic<uint64_t> generation_{0};
   std::mutex render_mu_;

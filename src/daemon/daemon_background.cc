@@ -146,7 +146,8 @@ void Daemon::refresh_now() {
   int64_t now = now_ns();
   std::shared_ptr<const Snapshot> snap;
   try {
-    snap = build_snapshot(cfg, opt_.open_repository, now, OpContext{});
+    snap = build_snapshot(cfg, opt_.open_repository, now,
+                          OpContext{&refresh_cancel_, nullptr, nullptr});
   } catch (const std::exception& e) {
     log_warn(std::string("catalog refresh failed: ") + e.what());
     return;

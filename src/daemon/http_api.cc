@@ -134,11 +134,13 @@ struct HttpApi::Impl {
     s.set_pre_routing_handler(
         [this](const httplib::Request& req, httplib::Response& res) { return guard(req, res); });
     s.set_payload_max_length(opt.max_body);
-    s.set_read_timeout(10, 0);
-    s.set_write_timeout(10, 0);
+    // Per receive/send (cpp-httplib 0.11 has no deadline for a whole request): short, so that
+    // slow clients hold a worker briefly.
+    s.set_read_timeout(5, 0);
+    s.set_write_timeout(5, 0);
     s.set_tcp_nodelay(true);  // else Nagle and delayed ACKs add ~40 ms to each small answer
     s.set_keep_alive_max_count(1000);
-    s.set_keep_alive_timeout(5);
+    s.set_keep_alive_timeout(3);
     s.set_exception_handler(
         [this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
           try {

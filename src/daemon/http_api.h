@@ -33,7 +33,7 @@ struct HttpOptions {
   std::string token;  // required: an empty token refuses every protected request
   std::string tls_cert, tls_key;
   size_t max_body = 64 << 10;
-  int threads = 8;
+  int threads = 16;  // idle threads cost little; each slow client holds one
 };
 
 // host:port → HttpOptions host/port; kUsage on a bad value.
