@@ -176,15 +176,6 @@ std::vector<JobRecord> StateDb::last_finished_jobs() {
   return out;
 }
 
-std::vector<std::pair<std::string, uint64_t>> StateDb::failure_totals(const std::string& job) {
-  std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT source, count(*) FROM jobs WHERE job=? AND state='failed' GROUP BY source");
-  s.bind_text(1, job);
-  std::vector<std::pair<std::string, uint64_t>> out;
-  while (s.step()) out.emplace_back(s.text(0), static_cast<uint64_t>(s.integer(1)));
-  return out;
-}
-
 std::vector<std::string> StateDb::forget_jobs(int64_t before_ns, size_t keep) {
   std::lock_guard lock(mu_);
   const char* where =
@@ -284,37 +275,27 @@ void StateDb::forget_alerts(int64_t before_ns) {
 
 void StateDb::save_alert(AlertRecord& a) {
   std::lock_guard lock(mu_);
-  if (a.id == 0) {
-    Stmt s(db_,
-           "INSERT INTO alerts(key, rule, source, severity, summary, state, since_ns, resolved_ns, "
-           "last_notified_ns, notifications, resolve_notified) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
-    s.bind_text(1, a.key);
-    s.bind_text(2, a.rule);
-    s.bind_text(3, a.source);
-    s.bind_text(4, a.severity);
-    s.bind_text(5, a.summary);
-    s.bind_text(6, a.state);
-    s.bind_int(7, a.since_ns);
-    s.bind_int(8, a.resolved_ns);
-    s.bind_int(9, a.last_notified_ns);
-    s.bind_int(10, a.notifications);
-    s.bind_int(11, a.resolve_notified ? 1 : 0);
-    s.step();
-    a.id = sqlite3_last_insert_rowid(db_);
-    return;
-  }
-  Stmt s(db_,
-         "UPDATE alerts SET severity=?, summary=?, state=?, resolved_ns=?, last_notified_ns=?, "
-         "notifications=?, resolve_notified=? WHERE id=?");
-  s.bind_text(1, a.severity);
-  s.bind_text(2, a.summary);
-  s.bind_text(3, a.state);
-  s.bind_int(4, a.resolved_ns);
-  s.bind_int(5, a.last_notified_ns);
-  s.bind_int(6, a.notifications);
-  s.bind_int(7, a.resolve_notified ? 1 : 0);
-  s.bind_int(8, a.id);
+  Stmt s(db_, a.id == 0
+                  ? "INSERT INTO alerts(key, rule, source, severity, summary, state, since_ns, "
+                    "resolved_ns, last_notified_ns, notifications, resolve_notified) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                  : "UPDATE alerts SET key=?, rule=?, source=?, severity=?, summary=?, state=?, "
+                    "since_ns=?, resolved_ns=?, last_notified_ns=?, notifications=?, "
+                    "resolve_notified=? WHERE id=?");
+  s.bind_text(1, a.key);
+  s.bind_text(2, a.rule);
+  s.bind_text(3, a.source);
+  s.bind_text(4, a.severity);
+  s.bind_text(5, a.summary);
+  s.bind_text(6, a.state);
+  s.bind_int(7, a.since_ns);
+  s.bind_int(8, a.resolved_ns);
+  s.bind_int(9, a.last_notified_ns);
+  s.bind_int(10, a.notifications);
+  s.bind_int(11, a.resolve_notified ? 1 : 0);
+  if (a.id != 0) s.bind_int(12, a.id);
   s.step();
+  if (a.id == 0) a.id = sqlite3_last_insert_rowid(db_);
 }
 
 }  // namespace sr::daemon

@@ -55,8 +55,6 @@ class StateDb {
   std::vector<JobRecord> jobs(const std::string& source, size_t limit);
   // The newest finished job of each (source, job, type).
   std::vector<JobRecord> last_finished_jobs();
-  // Failed jobs of kind `job` per source, over the kept history.
-  std::vector<std::pair<std::string, uint64_t>> failure_totals(const std::string& job);
   // Forgets finished jobs that ended before `before_ns`, keeping at least `keep` newest ones;
   // returns their log files (for the caller to remove).
   std::vector<std::string> forget_jobs(int64_t before_ns, size_t keep);

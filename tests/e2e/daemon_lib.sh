@@ -6,7 +6,7 @@
 #   TOKEN, TOKEN_FILE       the API token (24 random hex characters) in a 0600 file
 #   PORT, BASE              a free loopback port chosen at run time, http://127.0.0.1:$PORT
 #   CFG                     $T/strongroom.yaml (the tests write it; daemon_yaml_head helps)
-#   free_port               print a free TCP port on 127.0.0.1
+#   free_port               print a free TCP port on 127.0.0.1 (lib.sh)
 #   daemon_yaml_head        print the repositories: and server: sections for $CFG
 #   init_daemon_repo        init $REPO
 #   start_daemon            `serve --config $CFG` in the background (DPID, DLOG); waits for
@@ -86,14 +86,6 @@ daemon_cleanup() {
   return "$rc"
 }
 trap daemon_cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
 
 TOKEN=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 TOKEN_FILE=$T/api-token

@@ -202,6 +202,14 @@ largest_pack() {
 }
 
 pass() { echo "PASS [$TEST_NAME]"; }
+# A free TCP port on 127.0.0.1 (for a server the test starts).
+free_port() {
+  python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
 
 # pg_e2e_setup — for PostgreSQL tests: sources tests/pg/pglib.sh, installs PostgreSQL 15, stops
 # its servers on exit, sets PGU (the server's OS user) and lets that user reach $T and read the

@@ -11,7 +11,7 @@ chown -R "$PGU" "$REPO"
 DR=$T/dr
 DATA=$T/pgdata
 PGPORT_=$(pg_free_port)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 CFG=$T/strongroom.yaml
 (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$T/token")
 TOKEN=$(cat "$T/token")

@@ -4,7 +4,7 @@
 # and a certificate that cannot be loaded stops serve at start with a message.
 source "$(dirname "$0")/lib.sh"
 init_repo
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 mkdir -p "$T/data" && echo ledger >"$T/data/a.txt"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
   -addext "subjectAltName=IP:127.0.0.1" -keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null

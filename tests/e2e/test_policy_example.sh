@@ -71,7 +71,7 @@ json 'print(d["passed"], len(d["validations"]))' | grep -q "True 3" || fail "res
 json 'print([v["source_value"] for v in d["validations"] if v["expect"] == "source"][0])' | grep -q 1100 || fail "source comparison: $(cat "$OUT")"
 
 # --- The daemon on the same file.
-API_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+API_PORT=$(free_port)
 (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$T/token")
 TOKEN=$(cat "$T/token")
 python3 - "$CFG" "$API_PORT" "$T" <<'PY'
